@@ -1,0 +1,47 @@
+"""Import a student's model.py by its path, and explain errors raised inside it."""
+
+import importlib.util
+import itertools
+import traceback
+from pathlib import Path
+
+from .errors import KitError
+
+_counter = itertools.count()
+
+
+def load_model_module(path):
+    """Import the model.py at `path` as a fresh module (two trees can be loaded side by side)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise KitError(f"Cannot find {path}.")
+    spec = importlib.util.spec_from_file_location(f"student_model_{next(_counter)}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise KitError(f"{path.name} has a syntax error, line {exc.lineno}: {exc.msg}\n    {(exc.text or '').strip()}") from None
+    except Exception as exc:  # any error at import time is the student's to fix: say where it is
+        raise KitError(f"{path.name} could not be imported: {explain_exception(exc, path)}") from None
+    return module
+
+
+def explain_exception(exc, model_file):
+    """One line: the exception's type and message, and the line of model_file where it was raised.
+
+    >>> explain_exception(ValueError("shapes (2,3) and (2,3) not aligned"), "model.py")   # doctest: +SKIP
+    'ValueError: shapes (2,3) and (2,3) not aligned (model.py, line 42, in backward: return x @ self.W.data)'
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    model_file = Path(model_file).resolve()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == model_file]
+    if frames:
+        where = frames[-1]  # the innermost line of the student's file
+        text += f" ({model_file.name}, line {where.lineno}, in {where.name}: {(where.line or '').strip()})"
+    return text
+
+
+def is_stub(exc):
+    """True when exc is a NotImplementedError: a TODO not written yet, not a bug."""
+    return isinstance(exc, NotImplementedError)
+
