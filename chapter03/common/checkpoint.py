@@ -23,7 +23,8 @@ FORMAT_VERSION = 1
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
-def save(path, model, velocities, *, hidden_dims, input_mean, input_std, epoch, lr, momentum, batch_size, seed, history):
+def save(path, model, velocities, *, hidden_dims, input_mean, input_std, epoch, lr, momentum, batch_size, seed,
+         history):
     """Write model.npz atomically: to a temporary name first, then rename, so a crash never leaves half a file."""
     params = model.parameters()
     arrays = {
@@ -63,7 +64,8 @@ def load(path):
             saved = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise KitError(f"{path} is not a readable model file ({exc}). Train again to rewrite it.") from None
-    missing = [key for key in ("format_version", "hidden_dims", "input_mean", "input_std", "W0", "b0") if key not in saved]
+    required = ("format_version", "hidden_dims", "input_mean", "input_std", "W0", "b0")
+    missing = [key for key in required if key not in saved]
     if missing:
         raise KitError(f"{path} is not a model.npz written by this kit (missing {', '.join(missing)}).")
     if int(saved["format_version"]) != FORMAT_VERSION:
@@ -75,11 +77,16 @@ def build_model(saved, model_module):
     """An MLP of `model_module` (the model.py of a tree) with the saved architecture and weights."""
     hidden_dims = [int(n) for n in saved["hidden_dims"]]
     model = model_module.MLP(int(saved["input_dim"]), hidden_dims, int(saved["output_dim"]))
+    load_weights(model, saved)
+    return model
+
+
+def load_weights(model, saved):
+    """Copy the saved W0, b0, W1, b1, ... into the Parameters of `model` (an MLP of the same architecture)."""
     params = model.parameters()
     for i, (weight, bias) in enumerate(zip(params[0::2], params[1::2])):
         weight.data = saved[f"W{i}"].astype(np.float32)
         bias.data = saved[f"b{i}"].astype(np.float32)
-    return model
 
 
 def prepare_inputs(pixels, saved):

@@ -20,7 +20,8 @@ def load_model_module(path):
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
-        raise KitError(f"{path.name} has a syntax error, line {exc.lineno}: {exc.msg}\n    {(exc.text or '').strip()}") from None
+        line = (exc.text or "").strip()
+        raise KitError(f"{path.name} has a syntax error, line {exc.lineno}: {exc.msg}\n    {line}") from None
     except Exception as exc:  # any error at import time is the student's to fix: say where it is
         raise KitError(f"{path.name} could not be imported: {explain_exception(exc, path)}") from None
     return module
@@ -39,6 +40,12 @@ def explain_exception(exc, model_file):
         where = frames[-1]  # the innermost line of the student's file
         text += f" ({model_file.name}, line {where.lineno}, in {where.name}: {(where.line or '').strip()})"
     return text
+
+
+def raised_in(exc, model_file):
+    """True when the traceback of exc passes through model_file: the student's code raised it."""
+    model_file = Path(model_file).resolve()
+    return any(Path(f.filename).resolve() == model_file for f in traceback.extract_tb(exc.__traceback__))
 
 
 def is_stub(exc):
