@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from conftest import CHAPTER
 
 from common import checkpoint, train
 from common.cli import parse_args
 from common.errors import KitError
+from conftest import CHAPTER
 
 
 def synthetic_digits(count, rng):
