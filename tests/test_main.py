@@ -140,6 +140,7 @@ def test_failing_checks_stop_the_run_before_the_data(tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_bad_flag_exits_2_without_a_traceback():
-    result = run_main(SOLUTION_MAIN, "--batch_size", "0")
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "batch_size" in result.stderr
+@pytest.mark.parametrize("argv, named", [(["--batch_size", "0"], "batch_size"), (["--mirror", "ftp://x/"], "ftp://x/")])
+def test_bad_command_line_exits_2_without_a_traceback(argv, named):
+    result = run_main(SOLUTION_MAIN, *argv)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and named in result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, data
 from .errors import KitError
 from .student_code import explain_exception, load_model_module, raised_in
 
@@ -75,7 +75,12 @@ def parse_args(tree_dir, argv=None):
     flag("skip_checks", action="store_true", help="train even though checks fail")
     flag("download_only", action="store_true", help="fetch and verify MNIST, then exit")
     flag("resume", action="store_true", help="continue from <model_dir>/model.npz")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.mirrors = data.mirror_list(args.mirror)
+    except KitError as error:
+        parser.error(str(error))  # a bad URL is a bad command line: exit 2
+    return args
 
 
 def positive_int(text):
@@ -126,9 +131,7 @@ def run_checks(model_module, model_file, args):
 
 def load_data(args):
     """Download and verify MNIST if needed, then load it; None after --download_only."""
-    from . import data
-
-    data.ensure_mnist(args.data_dir, data.mirror_list(args.mirror))
+    data.ensure_mnist(args.data_dir, args.mirrors)
     if args.download_only:
         print(f"MNIST is ready in {args.data_dir.resolve()}")
         return None

@@ -1,0 +1,457 @@
+"""The data stage: download from mirrors on loopback, verify, load, and every way a download can go wrong.
+
+The mirrors are real HTTP servers on 127.0.0.1 (a free port each), serving either small synthetic IDX files
+(their checksums are passed to ensure_mnist) or the real MNIST in ../shared/mnist.
+"""
+
+import _thread
+import gzip
+import hashlib
+import http.server
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from common import data
+from common.errors import KitError
+from conftest import CHAPTER, REPO
+
+TIMEOUT = (5, 5)  # (connect, read) for servers that answer
+STALL_TIMEOUT = (5, 0.3)  # read timeout kept short for the servers that stall
+SYNTHETIC_TRAIN = data.VALIDATION_SIZE + 10  # so that load_mnist leaves 10 training images
+SYNTHETIC_TEST = 7
+
+
+# ---------------------------------------------------------------------------------------------------- files
+
+
+def idx_bytes(array):
+    """An IDX file of unsigned bytes holding array."""
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Four small MNIST-shaped files: {"idx": name -> IDX bytes, "gz": name.gz -> gzip bytes, "sha": name -> sha}."""
+    rng = np.random.default_rng(3)
+    contents = {
+        "train-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (SYNTHETIC_TRAIN, 28, 28), dtype=np.uint8)),
+        "train-labels-idx1-ubyte": idx_bytes(rng.integers(0, 10, SYNTHETIC_TRAIN, dtype=np.uint8)),
+        "t10k-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (SYNTHETIC_TEST, 28, 28), dtype=np.uint8)),
+        "t10k-labels-idx1-ubyte": idx_bytes(rng.integers(0, 10, SYNTHETIC_TEST, dtype=np.uint8)),
+    }
+    return {
+        "idx": contents,
+        "gz": {name + ".gz": gzip.compress(blob, compresslevel=1) for name, blob in contents.items()},
+        "sha": {name: hashlib.sha256(blob).hexdigest() for name, blob in contents.items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def real_gz(shared_mnist):
+    return {path.name: path.read_bytes() for path in shared_mnist.glob("*.gz")}
+
+
+def final_names():
+    return [name for base in data.FILES for name in (base, base + ".gz")]
+
+
+def assert_only_verified_files(data_dir, checksums):
+    """No file under a final name fails verification, and no temporary file is left behind."""
+    for base in data.FILES:
+        for path in (data_dir / base, data_dir / (base + ".gz")):
+            if path.exists():
+                blob = path.read_bytes()
+                contents = gzip.decompress(blob) if path.suffix == ".gz" else blob
+                assert hashlib.sha256(contents).hexdigest() == checksums[base], f"{path} is not verified"
+    assert not list(data_dir.glob("*.part")), "a temporary download was left behind"
+
+
+def assert_complete(data_dir, checksums):
+    assert_only_verified_files(data_dir, checksums)
+    for base in data.FILES:
+        assert (data_dir / base).exists() or (data_dir / (base + ".gz")).exists(), f"{base} is missing"
+
+
+# ---------------------------------------------------------------------------------------------------- mirrors
+
+
+class MirrorHandler(http.server.BaseHTTPRequestHandler):
+    """Serves server.files (name -> bytes); server.mode says how to misbehave."""
+
+    def do_GET(self):
+        server = self.server
+        server.requests.append((self.path, self.headers.get("User-Agent")))
+        body = server.files.get(self.path.lstrip("/"))
+        mode = server.mode
+        if body is None or mode == "404":
+            return self.send_error(404)
+        if mode == "500":
+            return self.send_error(500)
+        if mode == "stall_before_headers":
+            server.stop.wait(10)
+            return
+        if mode == "wrong_bytes":  # a valid gzip of a file one bit off
+            contents = gzip.decompress(body)
+            body = gzip.compress(contents[:-1] + bytes([contents[-1] ^ 1]))
+        if mode == "html_page":
+            body = b"<html><body>Please log in to use this network</body></html>"
+        self.send_response(200)
+        if mode == "gzip_label":  # the .gz bytes, labelled as if the server had compressed them on the way
+            self.send_header("Content-Encoding", "gzip")
+        if mode == "gzip_again":  # a server compressing the .gz a second time on the way
+            body = gzip.compress(body)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.send_body(body, mode)
+        except OSError:  # the client hung up (after Ctrl-C or a timeout)
+            pass
+
+    def send_body(self, body, mode):
+        half = len(body) // 2
+        if mode == "truncated":
+            self.wfile.write(body[:half])  # then close: fewer bytes than Content-Length
+        elif mode == "stall_mid_body":
+            self.wfile.write(body[:half])
+            self.wfile.flush()
+            self.server.stop.wait(10)
+        elif mode == "ctrl_c":
+            self.wfile.write(body[:1000])
+            self.wfile.flush()
+            _thread.interrupt_main()  # as if the user pressed Ctrl-C in the middle of the download
+            for start in range(1000, len(body), 1000):  # keep the client busy so it notices promptly
+                if self.server.stop.wait(0.02):
+                    return
+                self.wfile.write(body[start : start + 1000])
+                self.wfile.flush()
+        else:
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass  # keep the test output clean
+
+
+@pytest.fixture
+def start_mirror():
+    """start_mirror(files, mode="ok") -> a running server; its base URL is server.url. All stop at teardown."""
+    servers = []
+
+    def start(files, mode="ok"):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
+        server.files, server.mode, server.requests, server.stop = files, mode, [], threading.Event()
+        server.url = f"http://127.0.0.1:{server.server_address[1]}/mnist/"
+        server.files = {"mnist/" + name: blob for name, blob in files.items()}
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def dead_mirror():
+    """The URL of a port nothing listens on: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"
+
+
+@pytest.fixture(autouse=True)
+def offline_and_quick(monkeypatch):
+    """Loopback must not go through a proxy; MNIST_MIRROR is the tests' to set; no pause between retries."""
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv(data.MIRROR_VARIABLE, raising=False)
+    monkeypatch.setattr(data, "RETRY_DELAYS", (0, 0))
+
+
+def requests_for(server, name):
+    return [path for path, _ in server.requests if path.endswith("/" + name)]
+
+
+# ---------------------------------------------------------------------------------------------------- downloads
+
+
+def test_fresh_download_of_real_mnist_then_load(tmp_path, start_mirror, real_gz):
+    server = start_mirror(real_gz)
+    data.ensure_mnist(tmp_path / "data", [server.url], timeout=TIMEOUT)
+    assert_complete(tmp_path / "data", data.PUBLISHED_SHA256)
+    assert {agent for _, agent in server.requests} == {"mnist-course-kit/1.0"}
+
+    mnist = data.load_mnist(tmp_path / "data")
+    assert mnist.train_images.shape == (55000, 784) and mnist.train_images.dtype == np.uint8
+    assert mnist.val_images.shape == (5000, 784) and mnist.test_images.shape == (10000, 784)
+    assert mnist.train_labels.shape == (55000,) and mnist.train_labels.dtype == np.int64
+    assert mnist.val_labels.shape == (5000,) and mnist.test_labels.shape == (10000,)
+    assert set(np.unique(mnist.test_labels)) == set(range(10))
+    assert mnist.train_labels[:5].tolist() == [5, 0, 4, 1, 9]  # the well-known first digits of MNIST
+    assert mnist.train_images.max() == 255
+
+
+def test_fresh_download_then_a_quiet_later_run(tmp_path, start_mirror, synthetic, dead_mirror, capsys):
+    server = start_mirror(synthetic["gz"])
+    data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+    assert len(server.requests) == 4
+    assert len(capsys.readouterr().err.splitlines()) == 4  # one line per file when stderr is not a terminal
+
+    data.ensure_mnist(tmp_path, [dead_mirror], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert len(server.requests) == 4, "a verified set is not downloaded again"
+    assert capsys.readouterr().err == ""
+
+
+def test_dead_first_mirror_then_a_good_one(tmp_path, start_mirror, synthetic, dead_mirror):
+    server = start_mirror(synthetic["gz"])
+    data.ensure_mnist(tmp_path, [dead_mirror, server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+
+
+@pytest.mark.parametrize("mode", ["truncated", "wrong_bytes", "html_page", "404", "500"])
+def test_a_bad_mirror_is_skipped_for_the_next(tmp_path, start_mirror, synthetic, mode):
+    bad = start_mirror(synthetic["gz"], mode)
+    good = start_mirror(synthetic["gz"])
+    data.ensure_mnist(tmp_path, [bad.url, good.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+
+
+@pytest.mark.parametrize(
+    "mode, reason, attempts",
+    [
+        ("truncated", "download cut short", 3),
+        ("404", "HTTP 404", 1),
+        ("500", "HTTP 500", 3),
+        ("wrong_bytes", "its contents differ", 1),
+        ("html_page", "not an MNIST file", 1),
+    ],
+)
+def test_a_failing_mirror_is_explained(tmp_path, start_mirror, synthetic, mode, reason, attempts):
+    server = start_mirror(synthetic["gz"], mode)
+    with pytest.raises(KitError) as failure:
+        data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert f"{server.url}train-images-idx3-ubyte.gz: {reason}" in str(failure.value)
+    assert len(requests_for(server, "train-images-idx3-ubyte.gz")) == attempts  # only passing troubles are retried
+    assert_only_verified_files(tmp_path, synthetic["sha"])
+    assert not any((tmp_path / name).exists() for name in final_names())
+
+
+@pytest.mark.parametrize("mode", ["stall_before_headers", "stall_mid_body"])
+def test_a_stalled_server_times_out(tmp_path, start_mirror, synthetic, mode):
+    server = start_mirror(synthetic["gz"], mode)
+    with pytest.raises(KitError) as failure:
+        data.ensure_mnist(tmp_path, [server.url], timeout=STALL_TIMEOUT, checksums=synthetic["sha"])
+    assert "0.3 s" in str(failure.value)
+    assert_only_verified_files(tmp_path, synthetic["sha"])
+    assert not any((tmp_path / name).exists() for name in final_names())
+
+
+@pytest.mark.parametrize("mode", ["gzip_label", "gzip_again"])
+def test_a_server_adding_content_encoding_gzip(tmp_path, start_mirror, synthetic, mode):
+    server = start_mirror(synthetic["gz"], mode)
+    data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_only_verified_files(tmp_path, synthetic["sha"])
+    mnist = data.load_mnist(tmp_path, checksums=synthetic["sha"])
+    assert mnist.test_images.tobytes() == synthetic["idx"]["t10k-images-idx3-ubyte"][16:]
+
+
+def test_nothing_reachable_says_what_to_do(tmp_path, dead_mirror, start_mirror, synthetic):
+    broken = start_mirror(synthetic["gz"], "404")
+    data_dir = tmp_path / "my data"
+    with pytest.raises(KitError) as failure:
+        data.ensure_mnist(data_dir, [dead_mirror, broken.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    message = str(failure.value)
+    assert f"{dead_mirror}train-images-idx3-ubyte.gz: cannot connect" in message
+    assert f"{broken.url}t10k-labels-idx1-ubyte.gz: HTTP 404" in message
+    assert f"\n  {data_dir.resolve()}\n" in message  # the exact folder, on its own line
+    assert all(f"{name}.gz" in message for name in data.FILES)
+    assert "--mirror" in message
+    assert not any((data_dir / name).exists() for name in final_names())
+
+
+@pytest.mark.parametrize("mode", ["dead", "500", "stall_before_headers"])
+def test_a_mirror_that_keeps_failing_is_not_tried_again(tmp_path, dead_mirror, start_mirror, synthetic, mode):
+    url = dead_mirror if mode == "dead" else start_mirror(synthetic["gz"], mode).url
+    with pytest.raises(KitError) as failure:
+        data.ensure_mnist(tmp_path, [url], timeout=STALL_TIMEOUT, checksums=synthetic["sha"])
+    assert str(failure.value).count(url) == 1
+
+
+def test_file_mirror(tmp_path, synthetic):
+    mirror = tmp_path / "mirror folder"
+    mirror.mkdir()
+    for name, blob in synthetic["gz"].items():
+        (mirror / name).write_bytes(blob)
+    missing = (tmp_path / "no such folder").as_uri()
+    data.ensure_mnist(tmp_path / "data", [missing, mirror.as_uri()], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path / "data", synthetic["sha"])
+
+
+def test_ctrl_c_during_a_download_leaves_no_partial_file(tmp_path, start_mirror, synthetic):
+    server = start_mirror(synthetic["gz"], "ctrl_c")
+    with pytest.raises(KeyboardInterrupt):
+        data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+        time.sleep(5)  # the download takes over a minute, so the interrupt lands before; this only keeps it here
+    assert sorted(path.name for path in tmp_path.iterdir()) == [data.STAMP_NAME]
+
+
+# ---------------------------------------------------------------------------------------------------- data folder
+
+
+def test_a_corrupted_file_in_the_data_folder_is_replaced(tmp_path, start_mirror, synthetic, capsys):
+    good_gz = synthetic["gz"]["train-images-idx3-ubyte.gz"]
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(good_gz[: len(good_gz) // 2])  # an interrupted copy
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"not MNIST")  # a hand-placed wrong file
+    server = start_mirror(synthetic["gz"])
+    data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+    assert not (tmp_path / "train-labels-idx1-ubyte").exists()
+    assert capsys.readouterr().err.count("Removed ") == 2
+
+
+def test_a_file_changed_after_verification_is_checked_again(tmp_path, start_mirror, synthetic):
+    server = start_mirror(synthetic["gz"])
+    data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b broken")
+    with pytest.raises(KitError, match="t10k-labels-idx1-ubyte.gz"):
+        data.load_mnist(tmp_path, checksums=synthetic["sha"])
+    data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert len(requests_for(server, "t10k-labels-idx1-ubyte.gz")) == 2
+    assert_complete(tmp_path, synthetic["sha"])
+
+
+def test_hand_placed_uncompressed_files(tmp_path, dead_mirror, synthetic):
+    for name, blob in synthetic["idx"].items():
+        (tmp_path / name).write_bytes(blob)
+    data.ensure_mnist(tmp_path, [dead_mirror], timeout=TIMEOUT, checksums=synthetic["sha"])  # no download needed
+    mnist = data.load_mnist(tmp_path, checksums=synthetic["sha"])
+    assert mnist.train_images.shape == (10, 784) and mnist.val_images.shape == (data.VALIDATION_SIZE, 784)
+    assert mnist.test_images.shape == (SYNTHETIC_TEST, 784) and mnist.test_labels.dtype == np.int64
+    labels = np.frombuffer(synthetic["idx"]["train-labels-idx1-ubyte"], np.uint8, offset=8)
+    assert np.array_equal(np.concatenate([mnist.train_labels, mnist.val_labels]), labels)
+
+
+def test_load_without_the_files_says_how_to_get_them(tmp_path):
+    with pytest.raises(KitError, match="--download_only"):
+        data.load_mnist(tmp_path)
+
+
+IMAGES, LABELS = "train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
+
+
+@pytest.mark.parametrize(
+    "name, make_bad, expected",
+    [
+        (IMAGES, lambda blob: b"", "does not start with the IDX magic"),
+        (IMAGES, lambda blob: b"\x00\x00\x08", "does not start with the IDX magic"),
+        (IMAGES, lambda blob: b"\x00\x00\x08\x01" + blob[4:], "does not start with the IDX magic"),
+        (IMAGES, lambda blob: b"\x00\x00\x0d\x03" + blob[4:], "does not start with the IDX magic"),
+        (IMAGES, lambda blob: blob[:8] + struct.pack(">II", 27, 28) + blob[16:], "27 x 28 pixels"),
+        (IMAGES, lambda blob: blob[:-1], "truncated or corrupt"),
+        (IMAGES, lambda blob: blob + b"\x00", "truncated or corrupt"),
+        (IMAGES, lambda blob: blob[:4] + struct.pack(">I", 2**32 - 1) + blob[8:], "truncated or corrupt"),
+        (LABELS, lambda blob: blob[:-1] + b"\x0c", "label 12"),
+        (LABELS, lambda blob: blob[:-1], "truncated or corrupt"),
+        (LABELS, lambda blob: blob[:4] + struct.pack(">I", SYNTHETIC_TEST - 1) + blob[8:-1], "labels"),
+        (LABELS, lambda blob: gzip.compress(blob)[:-10], "Cannot read"),
+    ],
+)
+def test_malformed_idx_files_are_named(tmp_path, synthetic, name, make_bad, expected):
+    checksums = dict(synthetic["sha"])
+    for base, blob in synthetic["idx"].items():
+        if base == name:
+            blob = make_bad(blob)
+            checksums[base] = hashlib.sha256(blob).hexdigest()  # so that only the structure is wrong
+        (tmp_path / base).write_bytes(blob)
+    with pytest.raises(KitError, match=expected) as failure:
+        data.load_mnist(tmp_path, checksums=checksums)
+    assert name in str(failure.value) or str(tmp_path) in str(failure.value)
+
+
+def test_load_catches_a_file_that_differs_from_the_published_one(tmp_path, synthetic):
+    for base, blob in synthetic["idx"].items():
+        (tmp_path / base).write_bytes(blob)
+    with pytest.raises(KitError, match="train-images-idx3-ubyte.*SHA-256"):
+        data.load_mnist(tmp_path)  # the published checksums: synthetic files do not match them
+
+
+# ---------------------------------------------------------------------------------------------------- mirror list
+
+
+def test_mirror_order_command_line_then_variable_then_builtin(monkeypatch):
+    monkeypatch.setenv(data.MIRROR_VARIABLE, " http://b.example/mnist/  file:///srv/mnist/ ")
+    mirrors = data.mirror_list(["https://a.example/m/", data.BUILTIN_MIRRORS[1]])
+    assert mirrors == [
+        "https://a.example/m/",
+        data.BUILTIN_MIRRORS[1],
+        "http://b.example/mnist/",
+        "file:///srv/mnist/",
+        data.BUILTIN_MIRRORS[0],
+    ]
+    assert data.BUILTIN_MIRRORS[:2] == [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ]
+    monkeypatch.delenv(data.MIRROR_VARIABLE)
+    assert data.mirror_list(None) == data.BUILTIN_MIRRORS
+
+
+@pytest.mark.parametrize("bad", ["ftp://example.org/mnist/", "example.org/mnist", "http:///mnist/"])
+def test_a_bad_mirror_url_is_named(monkeypatch, bad):
+    with pytest.raises(KitError, match=f"{bad!r} \\(from --mirror\\)"):
+        data.mirror_list([bad])
+    monkeypatch.setenv(data.MIRROR_VARIABLE, bad)
+    with pytest.raises(KitError, match=f"{bad!r} \\(from {data.MIRROR_VARIABLE}\\)"):
+        data.mirror_list([])
+
+
+def test_the_variable_mnist_mirror_is_used_for_downloads(tmp_path, monkeypatch, start_mirror, synthetic, dead_mirror):
+    server = start_mirror(synthetic["gz"])
+    monkeypatch.setenv(data.MIRROR_VARIABLE, f"{dead_mirror} {server.url}")
+    mirrors = data.mirror_list([])
+    data.ensure_mnist(tmp_path, mirrors, timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+
+
+# ---------------------------------------------------------------------------------------------------- main.py
+
+
+def run_main(*args, proxy=None):
+    """main.py --download_only; proxy (a URL) replaces every proxy setting, to keep the built-in mirrors offline."""
+    env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+    env.pop(data.MIRROR_VARIABLE, None)
+    if proxy:
+        env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy)
+    else:
+        env.update(NO_PROXY="127.0.0.1,localhost")
+    command = [sys.executable, str(CHAPTER / "solution" / "main.py"), "--download_only", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+
+
+def test_main_download_only(tmp_path, start_mirror, real_gz, dead_mirror):
+    server = start_mirror(real_gz)
+    done = run_main("--data_dir", str(tmp_path / "data"), "--mirror", dead_mirror, "--mirror", server.url)
+    assert done.returncode == 0, done.stderr
+    assert_complete(tmp_path / "data", data.PUBLISHED_SHA256)
+    assert str(tmp_path / "data") in done.stdout + done.stderr
+
+    # Nothing reachable: a dead proxy keeps the built-in mirrors out of reach, even on a machine with internet.
+    failed = run_main("--data_dir", str(tmp_path / "empty"), "--mirror", dead_mirror, proxy=dead_mirror)
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    assert str(tmp_path / "empty") in failed.stdout + failed.stderr
+    assert "--mirror" in failed.stdout + failed.stderr
