@@ -40,14 +40,19 @@ class Linear(Module):
 
     def forward(self, x):
         """x (N, D) -> y (N, M)."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 1
+        # Hint: x (N, D), self.W.data (D, M) and self.b.data (1, M) give y (N, M); NumPy broadcasts the bias over
+        #   the N rows. backward needs x to compute W.grad: keep it (self.x = x).
         self.x = x
         return x @ self.W.data + self.b.data
         # END SOLUTION
 
     def backward(self, grad_output):
         """grad_output (N, M) -> grad_input (N, D); sets W.grad (D, M) and b.grad (1, M)."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 1
+        # Hint: from grad_output (N, M) and the x kept by forward, set self.W.grad (D, M) and self.b.grad (1, M),
+        #   then return grad_input (N, D). Every example of the batch adds to W.grad and b.grad; the shapes tell
+        #   you which arrays to multiply. The loss already averages over the batch: do not divide by N here.
         self.W.grad = self.x.T @ grad_output
         self.b.grad = grad_output.sum(axis=0, keepdims=True)
         return grad_output @ self.W.data.T
@@ -75,7 +80,9 @@ class Sigmoid(Module):
 
     def forward(self, x):
         """x (N, D) -> y (N, D), every value in (0, 1)."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 2
+        # Hint: y (N, D), element-wise from x (N, D). np.exp(-x) overflows for x < -88 in float32 (a RuntimeWarning):
+        #   README section 2 gives a form that never overflows. Keep y (self.y = ...): backward needs only y.
         # The same function written with tanh, which never overflows: exp(-x) does for x < -88 in float32.
         self.y = 0.5 * (1.0 + np.tanh(0.5 * x))
         return self.y
@@ -83,7 +90,8 @@ class Sigmoid(Module):
 
     def backward(self, grad_output):
         """grad_output (N, D) -> grad_input (N, D)."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 2
+        # Hint: grad_input (N, D) is grad_output times dy/dx, element-wise; write dy/dx with the y kept by forward.
         return grad_output * self.y * (1.0 - self.y)
         # END SOLUTION
 
@@ -93,7 +101,9 @@ class Softmax(Module):
 
     def forward(self, x):
         """x (N, M) -> y (N, M), each row positive and summing to 1."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 3
+        # Hint: y (N, M): exponentiate, then divide each row by its sum (axis=-1, keepdims=True). Subtract each row's
+        #   maximum first, so exp() cannot overflow: y stays the same. Keep y (self.y = ...): backward needs it.
         # Subtracting the row maximum changes nothing mathematically and keeps exp() from overflowing.
         exps = np.exp(x - x.max(axis=-1, keepdims=True))
         self.y = exps / exps.sum(axis=-1, keepdims=True)
@@ -102,7 +112,9 @@ class Softmax(Module):
 
     def backward(self, grad_output):
         """grad_output (N, M) -> grad_input (N, M): the Jacobian-vector product of each row."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 3
+        # Hint: grad_input (N, M) from grad_output (N, M) and the y kept by forward. Each output of a row depends on
+        #   every input of that row: use the whole Jacobian of the row, not only its diagonal y * (1 - y).
         return self.y * (grad_output - (grad_output * self.y).sum(axis=-1, keepdims=True))
         # END SOLUTION
 
@@ -114,7 +126,10 @@ class CrossEntropyLoss(Module):
 
     def forward(self, probs, targets):
         """probs (N, M) from Softmax, targets (N, M) one-hot -> L, a Python float."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 4
+        # Hint: probs (N, M) and one-hot targets (N, M) give the mean over the N examples of
+        #   -sum(targets * log(probs)). Clip probs to at least self.eps first, so log() never sees 0. Keep the
+        #   clipped probs and the targets for backward, and return a Python float (float(...)).
         self.probs = np.maximum(probs, self.eps)
         self.targets = targets
         return float(-np.sum(targets * np.log(self.probs)) / len(probs))
@@ -122,7 +137,9 @@ class CrossEntropyLoss(Module):
 
     def backward(self):
         """-> grad_probs (N, M), the gradient of L with respect to probs."""
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION Task 4
+        # Hint: return dL/dprobs (N, M) from the clipped probs and the targets kept by forward; L is a mean, so
+        #   N appears. This is the gradient with respect to probs, not the logits before Softmax.
         return -self.targets / self.probs / len(self.probs)
         # END SOLUTION
 
