@@ -3,6 +3,8 @@
 The layers (model.py) only compute gradients; here they are used: forward, loss, backward, optimizer step.
 """
 
+import math
+
 import numpy as np
 
 # MNIST's pixel mean and standard deviation over the training set (pixels in [0, 1]): inputs are standardized
@@ -61,7 +63,7 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
             x = standardize(images[start : start + batch_size], inputs[: len(batch_labels)])
             probs = model(x)
             loss = loss_fn(probs, eye[batch_labels])
-            if not np.isfinite(loss):
+            if not math.isfinite(loss):
                 raise Diverged(f"the loss became {loss} at batch {batch + 1}")
             model.backward(loss_fn.backward())
             optimizer.step()
