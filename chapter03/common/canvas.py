@@ -56,8 +56,9 @@ def main(tree_dir, argv=None):
 
 def parse_args(tree_dir, argv=None):
     parser = argparse.ArgumentParser(
-        prog="handwriting_canvas.py",
+        prog=f"python chapter03/{tree_dir.name}/handwriting_canvas.py",
         description="Draw digits with the mouse and watch the network trained by main.py read them.",
+        allow_abbrev=False,  # strict, as main.py: a mistyped flag is an error
     )
     parser.add_argument("--model", type=Path, default=default_model_path(tree_dir), metavar="PATH",
                         help=f"the model.npz to use (default: <repo>/model/{tree_dir.name}/model.npz)")

@@ -4,6 +4,8 @@ Exit status: 0 success; 1 a failure explained in plain words; 2 a bad command li
 """
 
 import argparse
+import os
+import shlex
 import sys
 import time
 from contextlib import contextmanager
@@ -22,7 +24,9 @@ INPUT_DIM, CLASSES = 784, 10
 def main(tree_dir, argv=None):
     """Run main.py of the tree in `tree_dir` (chapter03/startup or chapter03/solution); returns the exit status."""
     tree_dir = Path(tree_dir)
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(tree_dir, argv)
+    args.command = " ".join([f"python chapter03/{tree_dir.name}/main.py", *map(shlex.quote, argv)])
     model_file = tree_dir / "model.py"
     try:
         model_module = load_model_module(model_file)
@@ -40,6 +44,9 @@ def main(tree_dir, argv=None):
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a program that stopped reading, e.g. `| head`
+        sys.stdout = open(os.devnull, "w")  # so that Python's own final flush stays quiet
+        return 1
     return 0
 
 
@@ -151,7 +158,6 @@ def run_training(model_module, model_file, data, args, tree_dir):
     if args.resume:
         first_epoch, history = resume(model, optimizer, model_path, args)
     loss_plot = plots.LossPlot()
-    command = f"python chapter03/{tree_dir.name}/main.py"
 
     def save(epoch):
         checkpoint.save(model_path, model, optimizer.velocities, hidden_dims=args.hidden_dims,
@@ -179,8 +185,11 @@ def run_training(model_module, model_file, data, args, tree_dir):
             print(f"Epoch {epoch:>2}/{args.epochs}  train loss {train_loss:.4f} acc {train_acc:6.2%}  "
                   f"val loss {val_loss:.4f} acc {val_acc:6.2%}  {time.perf_counter() - started:.1f} s", flush=True)
     except KeyboardInterrupt:
-        kept = f"epoch {saved_epoch} is saved in {model_path}" if saved_epoch else "no epoch had finished yet"
-        print(f"\nStopped: {kept}.\nContinue with:  {command} --resume", file=sys.stderr)
+        if saved_epoch:
+            again = args.command if args.resume else f"{args.command} --resume"
+            print(f"\nStopped: epoch {saved_epoch} is saved in {model_path}.\nContinue with:  {again}", file=sys.stderr)
+        else:
+            print("\nStopped before the first epoch finished: nothing was saved.", file=sys.stderr)
         raise
     except train.Diverged as why:
         kept = f" The last good epoch ({saved_epoch}) is kept in {model_path}." if saved_epoch else ""
@@ -189,8 +198,9 @@ def run_training(model_module, model_file, data, args, tree_dir):
     except Exception as error:
         if not raised_in(error, model_file):
             raise  # a bug in the kit itself: keep the traceback
+        checks_command = f"python chapter03/{tree_dir.name}/main.py --checks_only"
         raise KitError(f"{model_file.name} failed during training: {explain_exception(error, model_file)}\n"
-                       f"Run  {command} --checks_only  to find the layer at fault.") from None
+                       f"Run  {checks_command}  to find the layer at fault.") from None
 
     test_loss, test_acc, probs = train.evaluate(model, loss_fn, data.test_images, data.test_labels)
     plots.save_confusion_matrix(data.test_labels, probs.argmax(axis=1), args.model_dir / "confusion.png")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def _save(fig, path):
@@ -32,6 +33,7 @@ class LossPlot:
         for ax, title in ((loss_ax, "Loss (cross-entropy)"), (acc_ax, "Accuracy (%)")):
             ax.set_title(title)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend()
         self.axes = (loss_ax, acc_ax)
