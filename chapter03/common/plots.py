@@ -22,7 +22,9 @@ class LossPlot:
     """loss.png, updated after every epoch: the figure is built once and only its data change."""
 
     def __init__(self):
-        self.fig = Figure(figsize=(9, 3.6), dpi=90, layout="constrained")
+        self.fig = Figure(figsize=(9, 3.6), dpi=90)
+        # Fixed margins: an automatic layout would be computed again at every save, and costs as much as the drawing.
+        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.2)
         loss_ax, acc_ax = self.fig.subplots(1, 2)
         self.lines = {
             "train_loss": loss_ax.plot([], [], "o-", label="training")[0],
