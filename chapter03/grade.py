@@ -33,6 +33,7 @@ sys.path.insert(0, str(CHAPTER))  # `import common`, as main.py does
 
 from common import checks  # noqa: E402
 from common.errors import KitError  # noqa: E402
+from common.files import write_atomically  # noqa: E402
 from common.student_code import load_model_module  # noqa: E402
 
 SOLUTION_MODEL = CHAPTER / "solution" / "model.py"
@@ -126,13 +127,21 @@ def main(argv=None):
         return 130
     if len(grades) > 1:
         print(format_summary(grades, catalogue))
-    if args.json:
-        write_atomically(args.json, json.dumps(gradescope_results(grades[0], catalogue), indent=2) + "\n")
-        print(f"Gradescope results written to {args.json}")
-    if args.csv:
-        write_atomically(args.csv, grades_csv(grades, catalogue))
-        print(f"Grades of {len(grades)} submission(s) written to {args.csv}")
+    try:
+        if args.json:
+            write_text(args.json, json.dumps(gradescope_results(grades[0], catalogue), indent=2) + "\n")
+            print(f"Gradescope results written to {args.json}")
+        if args.csv:
+            write_text(args.csv, grades_csv(grades, catalogue))
+            print(f"Grades of {len(grades)} submission(s) written to {args.csv}")
+    except KitError as error:
+        print(error, file=sys.stderr)
+        return 1
     return 0
+
+
+def write_text(path, text):
+    write_atomically(path, lambda file: file.write(text.encode("utf-8")))
 
 
 def parse_args(argv):
@@ -421,16 +430,6 @@ def grades_csv(grades, catalogue):
 
 def one_line(text):
     return " ".join(text.split())
-
-
-def write_atomically(path, text):
-    """Write text to path through a temporary file renamed over it: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as file:
-        file.write(text)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import pytest
 from common import checkpoint, train
 from common.cli import parse_args
 from common.errors import KitError
+from common.files import write_atomically
 from conftest import CHAPTER
 
 
@@ -116,3 +117,22 @@ def test_bad_command_lines_exit_2(argv, capsys):
         parse_args(CHAPTER / "startup", argv)
     assert exited.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_an_atomic_write_that_fails_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "model.npz"
+    write_atomically(path, lambda file: file.write(b"epoch 1"))
+
+    def crash(file):
+        file.write(b"half of epoch 2")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(path, crash)
+    assert path.read_bytes() == b"epoch 1" and sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_an_unwritable_folder_is_a_plain_error(tmp_path):
+    (tmp_path / "not_a_folder").write_text("a file where a folder should be")
+    with pytest.raises(KitError, match="Could not write"):
+        write_atomically(tmp_path / "not_a_folder" / "model.npz", lambda file: file.write(b"x"))

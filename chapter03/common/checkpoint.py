@@ -11,13 +11,13 @@ Keys (all plain arrays, so np.load(path, allow_pickle=False) works):
     train_loss, train_acc, val_loss, val_acc   history, one value per finished epoch
 """
 
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import KitError
+from .files import write_atomically
 
 FORMAT_VERSION = 1
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -46,12 +46,7 @@ def save(path, model, velocities, *, hidden_dims, input_mean, input_std, epoch, 
         arrays[f"velocity{i}"] = velocity
     for key in HISTORY_KEYS:
         arrays[key] = np.asarray(history[key], dtype=np.float64)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+    write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def load(path):

@@ -163,7 +163,10 @@ def run_training(model_module, model_file, data, args, tree_dir):
         checkpoint.save(model_path, model, optimizer.velocities, hidden_dims=args.hidden_dims,
                         input_mean=train.MNIST_MEAN, input_std=train.MNIST_STD, epoch=epoch, lr=args.lr,
                         momentum=args.momentum, batch_size=args.batch_size, seed=args.seed, history=history)
-        loss_plot.update(history, args.model_dir / "loss.png")
+        try:
+            loss_plot.update(history, args.model_dir / "loss.png")
+        except KitError as error:  # e.g. an image viewer on Windows holds the file: not a reason to stop training
+            print(f"Warning: {error}", file=sys.stderr)
 
     print(f"\nTraining {INPUT_DIM}-{'-'.join(map(str, args.hidden_dims))}-{CLASSES} on {len(data.train_images):,} "
           f"images: lr {args.lr}, momentum {args.momentum}, batch {args.batch_size}, {args.epochs} epochs.")

@@ -3,19 +3,15 @@
 Figures are drawn without a window (matplotlib's Agg canvas, no pyplot) and written to a temporary name, then renamed.
 """
 
-import os
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .files import write_atomically
+
 
 def _save(fig, path):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    write_atomically(path, lambda file: fig.savefig(file, format="png"))
 
 
 class LossPlot:

@@ -1,0 +1,28 @@
+"""Writing a file so that a crash, Ctrl-C or a full disk never leaves half of it under its name."""
+
+import os
+from pathlib import Path
+
+from .errors import KitError
+
+
+def write_atomically(path, write):
+    """Call write(file) on a temporary binary file beside `path`, then rename it to `path` in one step.
+
+    Readers see the previous file or the new one, never a mix. KitError (the previous file intact) when the disk
+    or the folder refuses.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as file:
+            write(file)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise KitError(f"Could not write {path}: {error.strerror or error}. Its previous version, if any, is intact.") \
+            from None
+    except BaseException:  # Ctrl-C, or an error inside write(): no temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
