@@ -1,5 +1,6 @@
 """Writing a file so that a crash, Ctrl-C or a full disk never leaves half of it under its name."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -20,9 +21,15 @@ def write_atomically(path, write):
             write(file)
         os.replace(tmp, path)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
+        remove(tmp)
         raise KitError(f"Could not write {path}: {error.strerror or error}. Its previous version, if any, is intact.") \
             from None
     except BaseException:  # Ctrl-C, or an error inside write(): no temporary file left behind
-        tmp.unlink(missing_ok=True)
+        remove(tmp)
         raise
+
+
+def remove(path):
+    """Delete path if it is there; a path that cannot exist (its folder is a file) is fine too."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        path.unlink()
