@@ -9,7 +9,6 @@ process. With --full it also times the whole default run of main.py (checks, dat
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -72,6 +71,10 @@ def full_run(data_dir):
         seconds = time.perf_counter() - started
     if finished.returncode != 0:
         sys.exit(f"main.py failed ({finished.returncode}):\n{finished.stderr[-2000:]}")
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return seconds, float("nan"), finished.stdout.strip().splitlines()[-1]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kilobytes on Linux
     return seconds, peak_mb, finished.stdout.strip().splitlines()[-1]
 
