@@ -1,7 +1,7 @@
 """The layers of a multilayer perceptron in NumPy: forward and backward, side by side.
 
-The assignment: in chapter03/startup/model.py, write the eight bodies that raise NotImplementedError (Tasks 1 to 4:
-Linear, Sigmoid, Softmax, CrossEntropyLoss), and change nothing else; ReLU is the worked example, already complete.
+The assignment: in chapter03/startup/model.py, replace the eight stubs that follow a "# Hint:" (Tasks 1 to 4: Linear,
+Sigmoid, Softmax, CrossEntropyLoss) with code, and change nothing else; ReLU is the worked example, already complete.
 Check your work with `python chapter03/startup/main.py --checks_only`. chapter03/solution/model.py is the reference.
 
 Shapes: N is the batch size, D the number of input features, M the number of output features.
