@@ -119,6 +119,22 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_finishes_the_same_run(mnist_dir,
     assert other.returncode == 1 and "--hidden_dims 64" in other.stderr and "Traceback" not in other.stderr
 
 
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT to a child process is a POSIX test")
+def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(mnist_dir, tmp_path):
+    process = subprocess.Popen([sys.executable, str(SOLUTION_MAIN), "--data_dir", str(mnist_dir), "--model_dir",
+                                str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdin=subprocess.DEVNULL)
+    try:
+        LineReader(process).wait_for("Training ", timeout=60)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        process.kill()
+    stderr = process.stderr.read()
+    assert "nothing was saved" in stderr and "--resume" not in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "model.npz").exists() and not list(tmp_path.glob("*.tmp"))
+
+
 def test_divergence_stops_with_advice_and_keeps_the_last_good_epoch(mnist_dir, tmp_path):
     common = ["--data_dir", mnist_dir, "--model_dir", tmp_path, "--hidden_dims", 32]
     assert run_main(SOLUTION_MAIN, *common, "--epochs", 1).returncode == 0
