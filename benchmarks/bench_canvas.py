@@ -20,11 +20,11 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "chapter03"))
+sys.path.insert(0, str(REPO))  # `import coursekit` and `chapter03.common`
 
-from common import checkpoint, data, digit_image  # noqa: E402
-from common.canvas import BRUSH_FRACTION, CANVAS_SIZE  # noqa: E402
-from common.student_code import load_model_module  # noqa: E402
+from chapter03.common import checkpoint, data, digit_image  # noqa: E402
+from chapter03.common.canvas import BRUSH_FRACTION, CANVAS_SIZE  # noqa: E402
+from coursekit.student_code import load_model_module  # noqa: E402
 
 SMALLEST, LARGEST = 150, 330  # the digit's longer side on the canvas, in pixels
 

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "chapter03"))
+sys.path.insert(0, str(REPO))  # `import coursekit` and `chapter03.common`
 
-from common import data  # noqa: E402
+from chapter03.common import data  # noqa: E402
 
 NO_MIRRORS = []  # the files are all there: a download attempt would be a bug, and fail loudly
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "chapter03"))
+sys.path.insert(0, str(REPO))  # `import coursekit` and `chapter03.common`
 
-from common import data, train  # noqa: E402
-from common.student_code import load_model_module  # noqa: E402
+from chapter03.common import data, train  # noqa: E402
+from coursekit.student_code import load_model_module  # noqa: E402
 
 SIZES = [784, 256, 128, 10]
 BATCH = 64

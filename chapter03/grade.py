@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 CHAPTER = Path(__file__).resolve().parent
-sys.path.insert(0, str(CHAPTER))  # `import common`, as main.py does
+sys.path.insert(0, str(CHAPTER.parent))  # `import coursekit` and `chapter03.common`, as main.py does
 
-from common import checks  # noqa: E402
-from common.errors import KitError  # noqa: E402
-from common.files import write_atomically  # noqa: E402
-from common.student_code import load_model_module  # noqa: E402
+from chapter03.common import checks  # noqa: E402
+from coursekit.errors import KitError  # noqa: E402
+from coursekit.files import write_atomically  # noqa: E402
+from coursekit.student_code import load_model_module  # noqa: E402
 
 SOLUTION_MODEL = CHAPTER / "solution" / "model.py"
 

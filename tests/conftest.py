@@ -13,7 +13,7 @@ SHARED_MNIST = REPO.parent / "shared" / "mnist"
 
 sys.path.insert(0, str(CHAPTER))  # `import common` as main.py does
 
-from common.student_code import load_model_module  # noqa: E402
+from coursekit.student_code import load_model_module  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common import canvas, checkpoint
+from chapter03.common import canvas, checkpoint
 from conftest import CHAPTER, STARTUP_MODEL
 
 SOLUTION = CHAPTER / "solution"
@@ -36,7 +36,7 @@ def untrained_model(tmp_path_factory, solution):
 
 @pytest.fixture(scope="session")
 def mnist_test_digits(shared_mnist):
-    from common import data
+    from chapter03.common import data
 
     mnist = data.load_mnist(shared_mnist)
     return mnist, mnist.test_images.reshape(-1, 28, 28), mnist.test_labels

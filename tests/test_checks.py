@@ -2,11 +2,11 @@
 and blamed on the right class, in a report a student can read."""
 
 import pytest
-from mutants import MUTANTS, mutate
 
-from common.checks import CheckResult, format_report, run_checks
-from common.student_code import load_model_module
+from chapter03.common.checks import CheckResult, format_report, run_checks
 from conftest import SOLUTION_MODEL, STARTUP_MODEL
+from coursekit.student_code import load_model_module
+from mutants import MUTANTS, mutate
 
 STUDENT_CLASSES = ("Linear", "Sigmoid", "Softmax", "CrossEntropyLoss")
 ALL_CLASSES = ["Linear", "ReLU", "Sigmoid", "Softmax", "CrossEntropyLoss", "MLP"]

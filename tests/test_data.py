@@ -19,9 +19,9 @@ import time
 import numpy as np
 import pytest
 
-from common import data
-from common.errors import KitError
+from chapter03.common import data
 from conftest import CHAPTER, REPO
+from coursekit.errors import KitError
 
 TIMEOUT = (5, 5)  # (connect, read) for servers that answer
 STALL_TIMEOUT = (5, 0.3)  # read timeout kept short for the servers that stall

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common import digit_image
-from common.digit_image import Sketch, is_light_on_dark, read_image, to_mnist
-from common.errors import KitError
+from chapter03.common import digit_image
+from chapter03.common.digit_image import Sketch, is_light_on_dark, read_image, to_mnist
+from coursekit.errors import KitError
 
 # A "2" as a stroke path in a box 0.6 wide and 1 tall (x to the right, y down).
 TWO = [(0.05, 0.25), (0.15, 0.06), (0.3, 0.0), (0.48, 0.08), (0.55, 0.25), (0.45, 0.48), (0.05, 1.0), (0.6, 1.0)]

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from common import checkpoint, train
-from common.cli import parse_args
-from common.errors import KitError
-from common.files import write_atomically
+from chapter03.common import checkpoint, train
+from chapter03.common.cli import parse_args
 from conftest import CHAPTER
+from coursekit.errors import KitError
+from coursekit.files import write_atomically
 
 
 def synthetic_digits(count, rng):

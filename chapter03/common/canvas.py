@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from coursekit.errors import KitError
+from coursekit.student_code import explain_exception, load_model_module, raised_in
+
 from . import checkpoint, digit_image
-from .errors import KitError
-from .student_code import explain_exception, load_model_module, raised_in
 
 try:
     import tkinter as tk

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import KitError
-from .files import write_atomically
+from coursekit.errors import KitError
+from coursekit.files import write_atomically
 
 FORMAT_VERSION = 1
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")

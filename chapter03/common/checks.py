@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .student_code import explain_exception, is_stub
+from coursekit.student_code import explain_exception, is_stub
 
 SEED = 3  # every check draws its inputs from np.random.default_rng(SEED): the same numbers every run
 STEP = 1e-5  # finite difference step, in float64

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from coursekit.errors import KitError
+from coursekit.student_code import explain_exception, load_model_module, raised_in
+
 from . import checkpoint, data
-from .errors import KitError
-from .student_code import explain_exception, load_model_module, raised_in
 
 REPO = Path(__file__).resolve().parents[2]
 INPUT_DIM, CLASSES = 784, 10

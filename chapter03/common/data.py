@@ -40,7 +40,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from .errors import KitError
+from coursekit.errors import KitError
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .errors import KitError
+from coursekit.errors import KitError
 
 SIZE = 28  # MNIST images are 28 x 28 pixels
 BOX = 20  # the longer side of the digit inside them

@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .files import write_atomically
+from coursekit.files import write_atomically
 
 
 def _save(fig, path):

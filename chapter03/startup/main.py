@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 TREE = Path(__file__).resolve().parent
-sys.path.insert(0, str(TREE.parent))  # so that `common` (chapter03/common) can be imported
+sys.path.insert(0, str(TREE.parents[1]))  # the repository root: `coursekit` and `chapter03.common`
 
-from common.cli import main  # noqa: E402
+from chapter03.common.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(TREE))
