@@ -31,9 +31,11 @@ import numpy as np
 CHAPTER = Path(__file__).resolve().parent
 sys.path.insert(0, str(CHAPTER.parent))  # `import coursekit` and `chapter03.common`, as main.py does
 
-from chapter03.common import checks  # noqa: E402
+from chapter03.common.checks import CHECKS  # noqa: E402
+from chapter03.common.tasks import TASKS  # noqa: E402
 from coursekit.errors import KitError  # noqa: E402
 from coursekit.files import write_atomically  # noqa: E402
+from coursekit.report import CheckResult, format_report, run_checks  # noqa: E402
 from coursekit.student_code import load_model_module  # noqa: E402
 
 SOLUTION_MODEL = CHAPTER / "solution" / "model.py"
@@ -180,7 +182,7 @@ def checks_and_points():
 
     Each part's points are shared in whole points by its checks, the first ones getting the remainder.
     """
-    results = checks.run_checks(load_model_module(SOLUTION_MODEL), SOLUTION_MODEL)
+    results = run_checks(load_model_module(SOLUTION_MODEL), SOLUTION_MODEL, CHECKS, TASKS)
     failing = [result.name for result in results if result.status != "pass"]
     if failing:
         raise KitError(f"The reference solution fails {', '.join(failing)}: fix the kit before grading.")
@@ -279,7 +281,7 @@ def read_run(channel, steps, returncode, timeout, stderr_line):
             started = event["step"]
         elif event["event"] == "done":
             run.done.append(event["step"])
-            run.results.update({result["name"]: checks.CheckResult(**result) for result in event["results"]})
+            run.results.update({result["name"]: CheckResult(**result) for result in event["results"]})
     if run.problem or len(run.done) == len(steps):
         return run
     run.stuck = started if run.imported else ""
@@ -340,7 +342,7 @@ def worker(model_file, channel, steps):
     report("imported")
     for step in steps:
         report("start", step=step)
-        results = checks.run_checks(module_for_step(step, module, reference), model_file)
+        results = run_checks(module_for_step(step, module, reference), model_file, CHECKS, TASKS)
         report("done", step=step, results=[asdict(result) for result in results if result.cls == step])
     return 0
 
@@ -412,7 +414,7 @@ def gradescope_results(grade, catalogue):
         name = check.name if check.cls in check.name else f"{check.cls}: {check.name}"
         tests.append({"name": name, "score": grade.score(check), "max_score": check.points, "output": output,
                       "visibility": "visible"})
-    report = checks.format_report(list(grade.results.values()), encoding="utf-8") if grade.results else ""
+    report = format_report(list(grade.results.values()), TASKS, encoding="utf-8") if grade.results else ""
     output = "\n".join([*(f"! {problem}" for problem in grade.problems), report]).strip()
     return {"score": sum(test["score"] for test in tests), "output": output, "tests": tests}
 

@@ -29,6 +29,15 @@ def write_atomically(path, write):
         raise
 
 
+def shown_path(path):
+    """path relative to the working directory when it is below it, else absolute: the shortest that can be opened."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def remove(path):
     """Delete path if it is there; a path that cannot exist (its folder is a file) is fine too."""
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):

@@ -1,4 +1,4 @@
-"""Import a student's model.py by its path, and explain errors raised inside it."""
+"""Import a student's model.py by its path, and blame errors raised inside it on its lines."""
 
 import importlib.util
 import itertools
@@ -6,6 +6,7 @@ import traceback
 from pathlib import Path
 
 from .errors import KitError
+from .files import shown_path
 
 _counter = itertools.count()
 
@@ -27,6 +28,12 @@ def load_model_module(path):
     return module
 
 
+def student_frames(exc, model_file):
+    """The frames of exc's traceback that are lines of model_file, outermost first."""
+    model_file = Path(model_file).resolve()
+    return [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == model_file]
+
+
 def explain_exception(exc, model_file):
     """One line: the exception's type and message, and the line of model_file where it was raised.
 
@@ -34,21 +41,26 @@ def explain_exception(exc, model_file):
     'ValueError: shapes (2,3) and (2,3) not aligned (model.py, line 42, in backward: return x @ self.W.data)'
     """
     text = f"{type(exc).__name__}: {exc}"
-    model_file = Path(model_file).resolve()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == model_file]
+    frames = student_frames(exc, model_file)
     if frames:
         where = frames[-1]  # the innermost line of the student's file
-        text += f" ({model_file.name}, line {where.lineno}, in {where.name}: {(where.line or '').strip()})"
+        text += f" ({Path(model_file).name}, line {where.lineno}, in {where.name}: {(where.line or '').strip()})"
     return text
 
 
 def raised_in(exc, model_file):
     """True when the traceback of exc passes through model_file: the student's code raised it."""
-    model_file = Path(model_file).resolve()
-    return any(Path(f.filename).resolve() == model_file for f in traceback.extract_tb(exc.__traceback__))
+    return bool(student_frames(exc, model_file))
 
 
 def is_stub(exc):
     """True when exc is a NotImplementedError: a TODO not written yet, not a bug."""
     return isinstance(exc, NotImplementedError)
 
+
+def stub_detail(exc, model_file):
+    """What a TODO reached: the stub's own message and where it is."""
+    frames = student_frames(exc, model_file)
+    message = str(exc) or "a method that is not written yet"
+    where = f" ({shown_path(model_file)}, line {frames[-1].lineno})" if frames else ""
+    return f"{message}{where}"

@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 
 from chapter03.common import canvas, checkpoint
+from chapter03.common.run import Config
+from chapter03.common.train import SGD
 from conftest import CHAPTER, STARTUP_MODEL
 
 SOLUTION = CHAPTER / "solution"
@@ -21,9 +23,9 @@ TRAIN_COUNT, EPOCHS = 5000, 4  # enough for about 90% on MNIST's test digits, in
 
 
 def save_model(path, model, hidden_dims=(32,)):
-    checkpoint.save(path, model, [np.zeros_like(p.data) for p in model.parameters()], hidden_dims=list(hidden_dims),
-                    input_mean=0.1307, input_std=0.3081, epoch=EPOCHS, lr=0.1, momentum=0.0, batch_size=64,
-                    seed=0, history={key: [] for key in checkpoint.HISTORY_KEYS})
+    config = Config(tuple(hidden_dims), lr=0.1, momentum=0.0, batch_size=64, epochs=EPOCHS, seed=0)
+    checkpoint.save(path, model, SGD(model.parameters(), config.lr), config, EPOCHS,
+                    {key: [] for key in checkpoint.HISTORY_KEYS})
     return path
 
 

@@ -3,12 +3,23 @@ and blamed on the right class, in a report a student can read."""
 
 import pytest
 
-from chapter03.common.checks import CheckResult, format_report, run_checks
+from chapter03.common.checks import CHECKS
+from chapter03.common.tasks import TASKS
 from conftest import SOLUTION_MODEL, STARTUP_MODEL
+from coursekit import report
+from coursekit.report import CheckResult
 from coursekit.student_code import load_model_module
 from mutants import MUTANTS, mutate
 
 STUDENT_CLASSES = ("Linear", "Sigmoid", "Softmax", "CrossEntropyLoss")
+
+
+def run_checks(module, model_file):
+    return report.run_checks(module, model_file, CHECKS, TASKS)
+
+
+def format_report(results, encoding=None):
+    return report.format_report(results, TASKS, encoding)
 ALL_CLASSES = ["Linear", "ReLU", "Sigmoid", "Softmax", "CrossEntropyLoss", "MLP"]
 
 
@@ -44,12 +55,12 @@ def test_the_startup_file_is_todo_except_relu(startup):
     for r in results:
         if r.cls in STUDENT_CLASSES:
             assert r.status == "TODO", r
-            assert "Task" in r.detail and "README section" in r.detail
+            assert "Task" in r.detail and "README.md section" in r.detail
         elif r.cls == "ReLU":
             assert r.status == "pass", r
     report = format_report(results)
     assert "Traceback" not in report
-    assert "Next: Task 1: Linear.forward, see README section 1" in report  # once, where to start
+    assert "Next: Task 1: Linear.forward, see chapter03/README.md section 1" in report  # once, where to start
     assert report.count("Task 1") == 1
     assert "startup/model.py, line" in report
     passed = sum(r.status == "pass" for r in results)
@@ -67,7 +78,7 @@ def test_each_mistake_fails_in_its_own_class(tmp_path, name, cls, edits):
     report = format_report(results)
     first = next(r for r in failures if r.cls == cls)
     assert f"{first.name}: FAIL" in report  # explained, under its class's name
-    assert f"README section {STUDENT_CLASSES.index(cls) + 1}" in first.hint
+    assert f"README.md section {STUDENT_CLASSES.index(cls) + 1}" in first.hint
     assert "Traceback" not in report
 
 
@@ -100,7 +111,7 @@ def test_a_sigmoid_that_overflows_passes_with_a_hint(tmp_path):
     results = run_checks(module, path)
     assert all(r.status == "pass" for r in results), format_report(results)
     stability = next(r for r in results if r.cls == "Sigmoid" and r.part == "stability")
-    assert "overflow" in stability.hint and "README section 2" in stability.hint
+    assert "overflow" in stability.hint and "README.md section 2" in stability.hint
     assert "overflow" in format_report(results)
 
 

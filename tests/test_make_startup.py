@@ -2,7 +2,6 @@
 and --check catches any drift between the two files."""
 
 import difflib
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -11,22 +10,17 @@ import sys
 import pytest
 
 from conftest import REPO, SOLUTION_MODEL, STARTUP_MODEL
+from coursekit.startup import MarkerError, make_startup
+from coursekit.tasks import Task
 
 TOOL = REPO / "tools" / "make_startup.py"
-STUB = re.compile(r'raise NotImplementedError\("Task (\d): (\w+)\.(\w+), see README section (\d)"\)')
+STUB = re.compile(r'raise NotImplementedError\("Task (\d): (\w+)\.(\w+), see chapter03/README.md section (\d)"\)')
 EXPECTED_STUBS = [(task, cls, method) for task, cls in enumerate(["Linear", "Sigmoid", "Softmax", "CrossEntropyLoss"],
                                                                  start=1) for method in ("forward", "backward")]
 
 
 def run_tool(*args):
     return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=60)
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("make_startup", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -143,28 +137,30 @@ REGION = '''class Layer:
 '''
 
 
+LAYER_TASKS = [Task(1, "Layer", ("forward",), section=1, points=100, handout="chapter03/README.md")]
+
+
 def test_a_region_becomes_its_hint_and_a_stub():
-    assert load_tool().make_startup(REGION) == '''class Layer:
+    assert make_startup(REGION, LAYER_TASKS) == '''class Layer:
     def forward(self, x):
         # Hint: compute y.
         #   y has the shape of x.
-        raise NotImplementedError("Task 1: Layer.forward, see README section 1")
+        raise NotImplementedError("Task 1: Layer.forward, see chapter03/README.md section 1")
 '''
 
 
 @pytest.mark.parametrize("broken, message", [
     (REGION.replace("        # END SOLUTION\n", ""), "never closed"),
     (REGION.replace("        # BEGIN SOLUTION Task 1\n", ""), "END SOLUTION without a BEGIN"),
-    (REGION.replace("return x\n", "return x\n        # BEGIN SOLUTION Task 2\n"), "inside the region opened at line 3"),
+    (REGION.replace("return x\n", "return x\n        # BEGIN SOLUTION Task 1\n"), "inside the region opened at line 3"),
     (REGION.replace("# BEGIN SOLUTION Task 1", "# BEGIN SOLUTION"), "must read exactly"),
     (REGION.replace("# BEGIN SOLUTION Task 1", "# begin solution task 1"), "must read exactly"),
     (REGION.replace("# Hint: compute y.\n        #   y has the shape of x.\n", ""), "must start with its hint"),
     ("def f():\n    return 1\n", "no solution regions"),
 ], ids=["no END", "no BEGIN", "nested", "no task", "misspelled", "no hint", "no regions"])
 def test_malformed_markers_are_refused(broken, message):
-    tool = load_tool()
-    with pytest.raises(tool.MarkerError, match=message):
-        tool.make_startup(broken)
+    with pytest.raises(MarkerError, match=message):
+        make_startup(broken, LAYER_TASKS)
 
 
 def test_the_tool_refuses_unbalanced_markers_and_writes_nothing(copies):

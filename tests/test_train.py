@@ -5,6 +5,7 @@ import pytest
 
 from chapter03.common import checkpoint, train
 from chapter03.common.cli import parse_args
+from chapter03.common.run import Config
 from conftest import CHAPTER
 from coursekit.errors import KitError
 from coursekit.files import write_atomically
@@ -78,9 +79,8 @@ def test_checkpoint_round_trip_rebuilds_the_same_network(solution, tmp_path):
     model, _ = run_epochs(solution, seed=1, epochs=1)
     history = {key: [0.5] for key in checkpoint.HISTORY_KEYS}
     path = tmp_path / "model.npz"
-    checkpoint.save(path, model, [np.zeros_like(p.data) for p in model.parameters()], hidden_dims=[32],
-                    input_mean=train.MNIST_MEAN, input_std=train.MNIST_STD, epoch=1, lr=0.05, momentum=0.9,
-                    batch_size=32, seed=1, history=history)
+    config = Config((32,), lr=0.05, momentum=0.9, batch_size=32, epochs=1, seed=1)
+    checkpoint.save(path, model, train.SGD(model.parameters(), config.lr, config.momentum), config, 1, history)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]  # no temporary file left behind
     saved = checkpoint.load(path)
     assert int(saved["epoch"]) == 1 and list(saved["hidden_dims"]) == [32]

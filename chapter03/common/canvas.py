@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit.errors import KitError
+from coursekit.errors import KitError, run_command
+from coursekit.files import shown_path
 from coursekit.student_code import explain_exception, load_model_module, raised_in
 
 from . import checkpoint, digit_image
@@ -41,18 +42,16 @@ def main(tree_dir, argv=None):
     with --image the prediction for one file. Returns the exit status."""
     tree_dir = Path(tree_dir)
     args = parse_args(tree_dir, argv)
-    try:
-        network = Network(args.model, tree_dir)
-        if args.image is not None:
-            print_prediction(network, args.image)
-        else:
-            open_window(network)
-    except KitError as error:
-        print(error, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return run_command(show_predictions, args.model, tree_dir, args.image)
+
+
+def show_predictions(model_path, tree_dir, image):
+    """The window, or with an image file its prediction printed."""
+    network = Network(model_path, tree_dir)
+    if image is not None:
+        print_prediction(network, image)
+    else:
+        open_window(network)
 
 
 def parse_args(tree_dir, argv=None):
@@ -125,15 +124,6 @@ def no_model_message(path, tree_dir):
     if path.resolve() != default_model_path(tree_dir).resolve():
         command += f" --model_dir {path.parent}"
     return f"No trained model at {path}. Train one first:\n    {command}"
-
-
-def shown_path(path):
-    """path relative to the repository when it is inside it (shorter), else as it is."""
-    repo = Path(__file__).resolve().parents[2]
-    try:
-        return Path(path).resolve().relative_to(repo).as_posix()
-    except ValueError:
-        return str(path)
 
 
 # ---------------------------------------------------------------------------------------------------- --image

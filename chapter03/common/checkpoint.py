@@ -7,7 +7,7 @@ Keys (all plain arrays, so np.load(path, allow_pickle=False) works):
     W0, b0, W1, b1, ...         the Linear layers' parameters, in order
     velocity0, velocity1, ...   the optimizer's state, one per parameter, same order
     epoch                       number of finished epochs
-    lr, momentum, batch_size, seed
+    lr, momentum, batch_size, epochs, seed   the run's Config (run.py); `epochs` is the number the run aimed at
     train_loss, train_acc, val_loss, val_acc   history, one value per finished epoch
 """
 
@@ -23,30 +23,48 @@ FORMAT_VERSION = 1
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
-def save(path, model, velocities, *, hidden_dims, input_mean, input_std, epoch, lr, momentum, batch_size, seed,
-         history):
-    """Write model.npz atomically: to a temporary name first, then rename, so a crash never leaves half a file."""
+def save(path, model, optimizer, config, epoch, history):
+    """Write model.npz atomically: to a temporary name first, then rename, so a crash never leaves half a file.
+
+    model: the MLP; optimizer: its SGD (velocities); config: the run's Config; epoch: finished epochs;
+    history: {key: list of one value per epoch} for HISTORY_KEYS.
+    """
+    from .train import MNIST_MEAN, MNIST_STD
+
     params = model.parameters()
     arrays = {
         "format_version": FORMAT_VERSION,
         "input_dim": params[0].data.shape[0],
         "output_dim": params[-1].data.shape[1],
-        "hidden_dims": np.asarray(hidden_dims, dtype=np.int64),
-        "input_mean": input_mean,
-        "input_std": input_std,
+        "input_mean": MNIST_MEAN,
+        "input_std": MNIST_STD,
         "epoch": epoch,
-        "lr": lr,
-        "momentum": momentum,
-        "batch_size": batch_size,
-        "seed": seed,
+        **{key: np.asarray(value) for key, value in config.as_dict().items()},
     }
+    arrays["hidden_dims"] = np.asarray(config.hidden_dims, dtype=np.int64)
     for i, (weight, bias) in enumerate(zip(params[0::2], params[1::2])):
         arrays[f"W{i}"], arrays[f"b{i}"] = weight.data, bias.data
-    for i, velocity in enumerate(velocities):
+    for i, velocity in enumerate(optimizer.velocities):
         arrays[f"velocity{i}"] = velocity
     for key in HISTORY_KEYS:
         arrays[key] = np.asarray(history[key], dtype=np.float64)
     write_atomically(path, lambda file: np.savez(file, **arrays))
+
+
+def resume(path, model, optimizer, config):
+    """Load weights, optimizer state and history from model.npz into model and optimizer; returns (epoch, history)."""
+    if not path.is_file():
+        raise KitError(f"--resume: there is no {path} to continue from. Train once without --resume.")
+    saved = load(path)
+    saved_dims = [int(n) for n in saved["hidden_dims"]]
+    if saved_dims != list(config.hidden_dims):
+        raise KitError(f"--resume: {path} was trained with --hidden_dims {' '.join(map(str, saved_dims))}, "
+                       f"not {' '.join(map(str, config.hidden_dims))}. Use the same sizes, or another --model_dir.")
+    load_weights(model, saved)
+    optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
+    epoch = int(saved["epoch"])
+    print(f"Resuming from {path}: {epoch} of {config.epochs} epochs done.")
+    return epoch, {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
 
 
 def load(path):

@@ -54,9 +54,10 @@ class Linear(Module):
     def backward(self, grad_output):
         """grad_output (N, M) -> grad_input (N, D); sets W.grad (D, M) and b.grad (1, M)."""
         # BEGIN SOLUTION Task 1
-        # Hint: from grad_output (N, M) and the x kept by forward, set self.W.grad (D, M) and self.b.grad (1, M),
-        #   then return grad_input (N, D). Every example of the batch adds to W.grad and b.grad; the shapes tell
-        #   you which arrays to multiply. The loss already averages over the batch: do not divide by N here.
+        # Hint: from grad_output (N, M) and the x kept by forward, assign self.W.grad (D, M) and self.b.grad (1, M)
+        #   (with =, not +=: each backward replaces them), then return grad_input (N, D). Each is a sum over the
+        #   examples of the batch; the shapes tell you which arrays to multiply. The loss already averages over the
+        #   batch: do not divide by N here.
         self.W.grad = self.x.T @ grad_output
         self.b.grad = grad_output.sum(axis=0, keepdims=True)
         return grad_output @ self.W.data.T
@@ -86,7 +87,8 @@ class Sigmoid(Module):
         """x (N, D) -> y (N, D), every value in (0, 1)."""
         # BEGIN SOLUTION Task 2
         # Hint: y (N, D), element-wise from x (N, D). np.exp(-x) overflows for x < -88 in float32 (a RuntimeWarning):
-        #   README section 2 gives a form that never overflows. Keep y (self.y = ...): backward needs only y.
+        #   chapter03/README.md section 2 gives a form that never overflows. Keep y (self.y = ...): backward needs
+        #   only y.
         # The same function written with tanh, which never overflows: exp(-x) does for x < -88 in float32.
         self.y = 0.5 * (1.0 + np.tanh(0.5 * x))
         return self.y

@@ -46,14 +46,15 @@ class Linear(Module):
         """x (N, D) -> y (N, M)."""
         # Hint: x (N, D), self.W.data (D, M) and self.b.data (1, M) give y (N, M); NumPy broadcasts the bias over
         #   the N rows. backward needs x to compute W.grad: keep it (self.x = x).
-        raise NotImplementedError("Task 1: Linear.forward, see README section 1")
+        raise NotImplementedError("Task 1: Linear.forward, see chapter03/README.md section 1")
 
     def backward(self, grad_output):
         """grad_output (N, M) -> grad_input (N, D); sets W.grad (D, M) and b.grad (1, M)."""
-        # Hint: from grad_output (N, M) and the x kept by forward, set self.W.grad (D, M) and self.b.grad (1, M),
-        #   then return grad_input (N, D). Every example of the batch adds to W.grad and b.grad; the shapes tell
-        #   you which arrays to multiply. The loss already averages over the batch: do not divide by N here.
-        raise NotImplementedError("Task 1: Linear.backward, see README section 1")
+        # Hint: from grad_output (N, M) and the x kept by forward, assign self.W.grad (D, M) and self.b.grad (1, M)
+        #   (with =, not +=: each backward replaces them), then return grad_input (N, D). Each is a sum over the
+        #   examples of the batch; the shapes tell you which arrays to multiply. The loss already averages over the
+        #   batch: do not divide by N here.
+        raise NotImplementedError("Task 1: Linear.backward, see chapter03/README.md section 1")
 
     def parameters(self):
         return [self.W, self.b]
@@ -78,13 +79,14 @@ class Sigmoid(Module):
     def forward(self, x):
         """x (N, D) -> y (N, D), every value in (0, 1)."""
         # Hint: y (N, D), element-wise from x (N, D). np.exp(-x) overflows for x < -88 in float32 (a RuntimeWarning):
-        #   README section 2 gives a form that never overflows. Keep y (self.y = ...): backward needs only y.
-        raise NotImplementedError("Task 2: Sigmoid.forward, see README section 2")
+        #   chapter03/README.md section 2 gives a form that never overflows. Keep y (self.y = ...): backward needs
+        #   only y.
+        raise NotImplementedError("Task 2: Sigmoid.forward, see chapter03/README.md section 2")
 
     def backward(self, grad_output):
         """grad_output (N, D) -> grad_input (N, D)."""
         # Hint: grad_input (N, D) is grad_output times dy/dx, element-wise; write dy/dx with the y kept by forward.
-        raise NotImplementedError("Task 2: Sigmoid.backward, see README section 2")
+        raise NotImplementedError("Task 2: Sigmoid.backward, see chapter03/README.md section 2")
 
 
 class Softmax(Module):
@@ -94,13 +96,13 @@ class Softmax(Module):
         """x (N, M) -> y (N, M), each row positive and summing to 1."""
         # Hint: y (N, M): exponentiate, then divide each row by its sum (axis=-1, keepdims=True). Subtract each row's
         #   maximum first, so exp() cannot overflow: y stays the same. Keep y (self.y = ...): backward needs it.
-        raise NotImplementedError("Task 3: Softmax.forward, see README section 3")
+        raise NotImplementedError("Task 3: Softmax.forward, see chapter03/README.md section 3")
 
     def backward(self, grad_output):
         """grad_output (N, M) -> grad_input (N, M): the Jacobian-vector product of each row."""
         # Hint: grad_input (N, M) from grad_output (N, M) and the y kept by forward. Each output of a row depends on
         #   every input of that row: use the whole Jacobian of the row, not only its diagonal y * (1 - y).
-        raise NotImplementedError("Task 3: Softmax.backward, see README section 3")
+        raise NotImplementedError("Task 3: Softmax.backward, see chapter03/README.md section 3")
 
 
 class CrossEntropyLoss(Module):
@@ -113,13 +115,13 @@ class CrossEntropyLoss(Module):
         # Hint: probs (N, M) and one-hot targets (N, M) give the mean over the N examples of
         #   -sum(targets * log(probs)). Clip probs to at least self.eps first, so log() never sees 0. Keep the
         #   clipped probs and the targets for backward, and return a Python float (float(...)).
-        raise NotImplementedError("Task 4: CrossEntropyLoss.forward, see README section 4")
+        raise NotImplementedError("Task 4: CrossEntropyLoss.forward, see chapter03/README.md section 4")
 
     def backward(self):
         """-> grad_probs (N, M), the gradient of L with respect to probs."""
         # Hint: return dL/dprobs (N, M) from the clipped probs and the targets kept by forward; L is a mean, so
         #   N appears. This is the gradient with respect to probs, not the logits before Softmax.
-        raise NotImplementedError("Task 4: CrossEntropyLoss.backward, see README section 4")
+        raise NotImplementedError("Task 4: CrossEntropyLoss.backward, see chapter03/README.md section 4")
 
 
 class MLP(Module):

@@ -1,0 +1,95 @@
+"""A chapter's task table: which classes students write (or get complete), where the handout explains them, and
+what they are worth. Stubs, checks, the report's "reread section N", grading points and the tests derive from it.
+"""
+
+from dataclasses import dataclass
+
+from .errors import KitError
+
+TASK, EXAMPLE, INTEGRATION = "task", "example", "integration"  # the kinds of row
+
+
+@dataclass(frozen=True)
+class Task:
+    """One row: a class of the student's model.py and what the kit knows about it.
+
+    number:  the task number the stubs name (None for a class given complete)
+    cls:     the class name in model.py;  methods: the methods students write (a stub each)
+    section: the handout section explaining it (None when there is none);  handout: the handout's path
+    points:  what its checks are worth when graded (0 for the worked example)
+    kind:    TASK (students write it), EXAMPLE (given complete, a worked example) or INTEGRATION (given complete;
+             its checks run the student's layers together)
+    """
+
+    number: object
+    cls: str
+    methods: tuple
+    section: object
+    points: int
+    handout: str = ""
+    kind: str = TASK
+
+    def where(self, method):
+        """What a stub says: 'Task 3: Softmax.backward, see chapter03/README.md section 3'."""
+        return f"Task {self.number}: {self.cls}.{method}, see {self.handout} section {self.section}"
+
+    def reread(self, tasks):
+        """Where to look when a check of this class fails."""
+        if self.kind == EXAMPLE:
+            return f"{self.cls} came complete with the kit, as the worked example: if you changed it, put it back."
+        if self.kind == INTEGRATION:
+            sections = [t.section for t in tasks if t.kind == TASK]
+            span = f"{min(sections)}-{max(sections)}" if len(sections) > 1 else f"{sections[0]}"
+            return (f"{self.cls} runs your layers: fix the failures of the other classes first, then reread "
+                    f"{self.handout} sections {span}.")
+        return f"Reread {self.handout} section {self.section} ({self.cls})."
+
+
+def student_tasks(tasks):
+    """The rows students write, in task order."""
+    return sorted((t for t in tasks if t.kind == TASK), key=lambda t: t.number)
+
+
+def stubs(tasks):
+    """(task, method) of every stub of the startup file, in task order."""
+    return [(task, method) for task in student_tasks(tasks) for method in task.methods]
+
+
+def table_problems(tasks, checks):
+    """What makes the table and the checks disagree, in plain words ([] when they agree)."""
+    problems = []
+    classes = [task.cls for task in tasks]
+    if len(set(classes)) != len(classes):
+        problems.append("a class appears in two rows of the task table")
+    numbers = [task.number for task in student_tasks(tasks)]
+    if numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"the tasks are numbered {numbers}, not 1 to {len(numbers)}")
+    checked = {check.task.cls for check in checks}
+    problems += [f"{task.cls} is in the task table but has no checks" for task in tasks if task.cls not in checked]
+    problems += [f"the checks of {cls} have no row in the task table" for cls in sorted(checked - set(classes))]
+    for task in tasks:
+        weight = sum(check.weight for check in checks if check.task.cls == task.cls)
+        if task.points and not weight:
+            problems.append(f"{task.cls} is worth {task.points} points but none of its checks carries any weight")
+    total = sum(task.points for task in tasks)
+    if total != 100:
+        problems.append(f"the points of the task table add up to {total}, not 100")
+    return problems
+
+
+def check_points(tasks, checks):
+    """{check name: points}: each row's points shared by its checks in proportion to their weight, in whole points
+    (the first checks get the remainder). KitError when the table and the checks disagree or the total is not 100."""
+    problems = table_problems(tasks, checks)
+    if problems:
+        raise KitError("The task table and the checks disagree: " + "; ".join(problems) + ".")
+    points = {}
+    for task in tasks:
+        group = [check for check in checks if check.task.cls == task.cls]
+        weights = sum(check.weight for check in group)
+        shares = [task.points * check.weight // weights for check in group]
+        weighted = [i for i, check in enumerate(group) if check.weight]
+        for i in range(task.points - sum(shares)):  # the remainder, one point each, to the first weighted checks
+            shares[weighted[i % len(weighted)]] += 1
+        points.update({check.name: share for check, share in zip(group, shares)})
+    return points
