@@ -10,6 +10,7 @@ import numpy as np
 
 from coursekit.gradcheck import (
     CheckFailed,
+    inputs_rng,
     numeric_gradient,
     one_hot,
     random_inputs,
@@ -18,18 +19,10 @@ from coursekit.gradcheck import (
     require_number,
     show,
 )
+from coursekit.layer_checks import elementwise_checks
 from coursekit.report import Check
 
 from .tasks import TASK
-
-SEED = 3  # every check draws its inputs from np.random.default_rng(SEED): the same numbers every run
-
-
-def use_seed(seed):
-    """Draw every check's inputs from this seed (the grader draws one per run, so inputs cannot be hard-coded)."""
-    global SEED
-    SEED = seed
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # References, computed here in float64 without looking at model.py
@@ -53,25 +46,25 @@ N, D, M = 3, 4, 5  # batch size, input features, output features: all different,
 def new_linear(module, dtype):
     """The student's Linear(D, M) with our own W and b (a nonzero bias, so that a forgotten one shows)."""
     layer = module.Linear(D, M)
-    rng = np.random.default_rng(SEED + 1)
+    rng = inputs_rng(1)
     layer.W.data = rng.normal(0.0, 1.0, (D, M)).astype(dtype)
     layer.b.data = rng.normal(0.0, 1.0, (1, M)).astype(dtype)
     return layer
 
 
 def linear_forward_shape(module):
-    layer, x = new_linear(module, np.float32), random_inputs(np.random.default_rng(SEED), (N, D))
+    layer, x = new_linear(module, np.float32), random_inputs(inputs_rng(), (N, D))
     require_array(layer.forward(x.astype(np.float32)), (N, M), "Linear.forward(x)", np.float32)
 
 
 def linear_forward_values(module):
-    layer, x = new_linear(module, np.float64), random_inputs(np.random.default_rng(SEED), (N, D))
+    layer, x = new_linear(module, np.float64), random_inputs(inputs_rng(), (N, D))
     got = require_array(layer.forward(x.copy()), (N, M), "Linear.forward(x)")
     require_close(got, x @ layer.W.data + layer.b.data, "y = Linear.forward(x)")
 
 
 def linear_backward_shapes(module):
-    layer, rng = new_linear(module, np.float32), np.random.default_rng(SEED)
+    layer, rng = new_linear(module, np.float32), inputs_rng()
     layer.forward(random_inputs(rng, (N, D)).astype(np.float32))
     grad_x = layer.backward(random_inputs(rng, (N, M)).astype(np.float32))
     require_array(grad_x, (N, D), "the gradient returned by Linear.backward", np.float32)
@@ -81,7 +74,7 @@ def linear_backward_shapes(module):
 
 def linear_gradients(module):
     """The student's three gradients, and the numeric ones of sum((x @ W + b) * dout), for one x and dout."""
-    layer, rng = new_linear(module, np.float64), np.random.default_rng(SEED)
+    layer, rng = new_linear(module, np.float64), inputs_rng()
     x, dout = random_inputs(rng, (N, D)), random_inputs(rng, (N, M))
     layer.forward(x.copy())
     grad_x = require_array(layer.backward(dout.copy()), (N, D), "the gradient returned by Linear.backward")
@@ -112,42 +105,6 @@ def linear_backward_db(module):
     require_close(got["db"], expected["db"], "b.grad", N)
 
 
-def elementwise_checks(cls, reference, low, high):
-    """The four checks of a layer that acts element-wise (ReLU, Sigmoid): forward and backward, shapes and values."""
-
-    def forward_shape(module):
-        x = random_inputs(np.random.default_rng(SEED), (N, D), low, high).astype(np.float32)
-        require_array(getattr(module, cls)().forward(x), (N, D), f"{cls}.forward(x)", np.float32)
-
-    def forward_values(module):
-        x = random_inputs(np.random.default_rng(SEED), (N, D), low, high)
-        got = require_array(getattr(module, cls)().forward(x.copy()), (N, D), f"{cls}.forward(x)")
-        require_close(got, reference(x), f"y = {cls}.forward(x)")
-
-    def backward_shape(module):
-        layer, x = getattr(module, cls)(), random_inputs(np.random.default_rng(SEED), (N, D), low, high)
-        x = x.astype(np.float32)
-        layer.forward(x)
-        got = layer.backward(np.ones((N, D), dtype=np.float32))
-        require_array(got, (N, D), f"the gradient returned by {cls}.backward", np.float32)
-
-    def backward_dx(module):
-        layer, rng = getattr(module, cls)(), np.random.default_rng(SEED)
-        x, dout = random_inputs(rng, (N, D), low, high), random_inputs(rng, (N, D))
-        layer.forward(x.copy())
-        got = require_array(layer.backward(dout.copy()), (N, D), f"the gradient returned by {cls}.backward")
-        require_close(got, numeric_gradient(lambda: np.sum(reference(x) * dout), x),
-                      f"dx, the gradient returned by {cls}.backward")
-
-    task = TASK[cls]
-    return [
-        Check(task, f"{cls}.forward shape and dtype", "forward", forward_shape, weight=0),
-        Check(task, f"{cls}.forward values", "forward", forward_values),
-        Check(task, f"{cls}.backward shape and dtype", "backward", backward_shape, weight=0),
-        Check(task, f"{cls}.backward dx", "backward", backward_dx),
-    ]
-
-
 def sigmoid_reference(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -170,12 +127,12 @@ def sigmoid_stability(module):
 
 def softmax_checks():
     def forward_shape(module):
-        x = random_inputs(np.random.default_rng(SEED), (N, M)).astype(np.float32)
+        x = random_inputs(inputs_rng(), (N, M)).astype(np.float32)
         require_array(module.Softmax().forward(x), (N, M),
                       "Softmax.forward(x)", np.float32)
 
     def forward_values(module):
-        x = random_inputs(np.random.default_rng(SEED), (N, M), -3.0, 3.0)
+        x = random_inputs(inputs_rng(), (N, M), -3.0, 3.0)
         got = require_array(module.Softmax().forward(x.copy()), (N, M), "Softmax.forward(x)")
         sums = got.sum(axis=-1)
         if not np.allclose(sums, 1.0) and np.allclose(got.sum(axis=0), 1.0):
@@ -186,12 +143,12 @@ def softmax_checks():
 
     def backward_shape(module):
         layer = module.Softmax()
-        layer.forward(random_inputs(np.random.default_rng(SEED), (N, M)).astype(np.float32))
+        layer.forward(random_inputs(inputs_rng(), (N, M)).astype(np.float32))
         require_array(layer.backward(np.ones((N, M), dtype=np.float32)), (N, M),
                       "the gradient returned by Softmax.backward", np.float32)
 
     def backward_dx(module):
-        layer, rng = module.Softmax(), np.random.default_rng(SEED)
+        layer, rng = module.Softmax(), inputs_rng()
         x, dout = random_inputs(rng, (N, M)), random_inputs(rng, (N, M))
         layer.forward(x.copy())
         got = require_array(layer.backward(dout.copy()), (N, M), "the gradient returned by Softmax.backward")
@@ -232,7 +189,7 @@ def softmax_checks():
 
 def loss_inputs():
     """probs (N, M) away from 0 (as after a softmax) and one-hot targets (N, M)."""
-    probs = softmax_reference(random_inputs(np.random.default_rng(SEED), (N, M), -1.0, 1.0))
+    probs = softmax_reference(random_inputs(inputs_rng(), (N, M), -1.0, 1.0))
     return probs, one_hot(np.arange(N) % M, M)
 
 
@@ -303,7 +260,7 @@ MLP_STEPS, MLP_LR, MLP_TARGET = 40, 0.5, 0.3  # plain SGD steps, learning rate, 
 
 def mlp_training(module):
     """Plain SGD on three blobs of 10 points in 4-D: the loss must fall well below where it started."""
-    rng = np.random.default_rng(SEED)
+    rng = inputs_rng()
     labels = np.arange(30) % 3
     x = (rng.normal(0.0, 2.0, (3, 4))[labels] + rng.normal(0.0, 0.5, (30, 4))).astype(np.float32)
     targets = one_hot(labels, 3, np.float32)
@@ -355,14 +312,14 @@ def loss_checks():
 
 
 def sigmoid_checks():
-    checks = elementwise_checks("Sigmoid", sigmoid_reference, -4.0, 4.0)
+    checks = elementwise_checks(TASK["Sigmoid"], sigmoid_reference, -4.0, 4.0)
     return checks + [Check(TASK["Sigmoid"], "Sigmoid stability at x = -1000 and 1000", "stability",
                            sigmoid_stability)]
 
 
 CHECKS = [
     *linear_checks(),
-    *elementwise_checks("ReLU", lambda x: np.maximum(x, 0.0), -2.0, 2.0),
+    *elementwise_checks(TASK["ReLU"], lambda x: np.maximum(x, 0.0), -2.0, 2.0),
     *sigmoid_checks(),
     *softmax_checks(),
     *loss_checks(),
