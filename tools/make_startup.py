@@ -23,21 +23,29 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Generate the students' model.py from the reference model.py.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the startup file differs from what would be generated")
-    parser.add_argument("--chapter", default="chapter03", help="the chapter's folder (default: %(default)s)")
+    parser.add_argument("--chapter", type=Path, default=REPO / "chapter03",
+                        help="the chapter's folder, holding solution/, startup/ and common/tasks.py "
+                             "(default: chapter03)")
     parser.add_argument("--solution", type=Path, help="the reference (default: <chapter>/solution/model.py)")
     parser.add_argument("--startup", type=Path, help="the file to generate (default: <chapter>/startup/model.py)")
     args = parser.parse_args(argv)
-    solution = args.solution or REPO / args.chapter / "solution" / "model.py"
-    startup = args.startup or REPO / args.chapter / "startup" / "model.py"
-    return run_command(generate, solution, startup, chapter_tasks(args.chapter), args.check)
+    solution = args.solution or args.chapter / "solution" / "model.py"
+    startup = args.startup or args.chapter / "startup" / "model.py"
+    return run_command(generate, solution, startup, args.chapter, args.check)
 
 
 def chapter_tasks(chapter):
-    """The task table of a chapter: TASKS in <chapter>/common/tasks.py."""
-    return importlib.import_module(f"{chapter}.common.tasks").TASKS
+    """The task table of a chapter: TASKS in <chapter>/common/tasks.py, imported as the package <chapter>.common."""
+    chapter = chapter.resolve()
+    sys.path.insert(0, str(chapter.parent))
+    try:
+        return importlib.import_module(f"{chapter.name}.common.tasks").TASKS
+    except ImportError as exc:
+        raise KitError(f"make_startup: no task table in {shown_path(chapter)}/common/tasks.py ({exc}).") from None
 
 
-def generate(solution, startup, tasks, check):
+def generate(solution, startup, chapter, check):
+    tasks = chapter_tasks(chapter)
     try:
         expected = make_startup(solution.read_text(encoding="utf-8"), tasks)
     except OSError as exc:
