@@ -1,16 +1,25 @@
 """Checking a layer's values and gradients: float64 central differences, and comparisons that say what went wrong.
 
 A check calls the student's code, then one of the require_* functions below on what came back; each raises
-CheckFailed with what was expected, what came instead, and a diagnosis when the difference has a known shape
-(a constant factor such as 1/N or -1, a transposed array, all zeros).
+CheckFailed with what was expected, what came instead, the error against the tolerance, where the wrong entries are,
+and a diagnosis when the difference has a known shape: a mistake the check names (e.g. x where y belongs), a
+constant factor (1/N, N, 1/M, -1), all zeros. coursekit/diagnoses.py does the same for exceptions.
+
+Sizes name the dimensions of a check's arrays, so that messages can say "(N, M)" and "an extra division by N".
+Every message is built when the check runs, in the run's language (coursekit/i18n.py).
 """
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from .i18n import say
 
 SEED = 3  # every check draws its inputs from inputs_rng(): the same numbers every run, unless use_seed() says
 STEP = 1e-5  # finite difference step, in float64
 TOLERANCE = 1e-6  # allowed error, relative to the largest expected value (at least 1)
 SMALL_ARRAY = 15  # arrays up to this many values are printed whole in the report
+WORST_SHOWN = 3  # entries named in the summary of a large wrong array
 
 
 def use_seed(seed):
@@ -24,13 +33,36 @@ def inputs_rng(offset=0):
     return np.random.default_rng(SEED + offset)
 
 
-class CheckFailed(Exception):
-    """Raised by a check: what was expected and what came instead, and a hint for this particular failure."""
+@dataclass(frozen=True)
+class Size:
+    """A dimension of a check's arrays: its letter, its value in the check, and what it is (English, Chinese)."""
 
-    def __init__(self, detail, hint=""):
+    letter: str
+    value: int
+    en: str
+    zh: str
+
+    def meaning(self):
+        return say(self.en, self.zh)
+
+
+class CheckFailed(Exception):
+    """Raised by a check: what was expected and what came instead, and a hint for this particular failure.
+
+    got, expected, tolerance: the values compared, when the failure is about values (for --explain).
+    """
+
+    def __init__(self, detail, hint="", got=None, expected=None, tolerance=None):
         super().__init__(detail)
         self.detail = detail
         self.hint = hint
+        self.got = got
+        self.expected = expected
+        self.tolerance = tolerance
+
+
+class Note(Exception):
+    """Raised by a check that passes but saw something worth telling (e.g. a harmless write into an input)."""
 
 
 def numeric_gradient(f, array):
@@ -57,36 +89,109 @@ def one_hot(labels, classes, dtype=np.float64):
     return np.eye(classes, dtype=dtype)[labels]
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Showing arrays and shapes
+
+
 def show(array, prefix):
     """An array on as few lines as it takes, aligned after prefix."""
     text = np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ", prefix=prefix)
     return prefix + text
 
 
-def require_array(got, shape, what, dtype=None):
+def show_mask(wrong, prefix):
+    """Where an array is wrong: x for a wrong entry, . for a right one, laid out like the array."""
+    text = np.array2string(np.asarray(wrong), separator=" ", prefix=prefix,
+                           formatter={"bool": lambda bad: "x" if bad else "."})
+    return prefix + text
+
+
+def shape_text(shape, sizes=()):
+    """(3, 5) as '(N, M) = (3, 5)' when sizes name every dimension unambiguously, else '(3, 5)'."""
+    shape = tuple(int(n) for n in shape)
+    plain = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    by_value = {}
+    for size in sizes:
+        by_value.setdefault(size.value, []).append(size.letter)
+    names = []
+    for n in shape:
+        if n == 1:
+            names.append("1")
+        elif len(by_value.get(n, [])) == 1:
+            names.append(by_value[n][0])
+        else:
+            return plain
+    if not shape or all(name == "1" for name in names):
+        return plain
+    return "(" + ", ".join(names) + ("," if len(shape) == 1 else "") + ") = " + plain
+
+
+def as_sizes(sizes):
+    """sizes as a tuple of Size; a bare number is the batch size N (the form older checks pass)."""
+    if sizes is None:
+        return ()
+    if isinstance(sizes, (int, np.integer)):
+        return (Size("N", int(sizes), "the batch size", "批量大小"),)
+    return tuple(sizes)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Requirements on what the student's code returned
+
+
+def require_array(got, shape, what, dtype=None, sizes=()):
     """got must be an ndarray of this shape (and dtype): else CheckFailed saying what came instead."""
+    sizes = as_sizes(sizes)
+    shape = tuple(shape)
     if got is None:
-        raise CheckFailed(f"{what} is None: is a `return` missing?")
+        raise CheckFailed(say(f"{what} is None: is a `return` missing, or a `self.... =`?",
+                              f"{what} 是 None：是不是少了 `return`，或者少了给 `self....` 的赋值？"))
     if not isinstance(got, np.ndarray):
-        raise CheckFailed(f"{what} should be a NumPy array of shape {shape}, got a {type(got).__name__}.")
-    if got.shape != tuple(shape):
-        transposed = " (transposed?)" if got.shape == tuple(shape)[::-1] else ""
-        raise CheckFailed(f"{what} should have shape {tuple(shape)}, got {got.shape}{transposed}.",
-                          "Every gradient has the shape of what it is the gradient of: check the docstrings.")
+        kind = type(got).__name__
+        raise CheckFailed(say(f"{what} should be a NumPy array of shape {shape_text(shape, sizes)}, got a {kind}.",
+                              f"{what} 应该是形状为 {shape_text(shape, sizes)} 的 NumPy 数组，却得到一个 {kind}。"))
+    if got.shape != shape:
+        raise CheckFailed(say(f"{what} should have shape {shape_text(shape, sizes)}, got {shape_text(got.shape, sizes)}"
+                              ".",
+                              f"{what} 的形状应该是 {shape_text(shape, sizes)}，实际是 {shape_text(got.shape, sizes)}"
+                              "。"),
+                          shape_hint(got.shape, shape))
     if dtype is not None and got.dtype != dtype:
-        raise CheckFailed(f"{what} should keep the input's dtype {np.dtype(dtype).name}, got {got.dtype.name}.",
-                          "Training runs in float32: keep the input's dtype (no .astype(np.float64), no float64 "
-                          "arrays mixed into the computation).")
+        name = np.dtype(dtype).name
+        raise CheckFailed(say(f"{what} should keep the input's dtype {name}, got {got.dtype.name}.",
+                              f"{what} 应该保持输入的数据类型 {name}，实际是 {got.dtype.name}。"),
+                          say("Training runs in float32: keep the input's dtype (no .astype(np.float64), no float64 "
+                              "arrays mixed into the computation).",
+                              "训练用 float32：输出要保持输入的数据类型（不要 .astype(np.float64)，也不要在计算里混进 "
+                              "float64 的数组）。"))
     return got
+
+
+def shape_hint(got, expected):
+    """Why an array may have come out with shape got instead of expected."""
+    got, expected = tuple(got), tuple(expected)
+    if got == tuple(n for n in expected if n != 1) and got != expected:
+        return say("The summed axis was dropped: .sum(axis=..., keepdims=True) keeps it, as a 1.",
+                   "求和的那个轴没有了：.sum(axis=..., keepdims=True) 会把它保留成长度 1。")
+    if len(got) == len(expected) == 2 and got == expected[::-1]:
+        return say("It is transposed: check which side of the product needs .T.",
+                   "形状正好反了（转置了）：看看乘积的哪一边需要 .T。")
+    if len(got) == len(expected) == 2 and 1 in got and 1 in expected:
+        return say(f"A sum over the other axis? Summing over axis {expected.index(1)} gives {expected}.",
+                   f"是不是对另一个轴求和了？对 axis={expected.index(1)} 求和才得到 {expected}。")
+    return say("Every gradient has the shape of what it is the gradient of: check the docstrings.",
+               "每个梯度的形状都和它对应的那个数组相同：对照 docstring 里写的形状。")
 
 
 def require_number(got, what, meaning="", hint=""):
     """got must be one number (a Python float, or a NumPy scalar): else CheckFailed. meaning: what the number is."""
     if got is None:
-        raise CheckFailed(f"{what} is None: is a `return` missing?")
+        raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
     if np.ndim(got) != 0 or not np.isrealobj(got):
-        shape = f"an array of shape {np.shape(got)}" if isinstance(got, np.ndarray) else f"a {type(got).__name__}"
-        raise CheckFailed(f"{what} should be one number{', ' + meaning if meaning else ''}, got {shape}.", hint)
+        kind = (say(f"an array of shape {np.shape(got)}", f"一个形状为 {np.shape(got)} 的数组")
+                if isinstance(got, np.ndarray) else say(f"a {type(got).__name__}", f"一个 {type(got).__name__}"))
+        raise CheckFailed(say(f"{what} should be one number{', ' + meaning if meaning else ''}, got {kind}.",
+                              f"{what} 应该是一个数{'（' + meaning + '）' if meaning else ''}，实际得到{kind}。"), hint)
     return float(got)
 
 
@@ -101,39 +206,79 @@ def scale_factor(got, expected):
     return None
 
 
-def explain_factor(c, batch_size=None):
-    """What got = c * expected suggests; batch_size: the N of the check, when the slip may be about N."""
-    text = f"got = expected x {c:.4g}"
+def explain_factor(c, sizes=()):
+    """What got = c * expected suggests, naming the sizes (N, M...) a factor may be about."""
+    sizes = as_sizes(sizes)
+    text = say(f"got = expected x {c:.4g}", f"got = expected × {c:.4g}")
     if np.isclose(c, -1.0):
-        return text + ": the sign is wrong."
-    if batch_size and np.isclose(c, 1.0 / batch_size):
-        return text + f" = 1/N, where N = {batch_size} is the batch size: an extra division by N."
-    if batch_size and np.isclose(c, float(batch_size)):
-        return text + f" = N, where N = {batch_size} is the batch size: a missing division by N."
-    return text + "."
+        return text + say(": the sign is wrong.", "：符号反了。")
+    for size in sizes:
+        where = say(f"where {size.letter} = {size.value} is {size.meaning()}",
+                    f"其中 {size.letter} = {size.value} 是{size.meaning()}")
+        if np.isclose(c, 1.0 / size.value):
+            return text + say(f" = 1/{size.letter}, {where}: an extra division by {size.letter}.",
+                              f" = 1/{size.letter}，{where}：多除了一个 {size.letter}。")
+        if np.isclose(c, float(size.value)):
+            return text + say(f" = {size.letter}, {where}: a missing division by {size.letter}.",
+                              f" = {size.letter}，{where}：少除了一个 {size.letter}。")
+        if np.isclose(c, -1.0 / size.value) or np.isclose(c, -float(size.value)):
+            return text + say(f": the sign is wrong, and a factor {size.letter} = {size.value} ({size.meaning()}).",
+                              f"：符号反了，还差一个因子 {size.letter} = {size.value}（{size.meaning()}）。")
+    return text + say(".", "。")
 
 
-def require_close(got, expected, what, batch_size=None):
-    """got must equal expected up to TOLERANCE (relative to the largest expected value): else CheckFailed."""
-    got = np.asarray(got, dtype=np.float64)
-    scale = max(1.0, float(np.max(np.abs(expected))))
+def require_close(got, expected, what, sizes=(), mistakes=()):
+    """got must equal expected up to TOLERANCE (relative to the largest expected value): else CheckFailed.
+
+    sizes: the Sizes of the check (or the batch size alone), to name a factor such as 1/N.
+    mistakes: (value, message, hint) of the known mistakes: when got is value, the message names the mistake.
+    """
+    source, sizes = got, as_sizes(sizes)
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    tolerance = TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
+
+    def failed(lines, hint=""):
+        return CheckFailed("\n".join(lines), hint, got=source, expected=expected, tolerance=tolerance)
+
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        raise CheckFailed(f"{what} contains {got[bad]} (at index {bad}), where {expected[bad]:.6g} was expected.")
+        raise failed([say(f"{what} contains {got[bad]} (at index {bad}), where {expected[bad]:.6g} was expected.",
+                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。")])
     errors = np.abs(got - expected)
-    if np.max(errors) <= TOLERANCE * scale:
+    if np.max(errors) <= tolerance:
         return
+    lines = [summary(what, got, expected, errors, tolerance)]
     if expected.size <= SMALL_ARRAY:
-        lines = [f"{what} is wrong.", show(expected, "expected "), show(got, "got      ")]
-    else:
-        worst = np.unravel_index(np.argmax(errors), errors.shape)
-        worst = tuple(int(i) for i in worst)
-        wrong = np.count_nonzero(errors > TOLERANCE * scale)
-        lines = [f"{what} is wrong in {wrong} of its {got.size} values; the largest error is {errors[worst]:.4g}, "
-                 f"at index {worst}: expected {expected[worst]:.6g}, got {got[worst]:.6g}."]
+        lines += [show(expected, "expected "), show(got, "got      ")]
+        if 0 < np.count_nonzero(errors > tolerance) < got.size:
+            lines.append(show_mask(errors > tolerance, "wrong    "))
+    for value, message, hint in mistakes:
+        if np.shape(value) == got.shape and np.allclose(got, value, rtol=1e-5, atol=tolerance):
+            raise failed([message, *(lines[1:] if expected.size <= SMALL_ARRAY else lines)], hint)
     factor = scale_factor(got, expected)
     if not np.any(got):
-        lines.append("Every value of it is 0: is it computed at all?")
+        lines.append(say("Every value of it is 0: is it computed at all?", "它的每个值都是 0：真的算了吗？"))
     elif factor is not None:
-        lines.append(explain_factor(factor, batch_size))
-    raise CheckFailed("\n".join(lines))
+        lines.append(explain_factor(factor, sizes))
+    raise failed(lines)
+
+
+def summary(what, got, expected, errors, tolerance):
+    """One line: how much of got is wrong, the largest error against the tolerance, where the worst entries are."""
+    wrong = np.count_nonzero(errors > tolerance)
+    if got.ndim == 0:
+        return say(f"{what} is wrong: expected {float(expected):.6g}, got {float(got):.6g} (allowed error "
+                   f"{tolerance:.2g}).",
+                   f"{what} 不对：期望值 {float(expected):.6g}，实际 {float(got):.6g}（允许的误差 {tolerance:.2g}）。")
+    worst = np.unravel_index(np.argmax(errors), errors.shape)
+    worst = tuple(int(i) for i in worst)
+    text = say(f"{what} is wrong in {wrong} of its {got.size} values; the largest error is {errors[worst]:.4g}, "
+               f"at index {worst}: expected {expected[worst]:.6g}, got {got[worst]:.6g} (allowed error "
+               f"{tolerance:.2g}).",
+               f"{what} 的 {got.size} 个值中有 {wrong} 个不对；最大误差 {errors[worst]:.4g}，在下标 {worst} 处："
+               f"期望值 {expected[worst]:.6g}，实际 {got[worst]:.6g}（允许的误差 {tolerance:.2g}）。")
+    if got.size > SMALL_ARRAY and wrong > 1:
+        order = np.argsort(errors, axis=None)[::-1][:min(WORST_SHOWN, wrong)]
+        places = ", ".join(str(tuple(int(i) for i in np.unravel_index(k, errors.shape))) for k in order)
+        text += say(f" Worst at {places}.", f"误差最大的位置：{places}。")
+    return text

@@ -1,13 +1,21 @@
 """Running a chapter's checks on a student's module, and the report a student reads.
 
-    results = run_checks(module, model_file, checks)   # never raises because of the student's code
-    print(format_report(results, tasks))               # last line: "N/M checks passed"
+    results = run_checks(module, model_file, checks, tasks)   # never raises because of the student's code
+    print(format_report(results, tasks))                      # last line: "N/M checks passed"
 
-A check whose code reaches a stub (NotImplementedError) is TODO, not a crash; any other exception is a FAIL reported
-with its type, message and the line of model.py. Used by main.py, the grader and the tests.
+Statuses, decided here for main.py and the grader alike:
+  pass     the check passed (with a note in `hint` when NumPy warned on the way, or something harmless was seen);
+  FAIL     a wrong value, or an exception of the method the check tests (its type, message, line of model.py,
+           and what it most likely means: coursekit/diagnoses.py);
+  TODO     the method the check tests is still a stub (it raises NotImplementedError), even when a method it only
+           uses on the way fails first: an unwritten method is never blamed;
+  not run  blocked: a method the check only uses on the way (forward, for a backward check) raises or is a stub, or a
+           check listed in `after` did not pass. `blocked_by` says what blocked it; it earns nothing.
+The transcript of each check (coursekit/transcript.py) says which call raised. Messages are in the run's language
+(coursekit/i18n.py): run_checks and format_report take lang=, or speak the language set for the run.
 """
 
-import sys
+import ast
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,24 +23,55 @@ from typing import Callable
 
 import numpy as np
 
-from .gradcheck import CheckFailed
-from .student_code import explain_exception, is_stub, stub_detail
-from .tasks import EXAMPLE
+from .diagnoses import diagnose_exception
+from .gradcheck import CheckFailed, Note
+from .i18n import say, sentences, speaking
+from .report_text import MARKS, format_report, reread, todo_detail
+from .student_code import is_stub, student_frames
+from .transcript import Transcript
+
+PASS, FAIL, TODO, NOT_RUN = "pass", "FAIL", "TODO", "not run"
+__all__ = ["Check", "CheckResult", "run_checks", "format_report", "selected", "MARKS", "PASS", "FAIL", "TODO",
+           "NOT_RUN"]  # format_report and MARKS live in report_text.py: imported from here as before
 
 
 @dataclass(frozen=True)
 class Check:
-    """One check of one class: function(module) returns when it passes and raises CheckFailed when it fails."""
+    """One check of one class: function(module) returns when it passes and raises CheckFailed when it fails.
+
+    methods: the methods of the class it tests (default: forward for part "forward", backward for "backward", all
+             of the row's methods otherwise); a failure of another method on the way blocks it ("not run").
+    after:   checks that must pass before this one runs (else it is "not run"), e.g. an integration check.
+    sizes:   the Sizes of its arrays (coursekit/gradcheck.py), to name shapes in messages.
+    explain_error(error, call): a chapter's own diagnosis of an exception (text, or '' to say nothing).
+    replay:  False when --explain cannot replay it as a snippet (e.g. it trains for many steps).
+    blames_exceptions: False when an exception of a tested method is not this check's failure (another check
+             explains it): the check is then "not run", blocked by that method.
+    """
 
     task: object  # the row of the task table of the class it checks
     name: str  # short unique name containing the class, e.g. "Linear.backward dW"
     part: str  # "forward", "backward", "stability" or "integration"
     function: Callable
     weight: int = 1  # its share of the task's points (0: checked, worth nothing on its own)
+    methods: tuple = None
+    after: tuple = ()
+    sizes: tuple = ()
+    explain_error: Callable = None
+    replay: bool = True
+    blames_exceptions: bool = True
 
     @property
     def cls(self):
         return self.task.cls
+
+    @property
+    def tested(self):
+        if self.methods is not None:
+            return tuple(self.methods)
+        if self.part in ("forward", "backward") and self.part in self.task.methods:
+            return (self.part,)
+        return tuple(self.task.methods)
 
 
 @dataclass
@@ -40,53 +79,156 @@ class CheckResult:
     cls: str  # class tested, e.g. "Linear", or "MLP" (integration)
     name: str  # the check's name, e.g. "Linear.backward dW"
     part: str  # "forward", "backward", "stability" or "integration"
-    status: str  # "pass", "FAIL" or "TODO"
-    detail: str = ""  # for FAIL/TODO: what was expected vs got, where (the line of model.py for exceptions)
-    hint: str = ""  # for FAIL: what to reread, naming the handout section (for a pass: a warning worth fixing)
+    status: str  # "pass", "FAIL", "TODO" or "not run"
+    detail: str = ""  # FAIL/TODO/not run: what was expected vs got, where (the line of model.py for exceptions)
+    hint: str = ""  # FAIL: what to reread, naming the handout section (for a pass: a note worth reading)
+    method: str = ""  # the method it tests ("forward", "backward"; "" when several)
+    blocked_by: str = ""  # not run: what blocked it ("Linear.forward", or the names of checks that did not pass)
 
 
 def selected(checks, only):
-    """The checks of one class (only="Softmax") or task number (only="3"); all of them for only=None."""
+    """The checks of one class (only="Softmax", any case) or task number (only="3"); all of them for only=None."""
     if only is None:
         return list(checks)
-    return [c for c in checks if only in (c.cls, str(c.task.number))]
+    wanted = str(only).strip().lower()
+    return [c for c in checks if wanted in (c.cls.lower(), str(c.task.number))]
 
 
-def run_checks(module, model_file, checks, tasks, only=None):
-    """Run the checks (of the class or task `only`) on module, imported from model_file, in order. Never raises
-    because of the student's code."""
-    return [run_one(module, model_file, check, tasks) for check in selected(checks, only)]
+def run_checks(module, model_file, checks, tasks, only=None, lang=None, earlier=None):
+    """Run the checks (of the class or task `only`) on module, imported from model_file, in order; their results.
+
+    The checks they need first (`after`) run too, quietly, unless earlier (results of checks already run: a list
+    or a dict by name) has them. lang: the language of the messages (default: the run's). Never raises because of
+    the student's code.
+    """
+    with speaking(lang):
+        chosen = selected(checks, only)
+        done = dict(earlier) if isinstance(earlier, dict) else {r.name: r for r in earlier or ()}
+        stubs = unwritten_methods(model_file)
+        for check in with_prerequisites(chosen):
+            if check.name not in done or check in chosen:
+                done[check.name] = attempt(module, model_file, check, tasks, done, stubs)[0]
+        return settle([done[check.name] for check in chosen], done, tasks)
 
 
-def run_one(module, model_file, check, tasks):
-    """Run one check; whatever the student's code does (short of hanging), return its CheckResult."""
-    def result(status, detail="", hint=""):
-        return CheckResult(check.cls, check.name, check.part, status, detail, hint)
+def with_prerequisites(checks):
+    """checks, each preceded by the checks of its `after` (recursively), each once, in that order."""
+    ordered = {}
 
+    def add(check):
+        for before in check.after:
+            add(before)
+        ordered.setdefault(check.name, check)
+
+    for check in checks:
+        add(check)
+    return list(ordered.values())
+
+
+def settle(results, done, tasks):
+    """A check blocked by a method that no other result explains (no FAIL or TODO of a check testing it) is a FAIL:
+    its detail says what the method raised, and it is the only place that says so."""
+    methods = {f"{task.cls}.{method}" for task in tasks for method in (*task.methods, "__init__")}
+    for result in results:
+        if result.status != NOT_RUN or result.blocked_by not in methods:
+            continue
+        explained = any(other.status in (FAIL, TODO) and f"{other.cls}.{other.method}" == result.blocked_by
+                        for other in done.values())
+        if not explained:
+            result.status = FAIL
+    return results
+
+
+def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
+    """Run one check: (its CheckResult, its transcript, the CheckFailed or exception that ended it, or None).
+    run_anyway: run it even when a check of its `after` did not pass (for --explain)."""
+    method = check.tested[0] if len(check.tested) == 1 else ""
+
+    def result(status, detail="", hint="", blocked_by=""):
+        return CheckResult(check.cls, check.name, check.part, status, detail, hint, method, blocked_by)
+
+    transcript = Transcript([task.cls for task in tasks])
     if not hasattr(module, check.cls):
-        return result("FAIL", f"{Path(model_file).name} has no class {check.cls}.",
-                      f"Keep every class of the original model.py: {check.cls} is one of them.")
-    reread = check.task.reread(tasks)
+        return result(FAIL, say(f"{Path(model_file).name} has no class {check.cls}.",
+                                f"{Path(model_file).name} 里没有 {check.cls} 类。"),
+                      say(f"Keep every class of the original model.py: {check.cls} is one of them.",
+                          f"保留原来 model.py 里的每一个类：{check.cls} 是其中之一。")), transcript, None
+    unwritten = [(m, stubs[check.cls, m]) for m in check.tested if (check.cls, m) in stubs]
+
+    def todo():
+        m, (line, message) = unwritten[0]
+        return result(TODO, todo_detail(check.task, m, message, model_file, line))
+
+    blockers = [before.name for before in check.after if not run_anyway
+                and (done.get(before.name) is None or done[before.name].status != PASS)]
+    if blockers:
+        return (todo() if unwritten else result(NOT_RUN, blocked_by=", ".join(blockers))), transcript, None
+    reread_text = reread(check.task, tasks)
     # Warn (not raise, not stay silent) on overflow, division by zero and NaN, whatever the caller set before;
     # underflow to 0 is harmless and stays silent.
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", divide="warn", invalid="warn",
                                                                      under="ignore"):
         warnings.simplefilter("always")
         try:
-            check.function(module)
+            check.function(transcript.wrap(module))
+        except Note as note:  # passed, with something worth saying
+            return result(PASS, hint=sentences(str(note), reread_text)), transcript, None
         except CheckFailed as failure:
             warned = numpy_warnings(caught, model_file)
-            return result("FAIL", failure.detail + (f"\n{warned}" if warned else ""),
-                          f"{failure.hint} {reread}".strip())
-        except Exception as exc:  # the student's code raised: a TODO if it is a stub, else explain where
-            if is_stub(exc):
-                return result("TODO", stub_detail(exc, model_file))
-            return result("FAIL", explain_exception(exc, model_file), reread)
+            return result(FAIL, failure.detail + (f"\n{warned}" if warned else ""),
+                          sentences(failure.hint, reread_text)), transcript, failure
+        except (Exception, SystemExit) as error:  # the student's code raised (or called exit()): explain where
+            return judge_exception(error, check, transcript, model_file, unwritten, result, todo,
+                                   reread_text), transcript, error
     warned = numpy_warnings(caught, model_file)
     if warned:
-        return result("pass", hint=f"{warned} The values are right, but a number overflowed or was divided by zero "
-                                   f"on the way. {reread}")
-    return result("pass")
+        harmless = say("The values are right, but a number overflowed or was divided by zero on the way.",
+                       "结果是对的，但计算过程中有数溢出或者除以了 0。")
+        return result(PASS, hint=sentences(warned, harmless, reread_text)), transcript, None
+    return result(PASS), transcript, None
+
+
+def judge_exception(error, check, transcript, model_file, unwritten, result, todo, reread_text):
+    """The result of a check ended by an exception of the student's code (or of a call the check made)."""
+    call = transcript.raised_in  # None: raised by the check's own code on what the student's code gave it
+    cls, _, method = (call or "").partition(".")
+    tested = call is None or cls != check.cls or method in check.tested or method == "__init__"
+    if is_stub(error):
+        if tested:
+            return result(TODO, todo_detail(check.task, method or check.tested[0], str(error), model_file,
+                                            stub_line(error, model_file)))
+        if unwritten:
+            return todo()
+        return result(NOT_RUN, say(f"{call} is not written yet.", f"{call} 还没写。"), blocked_by=call)
+    text = exception_text(error, model_file)
+    step = transcript.last_call()
+    arrays = transcript.call_arrays(step) if step is not None and step.kind == "call" else []
+    own = check.explain_error(error, call) if check.explain_error else ""
+    diagnosis = own or diagnose_exception(error, call, arrays, check.sizes)
+    if diagnosis:
+        text += "\n" + diagnosis
+    if tested and (check.blames_exceptions or call is None):
+        return result(FAIL, text, reread_text)
+    if unwritten:
+        return todo()
+    return result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
+
+
+def exception_text(error, model_file):
+    """The exception's type and message, and the line of model_file where it was raised, in the run's language."""
+    text = f"{type(error).__name__}: {error}"
+    frames = student_frames(error, model_file)
+    if frames:
+        where = frames[-1]  # the innermost line of the student's file
+        code = (where.line or "").strip()
+        text += say(f" ({Path(model_file).name}, line {where.lineno}, in {where.name}: {code})",
+                    f"（{Path(model_file).name} 第 {where.lineno} 行，{where.name} 中：{code}）")
+    return text
+
+
+def stub_line(error, model_file):
+    frames = student_frames(error, model_file)
+    return frames[-1].lineno if frames else None
 
 
 def numpy_warnings(caught, model_file):
@@ -96,61 +238,54 @@ def numpy_warnings(caught, model_file):
     for w in caught:
         if not issubclass(w.category, RuntimeWarning):
             continue
-        where = f" ({model_file.name}, line {w.lineno})" if Path(w.filename).resolve() == model_file else ""
+        where = (say(f" ({model_file.name}, line {w.lineno})", f"（{model_file.name} 第 {w.lineno} 行）")
+                 if Path(w.filename).resolve() == model_file else "")
         text = f"{w.message}{where}"
         if text not in seen:
             seen.append(text)
-    return f"NumPy warned: {'; '.join(seen)}." if seen else ""
+    return say(f"NumPy warned: {'; '.join(seen)}.", f"NumPy 警告：{'；'.join(seen)}。") if seen else ""
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The report
+# Which methods of the student's file are still stubs, read from its text (the same in the grader's sandbox)
 
-MARKS = {"pass": "✓", "FAIL": "✗", "TODO": "○"}
-ASCII_MARKS = {"pass": "+", "FAIL": "x", "TODO": "-"}
+_stub_cache = {}
 
 
-def marks_for(encoding):
-    """The check marks when the console can print them (a Windows cp1252 or cp936 console cannot), else ASCII."""
+def unwritten_methods(model_file):
+    """{(class, method): (line, message)} of the methods whose first statement raises NotImplementedError."""
+    path = Path(model_file)
     try:
-        "".join(MARKS.values()).encode(encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return ASCII_MARKS
-    return MARKS
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key not in _stub_cache:
+            _stub_cache.clear()
+            _stub_cache[key] = find_stubs(ast.parse(path.read_bytes()))
+    except (OSError, SyntaxError, ValueError):  # no file to read (a module built in memory): nothing known
+        return {}
+    return _stub_cache[key]
 
 
-def indent(text, prefix="    "):
-    return "\n".join(prefix + line for line in text.split("\n"))
+def find_stubs(tree):
+    stubs = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for function in node.body:
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            body = [s for s in function.body
+                    if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]  # docstrings
+            first = body[0] if body else None
+            if isinstance(first, ast.Raise) and raised_name(first.exc) == "NotImplementedError":
+                args = getattr(first.exc, "args", [])
+                message = args[0].value if args and isinstance(args[0], ast.Constant) else ""
+                stubs[node.name, function.name] = (first.lineno, str(message))
+    return stubs
 
 
-def format_report(results, tasks, encoding=None):
-    """The whole report: one line per check grouped by class, the first failure of each failing class explained,
-    the next TODO, and last the line 'N/M checks passed'. encoding: the console's (default: sys.stdout's)."""
-    encoding = encoding or getattr(sys.stdout, "encoding", None) or "utf-8"
-    marks = marks_for(encoding)
-    kinds = {task.cls: task.kind for task in tasks}
-    lines = []
-    classes = list(dict.fromkeys(r.cls for r in results))
-    for cls in classes:
-        lines.append(cls + (" (the worked example, already complete)" if kinds.get(cls) == EXAMPLE else ""))
-        lines += [f"  {marks[r.status]} {r.status:<4}  {r.name}" for r in results if r.cls == cls]
+def raised_name(node):
+    if isinstance(node, ast.Call):
+        node = node.func
+    return node.id if isinstance(node, ast.Name) else None
 
-    failures = [next(r for r in results if r.cls == cls and r.status == "FAIL")
-                for cls in classes if any(r.cls == cls and r.status == "FAIL" for r in results)]
-    for failure in failures:
-        lines += ["", f"{failure.name}: FAIL", indent(failure.detail), indent("Hint: " + failure.hint)]
-
-    notes = [r for r in results if r.status == "pass" and r.hint]
-    for note in notes:
-        lines += ["", f"{note.name}: passed, with a note", indent(note.hint)]
-
-    todos = [r for r in results if r.status == "TODO"]
-    passed = sum(r.status == "pass" for r in results)
-    if todos:
-        lines += ["", f"{len(todos)} checks wait for code you have not written yet. Next: {todos[0].detail}"]
-    elif passed == len(results):
-        lines += ["", "Every check passed: your layers agree with the math. Time to train."]
-    lines.append(f"{passed}/{len(results)} checks passed")
-    report = "\n".join(lines)
-    # The student's own text (an exception message, a line of code) may hold characters the console cannot print.
-    return report.encode(encoding, errors="replace").decode(encoding)

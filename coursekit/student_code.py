@@ -9,6 +9,7 @@ from .errors import KitError
 from .files import shown_path
 
 _counter = itertools.count()
+LOADED_FILES = set()  # every model.py imported so far (resolved paths): an exit() raised in one is the student's
 
 
 def load_model_module(path):
@@ -18,18 +19,22 @@ def load_model_module(path):
         raise KitError(f"Cannot find {path}.")
     spec = importlib.util.spec_from_file_location(f"student_model_{next(_counter)}", path)
     module = importlib.util.module_from_spec(spec)
+    LOADED_FILES.add(path)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         line = (exc.text or "").strip()
         raise KitError(f"{path.name} has a syntax error, line {exc.lineno}: {exc.msg}\n    {line}") from None
-    except Exception as exc:  # any error at import time is the student's to fix: say where it is
+    except (Exception, SystemExit) as exc:  # any error at import time is the student's to fix: say where it is
         raise KitError(f"{path.name} could not be imported: {explain_exception(exc, path)}") from None
     return module
 
 
 def student_frames(exc, model_file):
     """The frames of exc's traceback that are lines of model_file, outermost first."""
+    blame = getattr(exc, "blame", None)  # raised in a sandbox (coursekit/sandbox/): its line came as data
+    if blame is not None:
+        return [traceback.FrameSummary(blame.file, blame.line, blame.function, line=blame.code)]
     model_file = Path(model_file).resolve()
     return [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == model_file]
 
@@ -40,12 +45,29 @@ def explain_exception(exc, model_file):
     >>> explain_exception(ValueError("shapes (2,3) and (2,3) not aligned"), "model.py")   # doctest: +SKIP
     'ValueError: shapes (2,3) and (2,3) not aligned (model.py, line 42, in backward: return x @ self.W.data)'
     """
-    text = f"{type(exc).__name__}: {exc}"
+    text = describe_exception(exc)
     frames = student_frames(exc, model_file)
     if frames:
         where = frames[-1]  # the innermost line of the student's file
         text += f" ({Path(model_file).name}, line {where.lineno}, in {where.name}: {(where.line or '').strip()})"
     return text
+
+
+def describe_exception(exc):
+    """'ValueError: message'; for the SystemExit of an exit() or sys.exit() call, what that call would do."""
+    if isinstance(exc, SystemExit):
+        called = "exit()" if exc.code is None else f"exit({exc.code!r})"
+        return f"SystemExit: {called} was called, which ends the whole program; a layer must return or raise instead"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def student_exit_message(exc):
+    """For a SystemExit raised by exit() or sys.exit() in a model.py imported by load_model_module: the message
+    that names its line. None when no model.py raised it (the kit's own exit, or Python's)."""
+    for model_file in sorted(LOADED_FILES):
+        if raised_in(exc, model_file):
+            return f"{model_file.name} stopped the program: {explain_exception(exc, model_file)}"
+    return None
 
 
 def raised_in(exc, model_file):

@@ -1,9 +1,20 @@
-"""Shared fixtures: paths of the repository, the two model trees, and the real MNIST in ../shared/mnist."""
+"""Shared fixtures: paths of the repository, the two model trees, and the real MNIST in ../shared/mnist.
 
+On a student's checkout chapter03/startup/model.py holds the student's work, half-written or finished, and
+`python -m pytest` must pass there all the same. So tests never rely on that file being as handed out: they use the
+text the kit generates for it (`handed_out_startup`, a copy in a temporary folder), or they are marked
+`@pytest.mark.handed_out_startup` (as is the fixture `startup`) and skip, saying why, when the file holds work.
+"""
+
+import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
+
+# The kit speaks Chinese under a Chinese locale (coursekit/i18n.py); the tests read its English, on any machine.
+os.environ["COURSEKIT_LANG"] = "en"
 
 REPO = Path(__file__).resolve().parent.parent
 CHAPTER = REPO / "chapter03"
@@ -13,7 +24,60 @@ SHARED_MNIST = REPO.parent / "shared" / "mnist"
 
 sys.path.insert(0, str(CHAPTER))  # `import common` as main.py does
 
+from chapter03.common.tasks import TASKS  # noqa: E402
+from coursekit.startup import make_startup  # noqa: E402
 from coursekit.student_code import load_model_module  # noqa: E402
+
+HANDED_OUT_MARKER = "handed_out_startup"
+
+
+def handed_out_text():
+    """The text of startup/model.py as handed out to students: what tools/make_startup.py generates."""
+    return make_startup(SOLUTION_MODEL.read_text(encoding="utf-8"), TASKS)
+
+
+def startup_holds_work():
+    """Why the startup file on disk is not the file as handed out (a student's work in it), or '' when it is."""
+    if STARTUP_MODEL.read_text(encoding="utf-8") == handed_out_text():
+        return ""
+    return ("chapter03/startup/model.py holds your work (it is no longer the file as handed out): this test checks "
+            "the file as handed out, so it is skipped")
+
+
+def solved_startup(task_numbers):
+    """The handed-out startup text with the stubs of the tasks numbered in task_numbers replaced by the solution's
+    code, as a student would have written it: half-written for some tasks, finished for all."""
+    solution_lines = SOLUTION_MODEL.read_text(encoding="utf-8").split("\n")
+    regions, inside, in_hint = [], False, False
+    for line in solution_lines:
+        stripped = line.strip()
+        if stripped.startswith("# BEGIN SOLUTION"):
+            inside, in_hint = True, True
+            regions.append([])
+        elif stripped == "# END SOLUTION":
+            inside = False
+        elif inside:
+            in_hint = in_hint and (stripped.startswith("# Hint:") or re.match(r"#  +\S", stripped) is not None)
+            if not in_hint:
+                regions[-1].append(line)
+    lines, stubs = [], iter(regions)
+    for line in handed_out_text().split("\n"):
+        stub = re.search(r'raise NotImplementedError\("Task (\d+):', line)
+        code = next(stubs) if stub else None
+        lines += code if stub and int(stub.group(1)) in task_numbers else [line]
+    return "\n".join(lines)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"{HANDED_OUT_MARKER}: the test needs chapter03/startup/model.py as handed "
+                                       "out; skipped when it holds a student's work")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker(HANDED_OUT_MARKER):
+        why = startup_holds_work()
+        if why:
+            pytest.skip(why)
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +88,22 @@ def solution():
 
 @pytest.fixture(scope="session")
 def startup():
-    """The student's model.py as shipped (every TODO a stub)."""
+    """chapter03/startup/model.py as handed out (every TODO a stub), imported; the test skips when the file holds
+    a student's work."""
+    why = startup_holds_work()
+    if why:
+        pytest.skip(why)
     return load_model_module(STARTUP_MODEL)
+
+
+@pytest.fixture(scope="session")
+def handed_out_startup(tmp_path_factory):
+    """The path of a copy of startup/model.py as handed out (generated from the solution), whatever the file on disk
+    holds: <tmp>/chapter03/startup/model.py, so that messages name it as they name the real one."""
+    path = tmp_path_factory.mktemp("handed_out") / "chapter03" / "startup" / "model.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(handed_out_text(), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

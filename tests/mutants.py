@@ -1,9 +1,14 @@
-"""The common mistakes, each as a copy of solution/model.py with one edit, and the class the checks must blame.
+"""The common mistakes, each as a copy of solution/model.py with one edit, and the class the checks must blame; and
+correct files written differently from the solution, which must pass every check.
 
-A mutant is (name, class to blame, edits); each edit (old, new) replaces text that occurs exactly once in the
-solution, so that a mutant can never silently stop applying when the solution changes.
+A mutant is (name, class to blame, edits): each edit (old, new) replaces text that occurs exactly once in the
+solution, so that a mutant can never silently stop applying when the solution changes. WORDS[name] must appear in
+the report's explanation of that class (in English), so that the mistake is named, not only caught.
+NOTED: (name, class, edits, words) of mistakes harmless in this network: every check passes, with a note naming it.
+CORRECT: (name, edits) of right answers written another way (np.dot, loops, float64 inside...).
 """
 
+LINEAR_STORE = "        self.x = x\n"
 LINEAR_FORWARD = "return x @ self.W.data + self.b.data"
 LINEAR_DW = "self.W.grad = self.x.T @ grad_output"
 LINEAR_DB = "self.b.grad = grad_output.sum(axis=0, keepdims=True)"
@@ -17,44 +22,135 @@ LOSS_CLIP = "self.probs = np.maximum(probs, self.eps)"
 LOSS_FORWARD = "return float(-np.sum(targets * np.log(self.probs)) / len(probs))"
 LOSS_BACKWARD = "return -self.targets / self.probs / len(self.probs)"
 
-MUTANTS = [
-    ("forward forgets the bias", "Linear", [(LINEAR_FORWARD, "return x @ self.W.data")]),
+_NAMED = [  # (name, class, edits, words)
+    ("forward forgets the bias", "Linear", [(LINEAR_FORWARD, "return x @ self.W.data")], "forgot the bias"),
     ("forward turns float32 into float64", "Linear",
-     [(LINEAR_FORWARD, "return (x @ self.W.data + self.b.data).astype(np.float64)")]),
-    ("bias gradient forgotten", "Linear", [(f"        {LINEAR_DB}\n", "")]),
-    ("bias gradient zeroed", "Linear", [(LINEAR_DB, "self.b.grad = np.zeros_like(self.b.data)")]),
-    ("bias gradient averaged", "Linear", [(LINEAR_DB, "self.b.grad = grad_output.mean(axis=0, keepdims=True)")]),
-    ("bias gradient without keepdims", "Linear", [(LINEAR_DB, "self.b.grad = grad_output.sum(axis=0)")]),
-    ("dW scaled by 1/N", "Linear", [(LINEAR_DW, "self.W.grad = self.x.T @ grad_output / len(self.x)")]),
-    ("input gradient with W instead of W.T", "Linear", [(LINEAR_DX, "return grad_output @ self.W.data")]),
+     [(LINEAR_FORWARD, "return (x @ self.W.data + self.b.data).astype(np.float64)")], "dtype float32"),
+    ("forward with x @ W.T", "Linear", [(LINEAR_FORWARD, "return x @ self.W.data.T + self.b.data")],
+     "x (N, D) = (3, 4)"),
+    ("forward writes into its input (centers x in place)", "Linear",
+     [(LINEAR_STORE, "        x -= x.mean(axis=0, keepdims=True)\n" + LINEAR_STORE)], "wrote into its input x"),
+    ("bias gradient forgotten", "Linear", [(f"        {LINEAR_DB}\n", "")], "Every value of it is 0"),
+    ("bias gradient zeroed", "Linear", [(LINEAR_DB, "self.b.grad = np.zeros_like(self.b.data)")],
+     "Every value of it is 0"),
+    ("bias gradient averaged", "Linear", [(LINEAR_DB, "self.b.grad = grad_output.mean(axis=0, keepdims=True)")],
+     "an extra division by N"),
+    ("bias gradient without keepdims", "Linear", [(LINEAR_DB, "self.b.grad = grad_output.sum(axis=0)")],
+     "keepdims=True) keeps it"),
+    ("bias gradient summed over the wrong axis", "Linear",
+     [(LINEAR_DB, "self.b.grad = grad_output.sum(axis=1, keepdims=True)")], "A sum over the other axis"),
+    ("dW scaled by 1/N", "Linear", [(LINEAR_DW, "self.W.grad = self.x.T @ grad_output / len(self.x)")],
+     "an extra division by N"),
+    ("dW transposed", "Linear", [(LINEAR_DW, "self.W.grad = grad_output.T @ self.x")], "transposed"),
+    ("weight gradient accumulated with +=", "Linear", [(LINEAR_DW, "self.W.grad += self.x.T @ grad_output")],
+     "backward adds to it (+=)"),
+    ("bias gradient accumulated with +=", "Linear",
+     [(LINEAR_DB, "self.b.grad += grad_output.sum(axis=0, keepdims=True)")], "backward adds to it (+=)"),
+    ("backward updates W.data with a small step", "Linear",
+     [(LINEAR_DW, f"{LINEAR_DW}\n        self.W.data -= 0.001 * self.W.grad")], "It took a gradient step"),
+    ("backward updates W.data with a large step", "Linear",
+     [(LINEAR_DW, f"{LINEAR_DW}\n        self.W.data = self.W.data - 0.5 * self.W.grad")],
+     "It took a gradient step"),
+    ("backward uses a local variable of forward", "Linear", [(LINEAR_DW, "self.W.grad = x.T @ grad_output")],
+     "a local variable of forward"),
+    ("backward reads what forward did not keep", "Linear", [(LINEAR_STORE, "        self.inputs = x\n")],
+     "which forward did not set"),
+    ("input gradient with W instead of W.T", "Linear", [(LINEAR_DX, "return grad_output @ self.W.data")],
+     "matrix product"),
     ("input gradient with W reshaped instead of transposed", "Linear",
-     [(LINEAR_DX, "return grad_output @ self.W.data.reshape(self.W.data.shape[::-1])")]),
-    ("input gradient missing", "Linear", [(LINEAR_DX, "return grad_output")]),
+     [(LINEAR_DX, "return grad_output @ self.W.data.reshape(self.W.data.shape[::-1])")], "dx"),
+    ("input gradient missing", "Linear", [(LINEAR_DX, "return grad_output")], "should have shape"),
     ("sigmoid backward from x instead of y", "Sigmoid",
      [(SIGMOID_FORWARD, f"self.x = x\n        {SIGMOID_FORWARD}"),
-      (SIGMOID_BACKWARD, "return grad_output * self.x * (1.0 - self.x)")]),
-    ("sigmoid as exp(x) / (1 + exp(x))", "Sigmoid", [(SIGMOID_FORWARD, "self.y = np.exp(x) / (1.0 + np.exp(x))")]),
-    ("softmax without the max shift", "Softmax", [(SOFTMAX_EXP, "exps = np.exp(x)")]),
-    ("softmax shifted by the max of the whole batch", "Softmax", [(SOFTMAX_EXP, "exps = np.exp(x - x.max())")]),
+      (SIGMOID_BACKWARD, "return grad_output * self.x * (1.0 - self.x)")], "used x where the formula has y"),
+    ("sigmoid backward forgets grad_output", "Sigmoid", [(SIGMOID_BACKWARD, "return self.y * (1.0 - self.y)")],
+     "without grad_output"),
+    ("sigmoid as exp(x) / (1 + exp(x))", "Sigmoid", [(SIGMOID_FORWARD, "self.y = np.exp(x) / (1.0 + np.exp(x))")],
+     "NaN"),
+    ("softmax without the max shift", "Softmax", [(SOFTMAX_EXP, "exps = np.exp(x)")], "NaN"),
+    ("softmax shifted by the max of the whole batch", "Softmax", [(SOFTMAX_EXP, "exps = np.exp(x - x.max())")],
+     "NaN"),
     ("softmax over the wrong axis", "Softmax",
      [(SOFTMAX_EXP, "exps = np.exp(x - x.max(axis=0, keepdims=True))"),
-      (SOFTMAX_SUM, "self.y = exps / exps.sum(axis=0, keepdims=True)")]),
-    ("softmax sum over the wrong axis", "Softmax", [(SOFTMAX_SUM, "self.y = exps / exps.sum(axis=0, keepdims=True)")]),
+      (SOFTMAX_SUM, "self.y = exps / exps.sum(axis=0, keepdims=True)")], "wrong axis"),
+    ("softmax sum over the wrong axis", "Softmax", [(SOFTMAX_SUM, "self.y = exps / exps.sum(axis=0, keepdims=True)")],
+     "wrong axis"),
+    ("softmax sum without keepdims", "Softmax", [(SOFTMAX_SUM, "self.y = exps / exps.sum(axis=-1)")],
+     "without keepdims=True"),
+    ("softmax max without keepdims", "Softmax", [(SOFTMAX_EXP, "exps = np.exp(x - x.max(axis=-1))")],
+     "without keepdims=True"),
     ("softmax backward with only the diagonal", "Softmax",
-     [(SOFTMAX_BACKWARD, "return grad_output * self.y * (1.0 - self.y)")]),
-    ("softmax backward passes the gradient through", "Softmax", [(SOFTMAX_BACKWARD, "return grad_output")]),
+     [(SOFTMAX_BACKWARD, "return grad_output * self.y * (1.0 - self.y)")], "only the diagonal"),
+    ("softmax backward passes the gradient through", "Softmax", [(SOFTMAX_BACKWARD, "return grad_output")],
+     "unchanged"),
     ("loss summed instead of averaged", "CrossEntropyLoss",
-     [(LOSS_FORWARD, "return float(-np.sum(targets * np.log(self.probs)))")]),
+     [(LOSS_FORWARD, "return float(-np.sum(targets * np.log(self.probs)))")], "a missing division by N"),
+    ("loss averaged over N·M entries", "CrossEntropyLoss",
+     [(LOSS_FORWARD, "return float(-np.mean(targets * np.log(self.probs)))")], "averaged over all N·M"),
     ("loss of each example, not their mean", "CrossEntropyLoss",
-     [(LOSS_FORWARD, "return -np.sum(targets * np.log(self.probs), axis=1)")]),
-    ("loss without epsilon", "CrossEntropyLoss", [(LOSS_CLIP, "self.probs = probs")]),
+     [(LOSS_FORWARD, "return -np.sum(targets * np.log(self.probs), axis=1)")], "should be one number"),
+    ("loss indexes probs with integer labels", "CrossEntropyLoss",
+     [(LOSS_FORWARD, "return float(-np.log(self.probs[np.arange(len(probs)), targets]).mean())")], "one-hot"),
+    ("loss without epsilon", "CrossEntropyLoss", [(LOSS_CLIP, "self.probs = probs")], "self.eps"),
     ("loss with the wrong sign", "CrossEntropyLoss",
-     [(LOSS_FORWARD, "return float(np.sum(targets * np.log(self.probs)) / len(probs))")]),
+     [(LOSS_FORWARD, "return float(np.sum(targets * np.log(self.probs)) / len(probs))")], "the sign is wrong"),
     ("loss backward with the wrong sign", "CrossEntropyLoss",
-     [(LOSS_BACKWARD, "return self.targets / self.probs / len(self.probs)")]),
-    ("loss backward without 1/N", "CrossEntropyLoss", [(LOSS_BACKWARD, "return -self.targets / self.probs")]),
+     [(LOSS_BACKWARD, "return self.targets / self.probs / len(self.probs)")], "the sign is wrong"),
+    ("loss backward without 1/N", "CrossEntropyLoss", [(LOSS_BACKWARD, "return -self.targets / self.probs")],
+     "a missing division by N"),
+    ("loss backward averaged over N·M entries", "CrossEntropyLoss",
+     [(LOSS_BACKWARD, "return -self.targets / self.probs / self.probs.size")], "averaged over all N·M"),
     ("loss backward with the fused (p - y)/N", "CrossEntropyLoss",
-     [(LOSS_BACKWARD, "return (self.probs - self.targets) / len(self.probs)")]),
+     [(LOSS_BACKWARD, "return (self.probs - self.targets) / len(self.probs)")], "(probs - targets) / N"),
+]
+
+MUTANTS = [(name, cls, edits) for name, cls, edits, _ in _NAMED]
+WORDS = {name: words for name, _, _, words in _NAMED}
+
+NOTED = [
+    ("softmax subtracts the max in place", "Softmax",
+     [(SOFTMAX_EXP, "x -= x.max(axis=-1, keepdims=True)\n        exps = np.exp(x)")], "wrote into its input x"),
+    ("sigmoid backward multiplies grad_output in place", "Sigmoid",
+     [(SIGMOID_BACKWARD, "grad_output *= self.y * (1.0 - self.y)\n        return grad_output")],
+     "wrote into its input grad_output"),
+    ("loss clips probs in place", "CrossEntropyLoss",
+     [(LOSS_CLIP, "self.probs = np.maximum(probs, self.eps, out=probs)")], "wrote into its input probs"),
+]
+
+CORRECT = [
+    ("np.dot instead of @", [(LINEAR_FORWARD, "return np.dot(x, self.W.data) + self.b.data"),
+                             (LINEAR_DW, "self.W.grad = np.dot(self.x.T, grad_output)"),
+                             (LINEAR_DX, "return np.dot(grad_output, self.W.data.T)")]),
+    ("loops over the examples", [
+        (LINEAR_FORWARD, "y = np.empty((len(x), self.W.data.shape[1]), dtype=np.result_type(x, self.W.data))\n"
+                         "        for i in range(len(x)):\n"
+                         "            y[i] = x[i] @ self.W.data + self.b.data[0]\n"
+                         "        return y"),
+        (LINEAR_DB, "self.b.grad = np.zeros_like(self.b.data)\n"
+                    "        for row in grad_output:\n"
+                    "            self.b.grad = self.b.grad + row"),
+        (SOFTMAX_BACKWARD, "grad = np.empty_like(grad_output)\n"
+                           "        for i, (y, g) in enumerate(zip(self.y, grad_output)):\n"
+                           "            grad[i] = (np.diag(y) - np.outer(y, y)) @ g\n"
+                           "        return grad")]),
+    ("float64 inside, cast back", [
+        (SIGMOID_FORWARD, "self.y = (0.5 * (1.0 + np.tanh(0.5 * x.astype(np.float64)))).astype(x.dtype)"),
+        (SOFTMAX_EXP, "x64 = x.astype(np.float64)\n        exps = np.exp(x64 - x64.max(axis=-1, keepdims=True))"),
+        (SOFTMAX_SUM, "self.y = (exps / exps.sum(axis=-1, keepdims=True)).astype(x.dtype)"),
+        (LOSS_BACKWARD, "return (-self.targets.astype(np.float64) / self.probs / len(self.probs))"
+                        ".astype(self.probs.dtype)")]),
+    ("a sigmoid written with exp(-|x|)", [
+        (SIGMOID_FORWARD, "e = np.exp(-np.abs(x))\n        self.y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))")]),
+    ("sigmoid keeps its derivative", [
+        (SIGMOID_FORWARD, f"{SIGMOID_FORWARD}\n        self.slope = self.y * (1.0 - self.y)"),
+        (SIGMOID_BACKWARD, "return grad_output * self.slope")]),
+    ("loss from the labels", [
+        (LOSS_FORWARD, "labels = targets.argmax(axis=1)\n"
+                       "        return float(-np.log(self.probs[np.arange(len(probs)), labels]).mean())")]),
+    ("einsum everywhere", [
+        (LINEAR_FORWARD, "return np.einsum('nd,dm->nm', x, self.W.data) + self.b.data"),
+        (LINEAR_DW, "self.W.grad = np.einsum('nd,nm->dm', self.x, grad_output)"),
+        (LINEAR_DX, "return np.einsum('nm,dm->nd', grad_output, self.W.data)")]),
 ]
 
 

@@ -25,7 +25,7 @@ TRAIN_COUNT, EPOCHS = 5000, 4  # enough for about 90% on MNIST's test digits, in
 def save_model(path, model, hidden_dims=(32,)):
     config = Config(tuple(hidden_dims), lr=0.1, momentum=0.0, batch_size=64, epochs=EPOCHS, seed=0)
     checkpoint.save(path, model, SGD(model.parameters(), config.lr), config, EPOCHS,
-                    {key: [] for key in checkpoint.HISTORY_KEYS})
+                    {key: [0.5] * EPOCHS for key in checkpoint.HISTORY_KEYS})
     return path
 
 
@@ -161,6 +161,7 @@ def test_unreadable_model_exits_1(tmp_path, capsys):
     assert "not a readable model file" in capsys.readouterr().err
 
 
+@pytest.mark.handed_out_startup
 def test_unfinished_model_py_says_finish_the_todos(untrained_model, tmp_path, capsys):
     # The network is tried once before anything else, so the image is not even read.
     assert canvas.main(STARTUP_MODEL.parent, ["--model", str(untrained_model), "--image", str(tmp_path / "x")]) == 1
@@ -179,6 +180,58 @@ def test_a_bug_in_model_py_is_shown_with_its_line(untrained_model, tmp_path, cap
     err = capsys.readouterr().err
     assert "model.py failed while reading a digit: ValueError" in err and "self.W.data.T" in err
     assert "Traceback" not in err
+
+
+def tree_with(tmp_path, replace, by):
+    """A startup tree whose model.py is the solution's with `replace` changed to `by`."""
+    tree = tmp_path / "chapter03" / "startup"
+    tree.mkdir(parents=True)
+    code = (SOLUTION / "model.py").read_text(encoding="utf-8")
+    assert replace in code
+    (tree / "model.py").write_text(code.replace(replace, by, 1), encoding="utf-8")
+    return tree
+
+
+def test_exit_in_model_py_is_shown_with_its_line(untrained_model, tmp_path, capsys):
+    tree = tree_with(tmp_path, "return x @ self.W.data + self.b.data", "import sys; sys.exit(3)")
+    assert canvas.main(tree, ["--model", str(untrained_model), "--image", "x.png"]) == 1
+    err = capsys.readouterr().err
+    assert "SystemExit" in err and "sys.exit(3)" in err and "line" in err and "Traceback" not in err
+
+
+def test_a_network_giving_nan_is_not_read_as_a_zero(untrained_model, tmp_path, capsys):
+    tree = tree_with(tmp_path, "return x @ self.W.data + self.b.data", "return x @ self.W.data + np.nan")
+    assert canvas.main(tree, ["--model", str(untrained_model), "--image", "x.png"]) == 1
+    captured = capsys.readouterr()
+    assert "nan" in captured.err and "not ten probabilities" in captured.err and captured.out == ""
+
+
+def test_nan_weights_in_model_npz_are_refused(untrained_model, tmp_path, capsys):
+    with np.load(untrained_model, allow_pickle=False) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    arrays["W1"] = arrays["W1"] * np.nan
+    np.savez(tmp_path / "model.npz", **arrays)
+    assert canvas.main(SOLUTION, ["--model", str(tmp_path / "model.npz"), "--image", "x.png"]) == 1
+    captured = capsys.readouterr()
+    assert "W1 holds NaN" in captured.err and captured.out == ""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a pipe closed before the child writes: POSIX")
+def test_output_into_a_closed_pipe_ends_quietly(untrained_model, tmp_path):
+    image = tmp_path / "one.png"
+    page = Image.new("L", (200, 200), 255)
+    page.paste(0, (90, 30, 110, 170))
+    page.save(image)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` that has already stopped reading
+    try:
+        result = subprocess.run([sys.executable, str(SCRIPT), "--model", str(untrained_model), "--image", str(image)],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+                                stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == ""  # no traceback, and no "Exception ignored" from Python's last flush
 
 
 def test_bad_command_line_exits_2():

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -19,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from chapter03.common import data
+from chapter03.common import data, download
 from conftest import CHAPTER, REPO
 from coursekit.errors import KitError
 
@@ -177,8 +178,8 @@ def offline_and_quick(monkeypatch):
     for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv(data.MIRROR_VARIABLE, raising=False)
-    monkeypatch.setattr(data, "RETRY_DELAYS", (0, 0))
+    monkeypatch.delenv(download.MIRROR_VARIABLE, raising=False)
+    monkeypatch.setattr(download, "RETRY_DELAYS", (0, 0))
 
 
 def requests_for(server, name):
@@ -334,6 +335,68 @@ def test_a_file_changed_after_verification_is_checked_again(tmp_path, start_mirr
     assert_complete(tmp_path, synthetic["sha"])
 
 
+def test_correct_files_under_swapped_names_are_renamed_never_removed(tmp_path, dead_mirror, synthetic, capsys):
+    gz, idx = synthetic["gz"], synthetic["idx"]
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gz["t10k-images-idx3-ubyte.gz"])  # copied by hand, offline,
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gz["train-images-idx3-ubyte.gz"])  # names swapped
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx["t10k-labels-idx1-ubyte"])
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gz["train-labels-idx1-ubyte.gz"])
+    data.ensure_mnist(tmp_path, [dead_mirror], timeout=TIMEOUT, checksums=synthetic["sha"])  # no download needed
+    assert_complete(tmp_path, synthetic["sha"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([data.STAMP_NAME, "train-images-idx3-ubyte.gz",
+                                                                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte",
+                                                                 "train-labels-idx1-ubyte.gz"])
+    err = capsys.readouterr().err
+    assert err.count("Renamed ") == 4 and "Removed" not in err
+    data.load_mnist(tmp_path, checksums=synthetic["sha"])
+
+
+def test_a_second_copy_under_another_name_is_removed_only_when_the_first_is_there(tmp_path, start_mirror, synthetic,
+                                                                                  capsys):
+    gz = synthetic["gz"]
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gz["train-images-idx3-ubyte.gz"])
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gz["train-images-idx3-ubyte.gz"])  # a copy, misnamed
+    server = start_mirror(gz)
+    data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+    assert "a copy of which is already there" in capsys.readouterr().err
+    assert requests_for(server, "t10k-images-idx3-ubyte.gz")  # the file it stood for is downloaded
+
+
+def test_a_download_never_touches_another_runs_temporary_file(tmp_path, start_mirror, synthetic):
+    others = tmp_path / "train-images-idx3-ubyte.gz.part"  # the name every run used to write to
+    others.write_bytes(b"another run's download, half done")
+    server = start_mirror(synthetic["gz"])
+    data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert others.read_bytes() == b"another run's download, half done"
+    assert sorted(p.name for p in tmp_path.glob("*.part")) == [others.name]
+
+
+def test_temporary_files_of_a_killed_download_are_removed_an_hour_later(tmp_path, dead_mirror, synthetic):
+    for name, blob in synthetic["gz"].items():
+        (tmp_path / name).write_bytes(blob)
+    old, recent = tmp_path / "t10k-images-idx3-ubyte.gz.1a2b3c4d.part", tmp_path / "train-images-idx3-ubyte.gz.part"
+    unrelated = tmp_path / "notes.part"
+    for path in (old, recent, unrelated):
+        path.write_bytes(b"half a download")
+    an_hour_ago = time.time() - data.ABANDONED_AFTER - 60
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    os.utime(unrelated, (an_hour_ago, an_hour_ago))
+    data.ensure_mnist(tmp_path, [dead_mirror], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert not old.exists() and recent.exists() and unrelated.exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+def test_a_data_folder_that_is_a_symlink_loop_is_a_message(tmp_path, dead_mirror):
+    loop = tmp_path / "data"
+    loop.symlink_to(loop)
+    for folder in (loop, loop / "inside"):
+        with pytest.raises(KitError, match="Cannot use the data folder"):
+            data.ensure_mnist(folder, [dead_mirror], timeout=TIMEOUT)
+    with pytest.raises(KitError):
+        data.load_mnist(loop)
+
+
 def test_hand_placed_uncompressed_files(tmp_path, dead_mirror, synthetic):
     for name, blob in synthetic["idx"].items():
         (tmp_path / name).write_bytes(blob)
@@ -393,36 +456,36 @@ def test_load_catches_a_file_that_differs_from_the_published_one(tmp_path, synth
 
 
 def test_mirror_order_command_line_then_variable_then_builtin(monkeypatch):
-    monkeypatch.setenv(data.MIRROR_VARIABLE, " http://b.example/mnist/  file:///srv/mnist/ ")
-    mirrors = data.mirror_list(["https://a.example/m/", data.BUILTIN_MIRRORS[1]])
+    monkeypatch.setenv(download.MIRROR_VARIABLE, " http://b.example/mnist/  file:///srv/mnist/ ")
+    mirrors = download.mirror_list(["https://a.example/m/", download.BUILTIN_MIRRORS[1]])
     assert mirrors == [
         "https://a.example/m/",
-        data.BUILTIN_MIRRORS[1],
+        download.BUILTIN_MIRRORS[1],
         "http://b.example/mnist/",
         "file:///srv/mnist/",
-        data.BUILTIN_MIRRORS[0],
+        download.BUILTIN_MIRRORS[0],
     ]
-    assert data.BUILTIN_MIRRORS[:2] == [
+    assert download.BUILTIN_MIRRORS[:2] == [
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     ]
-    monkeypatch.delenv(data.MIRROR_VARIABLE)
-    assert data.mirror_list(None) == data.BUILTIN_MIRRORS
+    monkeypatch.delenv(download.MIRROR_VARIABLE)
+    assert download.mirror_list(None) == download.BUILTIN_MIRRORS
 
 
-@pytest.mark.parametrize("bad", ["ftp://example.org/mnist/", "example.org/mnist", "http:///mnist/"])
+@pytest.mark.parametrize("bad", ["ftp://example.org/mnist/", "example.org/mnist", "http:///mnist/", "http://[::1"])
 def test_a_bad_mirror_url_is_named(monkeypatch, bad):
-    with pytest.raises(KitError, match=f"{bad!r} \\(from --mirror\\)"):
-        data.mirror_list([bad])
-    monkeypatch.setenv(data.MIRROR_VARIABLE, bad)
-    with pytest.raises(KitError, match=f"{bad!r} \\(from {data.MIRROR_VARIABLE}\\)"):
-        data.mirror_list([])
+    with pytest.raises(KitError, match=re.escape(f"{bad!r} (from --mirror)")):
+        download.mirror_list([bad])
+    monkeypatch.setenv(download.MIRROR_VARIABLE, bad)
+    with pytest.raises(KitError, match=re.escape(f"{bad!r} (from {download.MIRROR_VARIABLE})")):
+        download.mirror_list([])
 
 
 def test_the_variable_mnist_mirror_is_used_for_downloads(tmp_path, monkeypatch, start_mirror, synthetic, dead_mirror):
     server = start_mirror(synthetic["gz"])
-    monkeypatch.setenv(data.MIRROR_VARIABLE, f"{dead_mirror} {server.url}")
-    mirrors = data.mirror_list([])
+    monkeypatch.setenv(download.MIRROR_VARIABLE, f"{dead_mirror} {server.url}")
+    mirrors = download.mirror_list([])
     data.ensure_mnist(tmp_path, mirrors, timeout=TIMEOUT, checksums=synthetic["sha"])
     assert_complete(tmp_path, synthetic["sha"])
 
@@ -433,7 +496,7 @@ def test_the_variable_mnist_mirror_is_used_for_downloads(tmp_path, monkeypatch, 
 def run_main(*args, proxy=None):
     """main.py --download_only; proxy (a URL) replaces every proxy setting, to keep the built-in mirrors offline."""
     env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
-    env.pop(data.MIRROR_VARIABLE, None)
+    env.pop(download.MIRROR_VARIABLE, None)
     if proxy:
         env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy)
     else:

@@ -1,11 +1,15 @@
 """digit_image.py: MNIST's recipe (crop, 20-pixel box, center of mass), image files, the Sketch of the window."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from chapter03.common import digit_image
-from chapter03.common.digit_image import Sketch, is_light_on_dark, read_image, to_mnist
+from chapter03.common.digit_image import MAX_SIDE, Sketch, is_light_on_dark, read_image, to_mnist
+from conftest import REPO
 from coursekit.errors import KitError
 
 # A "2" as a stroke path in a box 0.6 wide and 1 tall (x to the right, y down).
@@ -144,6 +148,44 @@ def test_unreadable_or_missing_image_raises_kit_error(tmp_path):
         read_image(tmp_path / "cut.png")
     with pytest.raises(KitError, match="No image file"):
         read_image(tmp_path / "absent.png")
+
+
+MEASURE_PEAK = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+from chapter03.common.digit_image import read_image, to_mnist
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+gray = read_image(sys.argv[2])
+pixels = to_mnist(gray)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(gray.shape[0], gray.shape[1], pixels.shape[0], (peak - before) // 1024)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in kilobytes: Linux")
+def test_a_huge_image_is_shrunk_as_it_is_read(tmp_path):
+    side = 6000  # a 36-megapixel scan: 108 MB as RGB bytes, 144 MB as floats, and several copies of those before
+    page = Image.new("RGB", (side, side), "white")
+    page.paste((0, 0, 0), (2900, 1000, 3100, 5000))  # a "1" in the middle
+    page.save(tmp_path / "scan.png", compress_level=1)
+    done = subprocess.run([sys.executable, "-c", MEASURE_PEAK, str(REPO), str(tmp_path / "scan.png")],
+                          capture_output=True, text=True, timeout=120, check=True)
+    height, width, size, peak_mb = map(int, done.stdout.split())
+    assert (height, width, size) == (MAX_SIDE, MAX_SIDE, 28)
+    assert peak_mb < 300  # decoding (108 MB) and one gray copy; reading it whole as floats took about 550 MB
+    scaled = read_image(tmp_path / "scan.png")
+    small = tmp_path / "small.png"
+    page.resize((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS).save(small)
+    np.testing.assert_allclose(to_mnist(scaled), to_mnist(read_image(small)), atol=0.05)
+
+
+def test_a_large_transparent_image_keeps_its_strokes(tmp_path):
+    rgba = np.zeros((2 * MAX_SIDE + 100, 900, 4), dtype=np.uint8)  # transparent, taller than MAX_SIDE
+    rgba[500:3500, 400:500] = (0, 0, 0, 255)
+    Image.fromarray(rgba).save(tmp_path / "tall.png")
+    gray = read_image(tmp_path / "tall.png")
+    assert max(gray.shape) == MAX_SIDE and gray[0, 0] == 1 and gray.min() == 0
+    assert to_mnist(gray) is not None
 
 
 # ---------------------------------------------------------------------------------------------------- Sketch

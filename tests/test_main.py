@@ -1,6 +1,8 @@
-"""main.py end to end on the real MNIST: the default run, artifacts after every epoch, Ctrl-C, --resume, divergence."""
+"""main.py end to end on the real MNIST: the default run, artifacts after every epoch, Ctrl-C, --resume, divergence,
+a run that does not learn and its diagnosis, BLAS threads."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -10,8 +12,13 @@ import time
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
-from conftest import CHAPTER
+from chapter03.common import cli, data, diagnose, run, train
+from conftest import CHAPTER, SOLUTION_MODEL
+from coursekit import report
+from coursekit.errors import run_command
+from coursekit.student_code import load_model_module
 
 SOLUTION_MAIN = CHAPTER / "solution" / "main.py"
 STARTUP_MAIN = CHAPTER / "startup" / "main.py"
@@ -115,7 +122,10 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_finishes_the_same_run(mnist_dir,
     with np.load(model_dir / "model.npz") as a, np.load(tmp_path / "straight" / "model.npz") as b:
         np.testing.assert_array_equal(a["W0"], b["W0"])
 
-    other = run_main(*small_run(model_dir, "--hidden_dims", 32, "--resume"))
+    finished = run_main(*small_run(model_dir, "--hidden_dims", 32, "--resume"))  # its 3 epochs are done
+    assert finished.returncode == 0 and "Nothing to do" in finished.stdout
+    assert "That run was trained with --hidden_dims 64; your flags say --hidden_dims 32." in finished.stdout
+    other = run_main(*small_run(model_dir, "--hidden_dims", 32, "--resume", "--epochs", 4))
     assert other.returncode == 1 and "--hidden_dims 64" in other.stderr and "Traceback" not in other.stderr
 
 
@@ -144,6 +154,7 @@ def test_divergence_stops_with_advice_and_keeps_the_last_good_epoch(mnist_dir, t
     assert saved_epoch(tmp_path) == 1
 
 
+@pytest.mark.handed_out_startup
 def test_unfinished_todos_stop_training_with_a_plain_message(mnist_dir, tmp_path):
     result = run_main(STARTUP_MAIN, "--skip_checks", "--epochs", 1, "--data_dir", mnist_dir, "--model_dir", tmp_path)
     assert result.returncode == 1
@@ -151,6 +162,7 @@ def test_unfinished_todos_stop_training_with_a_plain_message(mnist_dir, tmp_path
     assert "NotImplementedError" in result.stderr and "model.py, line" in result.stderr
 
 
+@pytest.mark.handed_out_startup
 def test_failing_checks_stop_the_run_before_the_data(tmp_path):
     result = run_main(STARTUP_MAIN, "--data_dir", tmp_path / "nowhere", "--model_dir", tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -161,3 +173,128 @@ def test_failing_checks_stop_the_run_before_the_data(tmp_path):
 def test_bad_command_line_exits_2_without_a_traceback(argv, named):
     result = run_main(SOLUTION_MAIN, *argv)
     assert result.returncode == 2 and "Traceback" not in result.stderr and named in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A run that does not learn stops after its first epoch, keeps it, and says why
+
+
+ACCUMULATES = ("self.W.grad = self.x.T @ grad_output", "self.W.grad += self.x.T @ grad_output")  # passes one call
+
+
+def student_tree(folder, *edits):
+    """folder/chapter03/startup/model.py: the solution with edits, as a student's finished file might be."""
+    tree = folder / "chapter03" / "startup"
+    tree.mkdir(parents=True)
+    text = SOLUTION_MODEL.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (tree / "model.py").write_text(text, encoding="utf-8")
+    return tree
+
+
+def test_a_huge_learning_rate_stops_after_one_epoch_and_a_rate_is_suggested(mnist_dir, tmp_path):
+    result = run_main(SOLUTION_MAIN, "--data_dir", mnist_dir, "--model_dir", tmp_path, "--hidden_dims", 32,
+                      "--epochs", 2, "--lr", 10000)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Epoch  1/2" in result.stdout and "Epoch  2/2" not in result.stdout
+    assert saved_epoch(tmp_path) == 1 and f"The last epoch (1) is kept in {tmp_path / 'model.npz'}" in result.stderr
+    assert "hardly more than guessing" in result.stderr
+    err = " ".join(result.stderr.split())  # the report is wrapped to the width of a terminal
+    assert "These are the reference layers: the settings are at fault" in err
+    assert re.search(r"Train with --lr (1|0\.1|0\.01|0\.001) \(", err), err
+
+
+@pytest.fixture
+def no_time_limit(monkeypatch):
+    """The diagnosis stops after a few seconds; on a machine busy with other work that may come before it can tell.
+    The tests want the same outcome on every machine: its trials are bounded by their steps all the same."""
+    monkeypatch.setattr(diagnose, "BUDGET_SECONDS", 3600)
+
+
+def test_an_accumulating_gradient_with_skip_checks_is_blamed_on_linear_backward(mnist_dir, tmp_path, capsys,
+                                                                                no_time_limit):
+    tree = student_tree(tmp_path, ACCUMULATES)
+    status = cli.main(tree, ["--skip_checks", "--data_dir", str(mnist_dir), "--model_dir", str(tmp_path / "model"),
+                             "--epochs", "2"])
+    out, err = capsys.readouterr()
+    assert status == 1 and "Traceback" not in err
+    assert "Epoch  1/2" in out and "Epoch  2/2" not in out and saved_epoch(tmp_path / "model") == 1
+    assert "--skip_checks: training although the checks above FAIL" in out
+    assert "With the reference Linear the network learns: look at Linear.backward" in " ".join(err.split())
+    assert "Some checks failed (you trained with --skip_checks)" in " ".join(err.split())
+    diagnosis = err[err.index("Diagnosis:"):]
+    assert re.search(r"yours, with the reference Linear +\d+% right   learns", diagnosis)
+    assert not re.search(r"yours, with the reference (Sigmoid|Softmax|CrossEntropyLoss) .*learns", diagnosis)
+
+
+@pytest.fixture(scope="module")
+def small_mnist(mnist_dir):
+    """The real MNIST with 8,000 training images: an epoch in a fraction of a second."""
+    mnist = data.load_mnist(mnist_dir)
+    return mnist._replace(train_images=mnist.train_images[:8000], train_labels=mnist.train_labels[:8000])
+
+
+def train_in_process(module_file, mnist, model_dir, **settings):
+    """run.train_and_test as main.py runs it (settings: Config fields in `config`, and keyword arguments); its exit
+    status."""
+    config = run.Config(**{"hidden_dims": (32,), "lr": 0.01, "momentum": 0.95, "batch_size": 64, "epochs": 2,
+                           "seed": 0, **settings.pop("config", {})})
+    return run_command(lambda: run.train_and_test(load_model_module(module_file), module_file, mnist, config,
+                                                  model_dir, "python chapter03/startup/main.py", **settings))
+
+
+def test_a_tiny_learning_rate_stops_and_a_larger_one_is_suggested(small_mnist, tmp_path, capsys, no_time_limit):
+    student = student_tree(tmp_path) / "model.py"  # the reference's code, in a student's file
+    assert train_in_process(student, small_mnist, tmp_path / "model", config={"lr": 1e-6, "momentum": 0.0}) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Even the reference layers do not learn at lr 1e-06: the learning rate is at fault" in err
+    assert re.search(r"Train with --lr (1|0\.1|0\.01) \(", err), err
+
+
+def test_resuming_a_finished_run_has_nothing_to_do_and_names_the_saved_settings(small_mnist, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1}) == 0
+    out = capsys.readouterr().out
+    assert "1 epoch." in out and "1 epochs" not in out
+    before = (model_dir / "model.npz").read_bytes()
+
+    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1}, resume=True) == 0
+    out = capsys.readouterr().out
+    assert f"Nothing to do: {model_dir / 'model.npz'} already holds 1 epoch of training" in out
+    assert "That run was trained with" not in out and "Test accuracy" not in out
+
+    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1, "lr": 0.1, "seed": 3},
+                            resume=True) == 0
+    out = capsys.readouterr().out
+    assert "That run was trained with --lr 0.01, --seed 0; your flags say --lr 0.1, --seed 3." in out
+    assert (model_dir / "model.npz").read_bytes() == before
+
+
+def blas_threads_now():
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_training_and_the_checks_use_one_blas_thread_unless_told(mnist_dir, tmp_path, monkeypatch, capsys):
+    seen = {"checks": [], "training": []}
+    real_checks, real_epoch = report.run_checks, train.train_one_epoch
+
+    def checks(*args, **kwargs):
+        seen["checks"].append(blas_threads_now())
+        return real_checks(*args, **kwargs)
+
+    def epoch(*args, **kwargs):
+        seen["training"].append(blas_threads_now())
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(report, "run_checks", checks)
+    monkeypatch.setattr(train, "train_one_epoch", epoch)
+    before = blas_threads_now()
+    common = ["--data_dir", str(mnist_dir), "--model_dir", str(tmp_path), "--hidden_dims", "16", "--epochs", "1"]
+    assert cli.main(CHAPTER / "solution", common) == 0
+    assert seen == {"checks": [{1}], "training": [{1}]}
+    assert blas_threads_now() == before  # the limit ends with the run
+    assert cli.main(CHAPTER / "solution", [*common, "--blas_threads", "2", "--model_dir", str(tmp_path / "2")]) == 0
+    assert seen["training"][-1] == {2}
+    capsys.readouterr()

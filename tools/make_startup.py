@@ -1,28 +1,44 @@
-"""Generate a chapter's startup/model.py (the students' file) from its solution/model.py and task table.
+"""Generate a chapter's startup/model.py (the students' file) from its solution/model.py and task table. For
+maintainers: students never need to run it.
 
     python tools/make_startup.py           # write chapter03/startup/model.py
-    python tools/make_startup.py --check   # exit 1 when the committed startup file differs from what would be written
+    python tools/make_startup.py --check   # write nothing; exit 1 when the startup file is not what would be written
+    python tools/make_startup.py --force   # write it even over changes made since it was generated (kept in a backup)
+
+The tool remembers what it wrote: the SHA-256 of the generated file, in a file beside it (chapter03/startup/
+.model.py.sha256, in the format of `sha256sum`, of the text with "\\n" line ends). A startup file that no longer has
+that hash was changed after it was generated: on a student's checkout, that is the student's work. It is never
+overwritten without --force, and with --force a copy of it is kept first, beside it, under a name of its own.
 
 How the solution file is marked up: coursekit/startup.py.
 """
 
 import argparse
+import contextlib
+import hashlib
 import importlib
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `import coursekit` and the chapter's package
 
 from coursekit.errors import KitError, run_command  # noqa: E402
-from coursekit.files import shown_path, write_atomically  # noqa: E402
+from coursekit.files import refuse_folder, shown_path, write_atomically  # noqa: E402
 from coursekit.startup import MarkerError, make_startup  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Generate the students' model.py from the reference model.py.")
-    parser.add_argument("--check", action="store_true",
+    parser = argparse.ArgumentParser(
+        description="Generate the students' model.py from the reference model.py (for maintainers). A startup file "
+                    "changed since it was generated (a student's work) is not overwritten without --force.")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the startup file differs from what would be generated")
+    action.add_argument("--force", action="store_true",
+                        help="write the startup file even if it was changed since it was generated, after keeping a "
+                             "copy of it beside it (model.py.<date-time>.bak)")
     parser.add_argument("--chapter", type=Path, default=REPO / "chapter03",
                         help="the chapter's folder, holding solution/, startup/ and common/tasks.py "
                              "(default: chapter03)")
@@ -31,7 +47,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     solution = args.solution or args.chapter / "solution" / "model.py"
     startup = args.startup or args.chapter / "startup" / "model.py"
-    return run_command(generate, solution, startup, args.chapter, args.check)
+    if args.check:
+        return run_command(check, solution, startup, args.chapter)
+    return run_command(generate, solution, startup, args.chapter, args.force)
 
 
 def chapter_tasks(chapter):
@@ -44,31 +62,132 @@ def chapter_tasks(chapter):
         raise KitError(f"make_startup: no task table in {shown_path(chapter)}/common/tasks.py ({exc}).") from None
 
 
-def generate(solution, startup, chapter, check):
+def expected_text(solution, chapter):
+    """The text the startup file should hold."""
     tasks = chapter_tasks(chapter)
     try:
-        expected = make_startup(solution.read_text(encoding="utf-8"), tasks)
+        return make_startup(solution.read_text(encoding="utf-8"), tasks)
     except OSError as exc:
         raise KitError(f"make_startup: cannot read {shown_path(solution)}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise KitError(f"make_startup: {shown_path(solution)} is not UTF-8 text ({exc.reason} at byte {exc.start}). "
+                       f"Nothing was written.") from None
     except MarkerError as exc:
         raise KitError(f"make_startup: {shown_path(solution)}, {exc}. Nothing was written.") from None
 
-    if not check:
-        write_atomically(startup, lambda file: file.write(expected.encode("utf-8")))
-        print(f"wrote {shown_path(startup)} from {shown_path(solution)}")
-        return 0
 
+# ---------------------------------------------------------------------------------------------------- the record
+
+
+def record_path(startup):
+    """Where the hash of the generated startup file is kept: beside it, chapter03/startup/.model.py.sha256."""
+    return startup.with_name(f".{startup.name}.sha256")
+
+
+def digest(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def recorded_digest(startup):
+    """The hash written when the startup file was last generated; None when there is no readable record."""
     try:
-        committed = startup.read_text(encoding="utf-8")  # newlines read as "\n", whatever git checked out
+        fields = record_path(startup).read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return fields[0] if fields else None
+
+
+def write_record(startup, text):
+    record = f"{digest(text)}  {startup.name}\n"
+    write_atomically(record_path(startup), lambda file: file.write(record.encode("utf-8")))
+
+
+def read_text(path):
+    """The startup file's text with "\\n" line ends, whatever git checked out; None when there is no file."""
+    refuse_folder(path)  # the path of a folder: a plain message, not IsADirectoryError
+    try:
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        committed = None
-    if committed == expected:
+        return None
+    except OSError as exc:
+        raise KitError(f"make_startup: cannot read {shown_path(path)}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # not text the tool wrote: someone's, so never overwritten without --force
+        return path.read_bytes().decode("utf-8", errors="replace") + f"\n# not UTF-8: {exc.reason}"
+
+
+def changed_since_generated(startup, current):
+    """True when the startup file's text is not what the tool last wrote (or there is no record of it)."""
+    return current is not None and digest(current) != recorded_digest(startup)
+
+
+# ---------------------------------------------------------------------------------------------------- the commands
+
+
+def generate(solution, startup, chapter, force):
+    """Write the startup file, unless it holds changes made since it was generated (then only with force)."""
+    expected = expected_text(solution, chapter)
+    current = read_text(startup)
+    if current == expected:
+        if recorded_digest(startup) != digest(expected):
+            write_record(startup, expected)
+        print(f"{shown_path(startup)} is up to date with {shown_path(solution)}: nothing to write.")
+        return 0
+    if changed_since_generated(startup, current):
+        if not force:
+            raise KitError(
+                f"make_startup: {shown_path(startup)} was changed after it was generated (on a student's checkout: "
+                f"the student's code), so it was not overwritten; nothing was written.\n"
+                f"Students: you never need this tool, your file is untouched.\n"
+                f"Maintainers: change the startup file through {shown_path(solution)}. To replace this one anyway, "
+                f"--force keeps a copy of it beside it first.")
+        print(f"kept a copy of the changed {shown_path(startup)} in {shown_path(keep_backup(startup))}")
+    write_atomically(startup, lambda file: file.write(expected.encode("utf-8")))
+    write_record(startup, expected)
+    print(f"wrote {shown_path(startup)} from {shown_path(solution)}")
+    return 0
+
+
+def keep_backup(path):
+    """Copy path to path.<date-time>.bak beside it, under a name no file has yet; returns the copy's path."""
+    content = path.read_bytes()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for number in range(1, 1000):
+        backup = path.with_name(f"{path.name}.{stamp}{'' if number == 1 else f'-{number}'}.bak")
+        try:
+            with open(backup, "xb") as file:  # "x": fails rather than overwrite a file of that name
+                file.write(content)
+            return backup
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # a half-written copy; on a disk that refuses, there is none
+                backup.unlink()
+            raise KitError(f"make_startup: could not keep a copy of {shown_path(path)} ({exc.strerror}), so nothing "
+                           f"was written.") from None
+    raise KitError(f"make_startup: no free name for a copy of {shown_path(path)}; nothing was written.")
+
+
+def check(solution, startup, chapter):
+    """Exit 0 when the startup file and its record are what the tool would write; else 1, saying why."""
+    expected = expected_text(solution, chapter)
+    current = read_text(startup)
+    if current == expected and recorded_digest(startup) == digest(expected):
         print(f"{shown_path(startup)} is up to date with {shown_path(solution)}")
         return 0
-    why = "is missing" if committed is None else f"differs from it at line {first_difference(committed, expected)}"
+    if current == expected:
+        why = (f"its record {shown_path(record_path(startup))} is missing or stale; "
+               f"`python tools/make_startup.py` writes it (and nothing else)")
+    elif current is None:
+        why = "it is missing; `python tools/make_startup.py` writes it"
+    elif changed_since_generated(startup, current):
+        why = (f"it differs from it at line {first_difference(current, expected)} and was changed after it was "
+               f"generated (a student's work, on a student's checkout); change it through the solution file only, "
+               f"then regenerate it (make_startup.py will not overwrite it without --force)")
+    else:
+        why = (f"it differs from it at line {first_difference(current, expected)}: the solution file changed since; "
+               f"regenerate it with `python tools/make_startup.py`")
     print(f"make_startup: {shown_path(startup)} is out of date: it should be generated from {shown_path(solution)} "
-          f"but {why}.\nRegenerate it with `python tools/make_startup.py` (change the startup file only through "
-          f"solution/model.py).", file=sys.stderr)
+          f"but {why}.", file=sys.stderr)
     return 1
 
 

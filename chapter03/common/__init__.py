@@ -1,13 +1,14 @@
-"""The machinery both trees share. Students do not need to change anything here.
+"""Chapter 3's machinery, shared by both trees. Students do not need to change anything here.
 
-- cli.py          the command line of main.py: checks, then data, then training, then the test
-- checks.py       the correctness checks of the layers in model.py (also used by grade.py and the tests)
-- data.py         download, verify and load MNIST
-- train.py        the training loop and the SGD optimizer
-- checkpoint.py   model.npz: save, load, rebuild the network
-- plots.py        loss curves, confusion matrix, the digits the network got most wrong
-- digit_image.py  turn a drawing into a 28x28 MNIST-like input
-- canvas.py       the drawing window of handwriting_canvas.py
-- student_code.py import a model.py by path and explain errors raised inside it
-- errors.py       KitError: a failure explained in plain words
+- tasks.py                the task table: which classes students write, handout sections, points
+- checks.py               the checks of Linear, ReLU, the loss and MLP; activation_checks.py: Sigmoid and Softmax
+- cli.py                  main.py's command line: checks, then data, then the training run
+- run.py                  one training run: epochs, a checkpoint after each, the test
+- diagnose.py             a run that does not learn: which layer, or the learning rate
+- train.py                the SGD optimizer, one epoch, evaluation
+- checkpoint.py           model.npz: its schema, save, load, resume, rebuild the network
+- data.py                 find, verify and load MNIST; download.py fetches it; verify.py checks its SHA-256
+- plots.py                loss curves, confusion matrix, the digits the network got most wrong
+- digit_image.py          turn a drawing into a 28x28 MNIST-like input
+- canvas.py               the drawing window of handwriting_canvas.py
 """

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit.errors import KitError, run_command
+from coursekit.errors import KitError, run_command, silence_stdout
 from coursekit.files import shown_path
+from coursekit.i18n import choose_language, console_encoding, say, speaking
 from coursekit.student_code import explain_exception, load_model_module, raised_in
 
 from . import checkpoint, digit_image
@@ -42,7 +43,8 @@ def main(tree_dir, argv=None):
     with --image the prediction for one file. Returns the exit status."""
     tree_dir = Path(tree_dir)
     args = parse_args(tree_dir, argv)
-    return run_command(show_predictions, args.model, tree_dir, args.image)
+    with speaking(choose_language(None, console_encoding())[0]):  # the locale's language, as main.py's default
+        return run_command(show_predictions, args.model, tree_dir, args.image)
 
 
 def show_predictions(model_path, tree_dir, image):
@@ -97,7 +99,16 @@ class Network:
         """pixels (28, 28) in [0, 1], light on dark -> the ten probabilities (10,), one per digit."""
         inputs = checkpoint.prepare_inputs(pixels.reshape(1, -1), self.saved)
         probs = self.run_student_code(self.model, inputs)
-        return np.asarray(probs, dtype=np.float64).reshape(-1)
+        try:
+            probs = np.asarray(probs, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            probs = None
+        if probs is None or probs.shape != (10,) or not np.isfinite(probs).all():
+            shown = "something that is not an array" if probs is None else np.array2string(probs, precision=3)
+            raise KitError(f"The network of {shown_path(self.model_file)} gave {shown} for a digit, not ten "
+                           "probabilities: check its forward methods (python chapter03/"
+                           f"{self.model_file.parent.name}/main.py --checks_only).")
+        return probs
 
     def run_student_code(self, function, *args):
         """function(*args), with an error raised inside model.py turned into a plain message."""
@@ -107,7 +118,7 @@ class Network:
             raise KitError(f"{shown_path(self.model_file)} is not finished yet ({exc}).\n"
                            "To use the canvas, finish the TODOs in model.py first, then train the network:\n"
                            f"    python chapter03/{self.model_file.parent.name}/main.py") from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit: an exit() left in model.py
             if not raised_in(exc, self.model_file):
                 raise  # a bug in the kit itself: keep the traceback
             raise KitError(f"{self.model_file.name} failed while reading a digit: "
@@ -123,7 +134,8 @@ def no_model_message(path, tree_dir):
     command = f"python chapter03/{tree_dir.name}/main.py"
     if path.resolve() != default_model_path(tree_dir).resolve():
         command += f" --model_dir {path.parent}"
-    return f"No trained model at {path}. Train one first:\n    {command}"
+    return say(f"No trained model at {path}. Train one first:\n    {command}",
+               f"{path} 处还没有训练好的模型。先训练一个：\n    {command}")
 
 
 # ---------------------------------------------------------------------------------------------------- --image
@@ -133,11 +145,13 @@ def print_prediction(network, image_path):
     """Read the image file, print 'prediction: D' and then the ten probabilities, one per line ('0: 0.0012')."""
     gray = digit_image.read_image(image_path)
     if digit_image.is_light_on_dark(gray):
-        print(f"{image_path.name} has light strokes on a dark background: reading it inverted.", file=sys.stderr)
+        print(say(f"{image_path.name} has light strokes on a dark background: reading it inverted.",
+                  f"{image_path.name} 是深色背景上的浅色笔画：反色后再识别。"), file=sys.stderr)
         gray = 1 - gray
     pixels = digit_image.to_mnist(gray)
     if pixels is None:
-        raise KitError(f"{image_path} is blank: there is no dark stroke on it to read.")
+        raise KitError(say(f"{image_path} is blank: there is no dark stroke on it to read.",
+                           f"{image_path} 是空白的：上面没有可以识别的深色笔画。"))
     probs = network.probabilities(pixels)
     print(f"prediction: {probs.argmax()}")
     for digit, prob in enumerate(probs):
@@ -159,19 +173,26 @@ def open_window(network):
 def start_tk():
     """A Tk root window, or KitError saying how to get Tk or why there is no screen to show it on."""
     if tk is None:
-        raise KitError(
+        raise KitError(say(
             "This Python has no Tk (the tkinter module), which the window needs. To get it:\n"
             "    Linux:   sudo apt install python3-tk   (Fedora: sudo dnf install python3-tkinter)\n"
             "    macOS:   use the installer from python.org, or: brew install python-tk\n"
             "    Windows: run the python.org installer again, choose Modify, tick 'tcl/tk and IDLE'\n"
-            "Without a window, --image FILE reads a digit from an image file."
-        )
+            "Without a window, --image FILE reads a digit from an image file.",
+            "这个 Python 没有 Tk（tkinter 模块），而窗口需要它。安装方法：\n"
+            "    Linux：  sudo apt install python3-tk   （Fedora：sudo dnf install python3-tkinter）\n"
+            "    macOS：  用 python.org 的安装包，或者：brew install python-tk\n"
+            "    Windows：重新运行 python.org 的安装程序，选 Modify，勾选“tcl/tk and IDLE”\n"
+            "没有窗口时，--image FILE 可以识别图片文件里的数字。"
+        ))
     try:
         return tk.Tk()
     except tk.TclError as exc:
         if "display" in str(exc):
-            raise KitError(f"No screen to open the window on ({exc}). Run it on a desktop, or over ssh with "
-                           "ssh -X; without a window, --image FILE reads a digit from an image file.") from None
+            raise KitError(say(f"No screen to open the window on ({exc}). Run it on a desktop, or over ssh with "
+                               "ssh -X; without a window, --image FILE reads a digit from an image file.",
+                               f"没有可以打开窗口的屏幕（{exc}）。请在桌面环境里运行，或者用 ssh -X；没有窗口时，"
+                               "--image FILE 可以识别图片文件里的数字。")) from None
         raise KitError(f"Tk could not start: {exc}") from None
 
 
@@ -204,8 +225,8 @@ class Window:
 
         side = tk.Frame(root)
         side.grid(row=0, column=1, sticky="n", padx=(0, 10), pady=10)
-        tk.Label(side, text="The network reads").grid(row=0, column=0)
-        tk.Label(side, text="It sees").grid(row=0, column=1)
+        tk.Label(side, text=say("The network reads", "网络认为是")).grid(row=0, column=0)
+        tk.Label(side, text=say("It sees", "它看到的")).grid(row=0, column=1)
         self.digit_label = tk.Label(side, font=("Helvetica", 72, "bold"), width=2)
         self.digit_label.grid(row=1, column=0)
         zoomed = digit_image.SIZE * PREVIEW_ZOOM
@@ -216,8 +237,8 @@ class Window:
 
         buttons = tk.Frame(root)
         buttons.grid(row=1, column=1, sticky="s", pady=10)
-        tk.Button(buttons, text="Clear (c)", command=self.clear).pack(side="left", padx=5)
-        tk.Button(buttons, text="Quit (q)", command=root.destroy).pack(side="left", padx=5)
+        tk.Button(buttons, text=say("Clear (c)", "清空 (c)"), command=self.clear).pack(side="left", padx=5)
+        tk.Button(buttons, text=say("Quit (q)", "退出 (q)"), command=root.destroy).pack(side="left", padx=5)
         tk.Label(root, text=self.network.description(), anchor="w", fg="grey25").grid(
             row=2, column=0, columnspan=2, sticky="we", padx=10, pady=(0, 8))
 
@@ -263,8 +284,8 @@ class Window:
 
     def show_hint(self):
         """Grey words on the empty canvas (on the screen only: the Sketch the network reads stays blank)."""
-        self.canvas.create_text(CANVAS_SIZE / 2, CANVAS_SIZE / 2, text="Draw a digit here", fill="grey60",
-                                font=("Helvetica", 16), tags="hint")
+        self.canvas.create_text(CANVAS_SIZE / 2, CANVAS_SIZE / 2, text=say("Draw a digit here", "在这里写一个数字"),
+                                fill="grey60", font=("Helvetica", 16), tags="hint")
 
     # ------------------------------------------------------------------ reading
 
@@ -275,7 +296,10 @@ class Window:
             return
         probs = self.network.probabilities(pixels)
         self.show(pixels, probs)
-        print(f"prediction: {probs.argmax()}", flush=True)
+        try:
+            print(f"prediction: {probs.argmax()}", flush=True)
+        except BrokenPipeError:  # the output went into a program that has stopped reading: the window goes on
+            silence_stdout()
 
     def show_nothing(self):
         self.digit_label.configure(text="")

@@ -16,78 +16,44 @@ turns into a strange error later. Checking costs a decompression (about 0.3 s fo
 - load_mnist() has to decompress the files anyway; it hashes the same bytes as it parses them (about 0.03 s), so
   a file that changed after it was checked is still caught.
 
-Downloads try the mirrors in order (yours first, then BUILTIN_MIRRORS); any failure moves on to the next one.
-Each file is written to a temporary name, verified, and only then renamed to its final name.
+Downloads are download.py's job, checksums and the stamp verify.py's. A copy found under another file's name (the
+names swapped by hand) is renamed, never deleted.
 """
 
 import collections
 import hashlib
-import json
 import math
 import os
-import re
-import shutil
 import struct
-import sys
 import time
 import zlib
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import numpy as np
-import requests
-import urllib3
-from tqdm import tqdm
 
-from coursekit.errors import KitError
+from coursekit.errors import KitError, interrupts_deferred
+from coursekit.files import remove, temporary_name
 
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+from .download import download_missing, nothing_worked_message, say
+from .verify import (
+    FILES,
+    GZIP_MAGIC,
+    PUBLISHED_SHA256,
+    STAMP_NAME,
+    decompressed,
+    identify,
+    read_stamp,
+    record_in_stamp,
+    stamp_matches,
+    write_stamp,
+)
 
-# SHA-256 of the decompressed files, as published (the .gz bytes differ between mirrors, their contents do not).
-PUBLISHED_SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-
-# Hosts that serve the official files today (the original yann.lecun.com no longer does).
-BUILTIN_MIRRORS = [
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-]
-MIRROR_VARIABLE = "MNIST_MIRROR"
-# Some hosts refuse requests without a User-Agent; "identity" asks servers not to compress what is already gzip.
-HEADERS = {"User-Agent": "mnist-course-kit/1.0", "Accept-Encoding": "identity"}
-RETRY_DELAYS = (1.0, 4.0)  # seconds to wait before the 2nd and the 3rd attempt of a download that broke off
-CHUNK_SIZE = 64 * 1024
-STAMP_NAME = ".mnist-verified.json"
-GZIP_MAGIC = b"\x1f\x8b"
+ABANDONED_AFTER = 3600  # seconds untouched after which a temporary file in the data folder is a killed run's
 VALIDATION_SIZE = 5000  # the last 5,000 training images; the network never trains on them
 
 Mnist = collections.namedtuple(
     "Mnist", ["train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels"]
 )
-
-
-# ---------------------------------------------------------------------------------------------------- mirrors
-
-
-def mirror_list(cli_mirrors):
-    """Every mirror to try, in order: --mirror URLs, then those in $MNIST_MIRROR (separated by spaces), then
-    BUILTIN_MIRRORS. Raises KitError naming a URL that is not http://, https:// or file://."""
-    given = [(url, "--mirror") for url in cli_mirrors or []]
-    given += [(url, MIRROR_VARIABLE) for url in os.environ.get(MIRROR_VARIABLE, "").split()]
-    for url, source in given:
-        parsed = urlparse(url)
-        usable = parsed.scheme == "file" or (parsed.scheme in ("http", "https") and parsed.netloc)
-        if not usable:
-            raise KitError(
-                f"The mirror {url!r} (from {source}) is not a URL the kit can download from: a mirror is a base URL "
-                "starting with http://, https:// or file://, for example --mirror https://example.org/mnist/"
-            )
-    return list(dict.fromkeys([url for url, _ in given] + BUILTIN_MIRRORS))  # without repeats, order kept
 
 
 # ---------------------------------------------------------------------------------------------------- ensure
@@ -104,12 +70,14 @@ def ensure_mnist(data_dir, mirrors, timeout=(10, 30), checksums=PUBLISHED_SHA256
     A copy that fails verification is removed. Raises KitError when a file could not be obtained: the message
     says what was tried and how to put the files in place by hand.
     """
-    data_dir = Path(data_dir).resolve()
+    data_dir = resolved_folder(data_dir)
     checked_before = read_stamp(data_dir)
     stamp = {}  # rewritten from scratch: only the copies verified (again) during this run
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        missing = [name for name in FILES if not keep_verified_copies(data_dir, name, checksums, checked_before, stamp)]
+        remove_abandoned_temporaries(data_dir)
+        present = check_copies(data_dir, checksums, checked_before, stamp)
+        missing = [name for name in FILES if name not in present]
         failures = download_missing(missing, data_dir, mirrors, timeout, checksums, stamp) if missing else []
     except OSError as exc:  # network errors are handled mirror by mirror; what reaches here is the local disk
         raise KitError(f"Cannot use the data folder {data_dir}: {exc}") from None
@@ -120,262 +88,84 @@ def ensure_mnist(data_dir, mirrors, timeout=(10, 30), checksums=PUBLISHED_SHA256
         raise KitError(nothing_worked_message(data_dir, still_missing, failures))
 
 
-def keep_verified_copies(data_dir, name, checksums, checked_before, stamp):
-    """Check the copies of one file already in data_dir (`name` and `name.gz`): record the good ones in stamp,
-    remove the bad ones. True when at least one good copy is there. A copy that the stamp of an earlier run
-    vouches for, unchanged since, is not read again."""
-    found = False
-    for path in (data_dir / name, data_dir / (name + ".gz")):
-        if not path.is_file():
-            continue
-        if not stamp_matches(checked_before, path, checksums[name]):
-            problem = verification_problem(path.read_bytes(), checksums[name])
-            if problem:
-                path.unlink()
-                say(f"Removed {path}: {problem}.")
-                continue
-        record_in_stamp(stamp, path, checksums[name])
-        found = True
-    return found
-
-
-def verification_problem(blob, expected_sha):
-    """None when blob (a file as stored: gzip-compressed or not) holds the expected contents; else why not."""
+def resolved_folder(folder):
+    """The absolute path of folder; KitError when it cannot be resolved (a symbolic link that points to itself)."""
     try:
-        contents = decompressed(blob)
-    except zlib.error as exc:
-        return f"not a complete gzip file ({exc})"
-    if contents[:3] != b"\x00\x00\x08":
-        return "not an MNIST file (a server may have sent an error or login page instead)"
-    if hashlib.sha256(contents).hexdigest() != expected_sha:
-        return "its contents differ from the published MNIST file (SHA-256 mismatch)"
-    return None
+        return Path(folder).resolve()
+    except (OSError, RuntimeError) as exc:  # Python < 3.13 raises RuntimeError for a symlink loop
+        raise KitError(f"Cannot use the data folder {folder}: {exc}. Fix the link, or choose another --data_dir.") \
+            from None
 
 
-def decompressed(blob):
-    """The IDX bytes inside blob: gzip layers are peeled off (none if stored uncompressed; a misconfigured server
-    may even add a second one). IDX files start with two zero bytes, never with the gzip magic number 1f 8b."""
-    while blob[:2] == GZIP_MAGIC:
-        blob = gunzip(blob)
-    return blob
+def remove_abandoned_temporaries(data_dir):
+    """Remove the temporary files of downloads (and stamps) left in data_dir by a run that was killed (SIGKILL, a
+    power cut): those untouched for ABANDONED_AFTER seconds. A download in progress, perhaps another run's, writes to
+    its file every few seconds, or gives up."""
+    now = time.time()
+    for path in data_dir.iterdir():
+        ours = path.name.startswith((*FILES, STAMP_NAME)) and path.name.endswith((".part", ".renaming", ".tmp"))
+        try:
+            abandoned = ours and now - path.stat().st_mtime > ABANDONED_AFTER
+        except OSError:  # gone meanwhile (its run finished), or unreadable: not ours to remove
+            continue
+        if abandoned:
+            remove(path)
 
 
-def gunzip(blob):
-    """Decompress a gzip file of one member (as MNIST's are); raises zlib.error if it is damaged or cut short.
+def check_copies(data_dir, checksums, checked_before, stamp):
+    """Check the copies already in data_dir (`name` and `name.gz` for each of FILES) and record the good ones in
+    stamp; returns the names of FILES that have a good copy. A copy the stamp of an earlier run vouches for,
+    unchanged since, is not read again. A copy that is not an MNIST file is removed. A copy holding another of the
+    four files (names swapped by hand) is renamed to the name of what it holds, never removed."""
+    misnamed = []  # (path, the name of the file it holds)
+    for name in FILES:
+        for path in (data_dir / name, data_dir / (name + ".gz")):
+            if not path.is_file():
+                continue
+            if stamp_matches(checked_before, path, checksums[name]):
+                holds = name
+            else:
+                holds, problem = identify(path.read_bytes(), checksums)
+                if holds is None:
+                    path.unlink()
+                    say(f"Removed {path}: {problem}.")
+                    continue
+            if holds == name:
+                record_in_stamp(stamp, path, checksums[name])
+            else:
+                misnamed.append((path, holds))
+    if misnamed:
+        rename_to_what_they_hold(data_dir, misnamed, checksums, stamp)
+    return {name.removesuffix(".gz") for name in stamp}
 
-    Its last 4 bytes hold the decompressed size: an output buffer of that size from the start keeps one copy of
-    the 47 MB of training images in memory instead of two while a growing buffer is copied (capped, should the
-    file be damaged)."""
-    size = struct.unpack("<I", blob[-4:])[0] if len(blob) >= 4 else 1
-    return zlib.decompress(blob, wbits=31, bufsize=min(max(size, 1), 64 * 2**20))
+
+def rename_to_what_they_hold(data_dir, misnamed, checksums, stamp):
+    """Give each (path, name it holds) its right name. Two steps, so that swapped names are swapped back: each is
+    first moved to a temporary name, then to its own. One whose name already has a good copy is a duplicate of it
+    and is removed. Ctrl-C waits for the renames (instants), so a file is never left under a temporary name."""
+    with interrupts_deferred():
+        moving = []
+        for path, holds in misnamed:
+            tmp = temporary_name(path, ".renaming")
+            os.replace(path, tmp)
+            moving.append((path, tmp, holds))
+        for path, tmp, holds in moving:
+            with open(tmp, "rb") as file:
+                gzipped = file.read(2) == GZIP_MAGIC
+            target = data_dir / (holds + ".gz" if gzipped else holds)
+            if holds + ".gz" in stamp or holds in stamp:
+                tmp.unlink()
+                say(f"Removed {path}: it holds {holds}, a copy of which is already there.")
+                continue
+            os.replace(tmp, target)
+            record_in_stamp(stamp, target, checksums[holds])
+            say(f"Renamed {path.name} to {target.name}: that is the file it holds.")
 
 
 # ---------------------------------------------------------------------------------------------------- stamp
 
 
-def read_stamp(data_dir):
-    """{file name: {"size", "mtime_ns", "sha256"}} of the files verified by an earlier run; {} if there is none."""
-    try:
-        stamp = json.loads((data_dir / STAMP_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # no stamp yet, or a damaged one: every file is simply checked again
-        return {}
-    return stamp if isinstance(stamp, dict) else {}
-
-
-def stamp_matches(stamp, path, expected_sha):
-    """True when path was verified against expected_sha and has not changed since (same size and time)."""
-    status = path.stat()
-    return stamp.get(path.name) == {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": expected_sha}
-
-
-def record_in_stamp(stamp, path, expected_sha):
-    status = path.stat()
-    stamp[path.name] = {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": expected_sha}
-
-
-def write_stamp(data_dir, stamp):
-    """Save the stamp atomically. A read-only data folder still works: its files are just checked every run."""
-    tmp = data_dir / (STAMP_NAME + ".tmp")
-    try:
-        tmp.write_text(json.dumps(stamp, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, data_dir / STAMP_NAME)
-    except OSError:
-        pass  # the stamp only saves time; without it the files are verified again next run
-
-
 # ---------------------------------------------------------------------------------------------------- download
-
-
-class FetchFailed(Exception):
-    """One attempt to fetch one file from one mirror failed; str() is the short reason shown to the user.
-
-    retry        worth trying the same URL again after a pause (a timeout, a connection cut mid-way, a 5xx)
-    unreachable  the mirror cannot be reached at all (DNS, refused, TLS): not worth trying again
-    """
-
-    def __init__(self, reason, *, retry=False, unreachable=False):
-        super().__init__(reason)
-        self.retry = retry
-        self.unreachable = unreachable
-
-
-def download_missing(names, data_dir, mirrors, timeout, checksums, stamp):
-    """Fetch each file in names from the first mirror that delivers it verified. Returns the failures, as
-    "url: reason" lines, for the message shown if some file could not be obtained."""
-    failures = []
-    given_up = set()
-    with requests.Session() as session:
-        session.headers.update(HEADERS)
-        for name in names:
-            for mirror in mirrors:
-                if mirror in given_up:
-                    continue
-                url = mirror.rstrip("/") + "/" + name + ".gz"
-                try:
-                    path = fetch_with_retries(session, url, data_dir, name, checksums[name], timeout)
-                except FetchFailed as failure:
-                    failures.append(f"{url}: {failure}")
-                    say(f"  failed: {failure}")
-                    # A mirror that cannot be reached, or still fails after the retries, would only make the user
-                    # wait again for the next file. One missing a file (404) or serving a bad one may have the others.
-                    if failure.unreachable or failure.retry:
-                        given_up.add(mirror)
-                    continue
-                record_in_stamp(stamp, path, checksums[name])
-                break
-    return failures
-
-
-def fetch_with_retries(session, url, data_dir, name, expected_sha, timeout):
-    """fetch_verified, tried again after RETRY_DELAYS when the failure may be temporary."""
-    for delay in (*RETRY_DELAYS, None):
-        try:
-            return fetch_verified(session, url, data_dir, name, expected_sha, timeout)
-        except FetchFailed as failure:
-            if not failure.retry or delay is None:
-                raise
-            say(f"  {failure}; trying again in {delay:g} s")
-            time.sleep(delay)
-
-
-def fetch_verified(session, url, data_dir, name, expected_sha, timeout):
-    """Download url to a temporary file in data_dir, verify it, and rename it to its final name, which is
-    `name.gz` if the bytes are gzip-compressed and `name` if not. Returns the final path; raises FetchFailed.
-    The temporary file is removed whatever happens, Ctrl-C included."""
-    say(f"{'Copying' if url.startswith('file:') else 'Downloading'} {url}")
-    tmp = data_dir / (name + ".gz.part")
-    try:
-        if url.startswith("file:"):
-            copy_local_file(url, tmp)
-        else:
-            download(session, url, tmp, timeout, label=name + ".gz")
-        blob = tmp.read_bytes()
-        problem = verification_problem(blob, expected_sha)
-        if problem:
-            raise FetchFailed(problem)
-        if blob[:2] == GZIP_MAGIC and gunzip(blob)[:2] == GZIP_MAGIC:
-            blob = gunzip(blob)  # a server compressed the .gz once more on the way: keep the .gz itself
-            tmp.write_bytes(blob)
-        final = data_dir / (name + ".gz" if blob[:2] == GZIP_MAGIC else name)
-        os.replace(tmp, final)
-        return final
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def copy_local_file(url, tmp):
-    """A file:// mirror is a folder on this computer (or a shared drive)."""
-    source = Path(url2pathname(urlparse(url).path))
-    if not source.parent.is_dir():
-        raise FetchFailed(f"no folder {source.parent}", unreachable=True)
-    try:
-        src = open(source, "rb")
-    except OSError as exc:
-        raise FetchFailed(f"cannot read it ({exc.strerror})") from None
-    with src, open(tmp, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-
-
-def download(session, url, tmp, timeout, label):
-    """Stream url into the file tmp, with a progress bar. Raises FetchFailed with a short reason.
-
-    The bytes are written exactly as the server sent them (decode_content=False): a server that labels the
-    .gz file `Content-Encoding: gzip` would otherwise have it decompressed on the way, under a .gz name."""
-    connect_timeout, read_timeout = timeout
-    try:
-        response = session.get(url, stream=True, timeout=timeout)
-    except requests.exceptions.ConnectTimeout:
-        raise FetchFailed(f"could not connect within {connect_timeout:g} s", unreachable=True) from None
-    except requests.exceptions.ReadTimeout:
-        raise FetchFailed(f"no answer within {read_timeout:g} s", retry=True) from None
-    except requests.exceptions.ProxyError as exc:  # set by HTTP_PROXY / HTTPS_PROXY, or the system's settings
-        raise FetchFailed(f"proxy: {connection_problem(exc)}", unreachable=True) from None
-    except requests.exceptions.SSLError:
-        raise FetchFailed("TLS/SSL error (a proxy or firewall may be in the way)", unreachable=True) from None
-    except requests.exceptions.ConnectionError as exc:
-        raise FetchFailed(connection_problem(exc), unreachable=True) from None
-    except requests.exceptions.RequestException as exc:
-        raise FetchFailed(f"request failed ({type(exc).__name__})", unreachable=True) from None
-    with response:
-        if response.status_code != 200:
-            reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
-            raise FetchFailed(reason, retry=response.status_code >= 500)
-        expected_size = int(response.headers.get("Content-Length", 0)) or None
-        received = stream_to_file(response, tmp, expected_size, read_timeout, label)
-    if expected_size and received < expected_size:
-        raise FetchFailed(f"download cut short ({received:,} of {expected_size:,} bytes)", retry=True)
-
-
-def stream_to_file(response, tmp, expected_size, read_timeout, label):
-    """Write the body of response into tmp as it arrives; returns the number of bytes received."""
-    received = 0
-    bar = tqdm(
-        total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-        disable=not sys.stderr.isatty(),  # no bar in a log file or a test; say() prints one line instead
-    )
-    try:
-        with bar, open(tmp, "wb") as out:
-            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
-                out.write(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-    except urllib3.exceptions.ReadTimeoutError:
-        raise FetchFailed(f"the server stopped sending (nothing for {read_timeout:g} s)", retry=True) from None
-    except urllib3.exceptions.ProtocolError as exc:
-        if "IncompleteRead" in str(exc):
-            size = f"{expected_size:,} bytes" if expected_size else "the whole file"
-            raise FetchFailed(f"download cut short (got {received:,} of {size})", retry=True) from None
-        raise FetchFailed("connection broken during the download", retry=True) from None
-    except urllib3.exceptions.HTTPError as exc:
-        raise FetchFailed(f"download failed ({type(exc).__name__})", retry=True) from None
-    return received
-
-
-def connection_problem(exc):
-    """A few words on why a connection could not be made, from the text of the error requests raised."""
-    text = str(exc)
-    if "NameResolution" in text or "getaddrinfo" in text:
-        return "host name not found (DNS)"
-    errno_text = re.search(r"\[(?:Errno|WinError) -?\d+\] ([^'\"()]+)", text)
-    return f"cannot connect ({errno_text.group(1).strip()})" if errno_text else "cannot connect"
-
-
-def nothing_worked_message(data_dir, missing, failures):
-    tried = "\n".join(f"  {line}" for line in failures) or "  (no mirror was tried)"
-    names = "\n".join(f"  {name}.gz" for name in FILES)
-    return (
-        f"Could not download {'MNIST' if len(missing) == len(FILES) else ', '.join(missing)}. Tried:\n{tried}\n"
-        f"Put the four files (.gz, or uncompressed without .gz) by hand into\n  {data_dir}\n"
-        f"named:\n{names}\n"
-        "then run again; they are checked by SHA-256, so any copy of the official files works.\n"
-        "Or try another mirror: --mirror URL (a base URL serving those four files; file:///folder works too), "
-        f"or set {MIRROR_VARIABLE}."
-    )
-
-
-def say(line):
-    """Progress goes to stderr: stdout is kept for results."""
-    print(line, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------------- load

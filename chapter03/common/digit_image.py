@@ -11,6 +11,7 @@ to 28 x 28 instead gives a small, off-center digit the network has never seen th
     pixels = to_mnist(gray)            # (28, 28) float32 in [0, 1], light strokes on black; None when empty
 """
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,10 @@ BOX = 20  # the longer side of the digit inside them
 CENTER = 14.0  # where MNIST's centers of mass are (row and column, in pixel indices): measured 14.00 +- 0.29
 INK_THRESHOLD = 0.1  # fainter than this is paper, not ink: faint smudges do not stretch the crop
 MIN_CONTRAST = 0.25  # an image whose darkest pixel is barely darker than its paper has no drawing on it
+# Image files larger than this (pixels, on their longer side) are shrunk to it as they are read. The digit ends up 20
+# pixels tall, so this loses nothing for a digit drawn over a hundredth of the page or more; a 13000 x 13000 scan
+# would otherwise take over 2 GB as floats.
+MAX_SIDE = 2048
 
 
 # ---------------------------------------------------------------------------------------------------- the recipe
@@ -117,26 +122,44 @@ def is_light_on_dark(gray):
 def read_image(path):
     """The image file at path (PNG, JPEG, ... anything Pillow reads) -> gray (H, W) float32 in [0, 1], 1 = white.
 
-    Transparent pixels count as white paper: a PNG drawn on a transparent background keeps its strokes.
-    Raises KitError when the file is missing or is not an image Pillow can read.
+    Transparent pixels count as white paper: a PNG drawn on a transparent background keeps its strokes. An image
+    larger than MAX_SIDE is shrunk to it as it is read (see MAX_SIDE). Raises KitError when the file is missing or
+    is not an image Pillow can read.
     """
     path = Path(path)
     if not path.is_file():
         raise KitError(f"No image file at {path}.")
     try:
-        with Image.open(path) as image:
-            image.load()  # Pillow reads lazily: a truncated file fails here, inside the try
-            return grayscale(image)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError is an OSError
+        with warnings.catch_warnings():
+            # Pillow warns about images of over 89 million pixels (a big scan): they are shrunk at once, below. Over
+            # twice that, it refuses them (DecompressionBombError), and so does this function.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG is decoded at 1/2, 1/4 or 1/8 of its size if large
+                image.load()  # Pillow reads lazily: a truncated file fails here, inside the try
+                return grayscale(image)
+    except (OSError, ValueError, MemoryError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError too
         raise KitError(f"Cannot read {path} as an image ({exc}). Give a PNG or JPEG file.") from None
 
 
 def grayscale(image):
-    """A Pillow image of any mode -> gray (H, W) float32 in [0, 1], transparent parts laid over white."""
-    if image.mode in ("RGBA", "LA", "PA", "La") or "transparency" in image.info:
-        image = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+    """A Pillow image of any mode -> gray (H, W) float32 in [0, 1], transparent parts laid over white, its longer
+    side at most MAX_SIDE. Gray first (one byte per pixel, two with transparency), then shrunk, then floats: the
+    full-size image is never held as floats."""
+    transparent = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if max(image.size) >= 2 * MAX_SIDE and image.mode in ("L", "RGB") and not transparent:
+        image = image.reduce(max(image.size) // MAX_SIDE)  # averages boxes of k x k pixels: cheap, and before any copy
+    if transparent:
+        image = image.convert("RGBA").convert("LA")
+    elif image.mode != "L":
+        image = image.convert("L")
+    if max(image.size) > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    pixels = np.asarray(image, dtype=np.float32) / 255
+    if transparent:
+        gray, alpha = pixels[..., 0], pixels[..., 1]
+        return gray * alpha + (1 - alpha)  # laid over white paper
+    return pixels
 
 
 # ---------------------------------------------------------------------------------------------------- drawing

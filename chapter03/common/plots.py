@@ -3,15 +3,35 @@
 Figures are drawn without a window (matplotlib's Agg canvas, no pyplot) and written to a temporary name, then renamed.
 """
 
+import io
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from coursekit.errors import KitError, print_error
 from coursekit.files import write_atomically
 
 
 def _save(fig, path):
-    write_atomically(path, lambda file: fig.savefig(file, format="png"))
+    buffer = io.BytesIO()  # drawn in memory first, so that a full disk fails one plain write, not Matplotlib's own
+    fig.savefig(buffer, format="png")
+    write_atomically(path, lambda file: file.write(buffer.getbuffer()))
+
+
+def save_test_figures(images, labels, probs, folder):
+    """confusion.png and mistakes.png in folder, for the test set: images (N, 784) uint8, labels (N,), probs (N, 10).
+    A picture that cannot be written (a full disk) is a warning, not the end of the run: the test accuracy is still
+    worth printing. Returns the names of the pictures written."""
+    written = []
+    for name, draw in (("confusion.png", lambda path: save_confusion_matrix(labels, probs.argmax(axis=1), path)),
+                       ("mistakes.png", lambda path: save_worst_mistakes(images, labels, probs, path))):
+        try:
+            draw(folder / name)
+            written.append(name)
+        except KitError as error:
+            print_error(f"Warning: {error}")
+    return written
 
 
 class LossPlot:
@@ -31,7 +51,9 @@ class LossPlot:
         for ax, title in ((loss_ax, "Loss (cross-entropy)"), (acc_ax, "Accuracy (%)")):
             ax.set_title(title)
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            # min_n_ticks=1: with one epoch there is one whole number in view, and the default (2) would fall back
+            # to ticks at 0.6, 0.8, ...
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.grid(alpha=0.3)
             ax.legend()
         self.axes = (loss_ax, acc_ax)

@@ -8,6 +8,12 @@ This file is the same in startup/ and solution/; each uses the model.py beside i
 """
 
 import sys
+
+# First, and in syntax even Python 2 reads, so that an older Python prints this one line rather than a traceback.
+if sys.version_info < (3, 9):  # noqa: UP036 (ruff assumes the oldest supported Python; this line is for older ones)
+    sys.exit("This course kit needs Python 3.9 or newer; this is Python " + sys.version.split()[0] + " ("
+             + sys.executable + "). README.md, section 'Supported Python', says more.")
+
 from pathlib import Path
 
 TREE = Path(__file__).resolve().parent

@@ -1,0 +1,140 @@
+"""What an exception of the student's code most likely means: the shapes involved in a broadcast or matrix-product
+error, an index that is not an integer array, a value forward did not keep for backward, and the likely fix.
+
+    diagnose_exception(error, "Linear.forward", [("x", (3, 4)), ("W.data", (4, 5))], sizes)
+    -> 'In a matrix product A @ B, the last axis of A (size 4) must be the first axis of B (size 5). ...'
+
+NumPy's own message names neither the arrays nor, for @, their shapes: the report adds both. The arrays come from
+the check's transcript (coursekit/transcript.py): the arguments of the call that raised, and what the check gave
+the object before. Messages are in the run's language.
+"""
+
+import re
+
+from .gradcheck import shape_text
+from .i18n import say
+
+SHAPE = re.compile(r"\(([0-9, ]*)\)")
+
+
+def parse_shapes(text):
+    """The tuples written in text: '(3,5) (3,)' -> [(3, 5), (3,)]."""
+    return [tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in SHAPE.findall(text)]
+
+
+def diagnose_exception(error, call=None, arrays=(), sizes=()):
+    """Lines (one string) that explain error, raised in the student's method `call` ('Linear.forward', or None),
+    given the arrays of that call [(name, shape)]; '' when there is nothing to add to the error's own message."""
+    message = str(error)
+    for diagnose in (broadcast, in_place, matrix_product, float_index, missing_attribute, missing_name):
+        text = diagnose(error, message, call)
+        if text:
+            return text + arrays_line(call, arrays, sizes)
+    return ""
+
+
+def arrays_line(call, arrays, sizes):
+    if not arrays:
+        return ""
+    listed = ", ".join(f"{name} {shape_text(shape, sizes)}" for name, shape in arrays)
+    if call:
+        return "\n" + say(f"The arrays {call} got here: {listed}.", f"这里 {call} 用到的数组：{listed}。")
+    return "\n" + say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。")
+
+
+def broadcast(error, message, call):
+    match = re.search(r"broadcast together with (?:remapped )?shapes (.*)", message)
+    if not isinstance(error, ValueError) or not match or "indexing" in message:
+        return ""
+    text = match.group(1)
+    shapes = parse_shapes(text)
+    if "->" in text:  # '[original->remapped]: (3,5)->(3,5) (3,)->(3,)': the originals
+        shapes = shapes[0::2]
+    shapes = list(dict.fromkeys(shapes))
+    if len(shapes) < 2:
+        return ""
+    a, b = shapes[:2]
+    shown = say(f"{a} and {b}", f"{a} 和 {b}")
+    line = say(f"NumPy cannot combine arrays of shapes {shown}: it lines shapes up from the last axis, and each "
+               f"pair of sizes must be equal or 1.",
+               f"NumPy 没法把形状为 {shown} 的数组放在一起算：广播从最后一个轴开始对齐，每一对长度必须相等或者有一个是 "
+               "1。")
+    full, reduced = (a, b) if len(a) > len(b) else (b, a)
+    if len(full) == len(reduced) + 1 and full[:-1] == reduced:
+        kept = (*reduced, 1)
+        line += "\n" + say(
+            f"{reduced} looks like a sum, max or mean over the last axis without keepdims=True: NumPy lines it up "
+            f"with the last axis of {full}, not with its rows. keepdims=True keeps it as {kept}, one value per row, "
+            f"which broadcasts.",
+            f"{reduced} 像是沿最后一个轴求和（或 max、mean）时没写 keepdims=True：NumPy 会把它和 {full} 的最后一个轴对"
+            "齐，"
+            f"而不是和每一行对齐。加上 keepdims=True 它就是 {kept}，每行一个值，可以广播。")
+    elif len(a) == len(b) == 2 and a == b[::-1]:
+        line += "\n" + say("One of the two is transposed.", "其中一个转置了。")
+    return line
+
+
+def in_place(error, message, call):
+    match = re.search(r"output operand with shape (\([0-9, ]*\)) doesn't match the broadcast shape (\([0-9, ]*\))",
+                      message)
+    if not match:
+        return ""
+    out, result = parse_shapes(match.group(1))[0], parse_shapes(match.group(2))[0]
+    return say(f"An in-place operation (+=, -=, *=, /= or out=) writes a result of shape {result} into an array of "
+               f"shape {out}, which cannot hold it. Write the result to a new array (y = a + b) instead.",
+               f"原地运算（+=、-=、*=、/= 或 out=）要把形状为 {result} 的结果写进形状为 {out} 的数组，放不下。"
+               f"改成写到一个新数组里（y = a + b）。")
+
+
+def matrix_product(error, message, call):
+    sizes = re.search(r"size (\d+) is different from (\d+)", message)
+    aligned = re.search(r"shapes (\([0-9, ]*\)) and (\([0-9, ]*\)) not aligned", message)
+    if not isinstance(error, ValueError) or not (("matmul" in message and sizes) or aligned):
+        return ""
+    if aligned:
+        a, b = (parse_shapes(aligned.group(i))[0] for i in (1, 2))
+        detail = say(f": here {a} and {b}", f"：这里是 {a} 和 {b}")
+    else:
+        first, second = sizes.group(2), sizes.group(1)
+        detail = say(f" (here {first} and {second})", f"（这里是 {first} 和 {second}）")
+    return say(f"In a matrix product A @ B, the last axis of A must be as long as the first axis of B{detail}. Write "
+               f"down the shapes, e.g. (N, D) @ (D, M) -> (N, M), and see which side needs a .T (or has one too many).",
+               f"矩阵乘积 A @ B 要求 A 的最后一个轴和 B 的第一个轴一样长{detail}。把形状写出来，比如 "
+               f"(N, D) @ (D, M) -> (N, M)，看看哪一边需要 .T（或者多了一个 .T）。")
+
+
+def float_index(error, message, call):
+    if not isinstance(error, IndexError):
+        return ""
+    if "must be of integer (or boolean) type" in message or "are valid indices" in message:
+        return say("An array of floats was used as an index: indices must be integers (or booleans).",
+                   "用了浮点数数组做下标：下标必须是整数（或布尔）数组。")
+    match = re.search(r"indexing arrays could not be broadcast together with shapes (.*)", message)
+    if match:
+        shapes = " ".join(str(shape) for shape in parse_shapes(match.group(1)))
+        return say(f"The index arrays do not have matching shapes ({shapes}): a[rows, cols] pairs rows[i] with cols[i]"
+                   ".",
+                   f"几个下标数组的形状对不上（{shapes}）：a[rows, cols] 是把 rows[i] 和 cols[i] 配成一对。")
+    return ""
+
+
+def missing_attribute(error, message, call):
+    match = re.search(r"object has no attribute '(\w+)'", message)
+    if not isinstance(error, AttributeError) or not match or not (call or "").endswith(".backward"):
+        return ""
+    name = match.group(1)
+    return say(f"backward reads self.{name}, which forward did not set: forward must keep what backward needs "
+               f"(self.{name} = ...), under the same name.",
+               f"backward 读取 self.{name}，但 forward 没有设置它：backward 要用的东西必须在 forward 里用同一个名字"
+               f"存下来（self.{name} = ...）。")
+
+
+def missing_name(error, message, call):
+    match = re.search(r"name '(\w+)' is not defined", message)
+    if not isinstance(error, NameError) or not match or not (call or "").endswith(".backward"):
+        return ""
+    name = match.group(1)
+    return say(f"backward uses {name}, a local variable of forward: it is gone once forward returns. Keep it in "
+               f"forward (self.{name} = {name}) and use self.{name} in backward.",
+               f"backward 用了 {name}，但它是 forward 的局部变量，forward 返回之后就没有了。在 forward 里把它存下来"
+               f"（self.{name} = {name}），在 backward 里用 self.{name}。")

@@ -1,0 +1,178 @@
+"""--explain CHECK: one check, run again and shown whole, with a snippet a student can paste into Python.
+
+    text, passed = explain_check(module, model_file, checks, tasks, check)
+
+What it shows: the check's status and explanation as in the report, the seed its inputs were drawn from and its
+tolerance, expected, got and a mask of the wrong entries; then the check replayed from its transcript
+(coursekit/transcript.py) as plain Python: the same inputs (exact values), the same calls on the student's model.py,
+and the comparison, which prints got, expected and the wrong entries again. Messages are in the run's language.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from . import gradcheck
+from .gradcheck import CheckFailed, show, show_mask
+from .i18n import say, speaking
+from .report import PASS, attempt, run_checks, unwritten_methods
+from .report_text import indent
+from .transcript import ArrayNames, Ref, keyed_arguments
+
+
+def find_check(checks, wanted):
+    """(the check called wanted, []) ignoring case, or else the one whose name contains it; (None, candidates)
+    when none or several do."""
+    key = wanted.strip().lower()
+    exact = [check for check in checks if check.name.lower() == key]
+    if exact:
+        return exact[0], []
+    partial = [check for check in checks if key in check.name.lower()]
+    if len(partial) == 1:
+        return partial[0], []
+    return None, partial
+
+
+def explain_check(module, model_file, checks, tasks, check, lang=None):
+    """(the explanation of one check, True when it passes)."""
+    with speaking(lang):
+        [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
+        _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
+                                       run_anyway=True)
+        lines = [f"{check.name}: {result.status}"]
+        if result.detail:
+            lines.append(indent(result.detail))
+        if result.blocked_by:
+            lines.append(indent(say(f"It waits for {result.blocked_by}: run below anyway.",
+                                    f"它在等 {result.blocked_by}：下面还是照样运行了它。")))
+        if result.hint:
+            lines.append(indent(say("Hint: ", "提示：") + result.hint))
+        lines += ["", *values(ended)]
+        if check.replay and transcript.steps:
+            compared = isinstance(ended, CheckFailed) and ended.expected is not None and ended.tolerance is not None
+            prints = say("; it prints got, expected and the wrong entries:", "；它会打印 got、expected 和出错的位置：")
+            paste = say("Paste this into Python to run the check yourself",
+                        "把下面的代码粘贴到 Python 里，就能自己运行这项检查")
+            lines += ["", paste + (prints if compared else say(":", "：")),
+                      "", snippet(transcript, model_file, check.name, ended)]
+        elif not check.replay:
+            lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
+                              "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
+    return "\n".join(lines), result.status == PASS
+
+
+def values(ended):
+    """The seed, the tolerance, and expected, got and the wrong entries when the check compared values."""
+    lines = [say(f"The check's inputs are drawn with seed {gradcheck.SEED}; the allowed error is "
+                 f"{gradcheck.TOLERANCE:g} times the largest expected value (at least 1).",
+                 f"这项检查的输入由种子 {gradcheck.SEED} 生成；允许的误差是 {gradcheck.TOLERANCE:g} 乘以期望值中绝对值"
+                 f"最大的那个（至少乘以 1）。")]
+    if not isinstance(ended, CheckFailed) or ended.expected is None or ended.got is None:
+        return lines
+    expected = np.asarray(ended.expected, dtype=np.float64)
+    try:
+        got = np.asarray(ended.got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return lines
+    lines += [show(expected, "expected "), show(got, "got      ")]
+    if got.shape == expected.shape and ended.tolerance is not None:
+        errors = np.abs(got - expected)
+        lines.append(show_mask(errors > ended.tolerance, "wrong    "))
+        lines.append(say(f"largest error {np.max(errors):.4g}, allowed {ended.tolerance:.3g}",
+                         f"最大误差 {np.max(errors):.4g}，允许 {ended.tolerance:.3g}"))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The snippet
+
+
+def literal(value):
+    """Python source for value, exact: np.array([...], dtype=...) for an array, repr for a number."""
+    if isinstance(value, np.ndarray):
+        dtype = "" if value.dtype == np.float64 else f", dtype=np.{value.dtype.name}"
+        if value.ndim == 2 and len(value) > 1:
+            rows = "".join(f"    {row!r},\n" for row in value.tolist())
+            return f"np.array([\n{rows}]{dtype})"
+        return f"np.array({value.tolist()!r}{dtype})"
+    if isinstance(value, np.generic):
+        return f"np.{value.dtype.name}({value.item()!r})"
+    if isinstance(value, Ref):
+        return value.var
+    if type(value) in (list, tuple):
+        items = ", ".join(literal(item) for item in value)
+        return f"[{items}]" if type(value) is list else f"({items}{',' if len(value) == 1 else ''})"
+    return repr(value)
+
+
+def find_step(steps, value):
+    """The index of the step that gave value (the same object, else the same values), or None."""
+    if value is None:
+        return None
+    for i in reversed(range(len(steps))):
+        if steps[i].kind in ("call", "get") and steps[i].value is value:
+            return i
+    for i in reversed(range(len(steps))):
+        found = steps[i].value
+        if steps[i].kind in ("call", "get") and isinstance(found, (np.ndarray, np.generic, float, int)) \
+                and np.shape(found) == np.shape(value) and np.array_equal(found, value):
+            return i
+    return None
+
+
+def snippet(transcript, model_file, title, ended=None):
+    """The check's transcript as Python a student can paste: inputs, calls, got, expected, the wrong entries."""
+    failure = ended if isinstance(ended, CheckFailed) else None
+    got, expected = (failure.got, failure.expected) if failure else (None, None)
+    steps = transcript.steps
+    got_at = find_step(steps, got)
+    expected_at = find_step(steps, expected) if expected is not None else None
+    names, inputs, body = ArrayNames(), [], []
+
+    def value_text(value, wanted):
+        if isinstance(value, np.ndarray):
+            known = len(names.names)
+            name = names.name(value, wanted)
+            if len(names.names) > known:
+                inputs.append(f"{name} = {literal(value)}")
+            return name
+        return literal(value)
+
+    for i, step in enumerate(steps):
+        if step.kind == "new":
+            args = ", ".join([*(literal(a) for a in step.args), *(f"{k}={literal(v)}" for k, v in step.kwargs)])
+            body.append(f"{step.target} = {step.name}({args})")
+        elif step.kind == "set":
+            wanted = step.target.split(".")[-1] if step.name == "data" and "." in step.target else step.name
+            body.append(f"{step.target}.{step.name} = {value_text(step.args[0], wanted)}")
+        elif step.kind == "call":
+            args = [value_text(value, key) for key, value in keyed_arguments(step)]
+            args += [f"{key}={value_text(value, key)}" for key, value in step.kwargs]
+            method = "" if step.name == "__call__" else f".{step.name}"
+            body.append(assigned(i, got_at, expected_at) + f"{step.target}{method}({', '.join(args)})")
+        elif step.kind == "get" and i in (got_at, expected_at):
+            copy = ".copy()" if i == expected_at and isinstance(step.value, np.ndarray) else ""
+            body.append(assigned(i, got_at, expected_at) + f"{step.target}.{step.name}{copy}")
+    if ended is not None and not isinstance(ended, CheckFailed) and body:
+        body[-1] += f"  # {say('raises', '这里抛出')} {type(ended).__name__}"
+    classes = ", ".join(dict.fromkeys(step.name for step in steps if step.kind == "new"))
+    head = [f"# {title}: {say('the check, replayed', '这项检查，原样重放')} (seed {gradcheck.SEED})",
+            "import sys", "", "import numpy as np", "",
+            f"sys.path.insert(0, {str(Path(model_file).resolve().parent)!r})  # "
+            + say("the folder of the model.py checked", "被检查的 model.py 所在的文件夹"),
+            f"from model import {classes}" if classes else "", ""]
+    tail = []
+    if expected is not None and failure.tolerance is not None:
+        if expected_at is None:
+            tail.append(f"expected = {literal(np.asarray(expected))}  # "
+                        + say("what the check computed, in float64", "检查程序用 float64 算出的期望值"))
+        if got_at is None:
+            tail.append(f"got = {literal(np.asarray(got))}  # " + say("what the check got", "检查程序得到的结果"))
+        tail += [f"tolerance = {failure.tolerance!r}",
+                 "wrong = np.abs(np.asarray(got, dtype=np.float64) - expected) > tolerance",
+                 'print("got:", got, "expected:", expected, "wrong entries (True):", wrong, sep="\\n")']
+    return "\n".join([*head, *inputs, *body, *tail])
+
+
+def assigned(i, got_at, expected_at):
+    return "got = " if i == got_at else "expected = " if i == expected_at else ""

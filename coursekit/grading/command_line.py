@@ -1,0 +1,141 @@
+"""The grader's command line: grade the PATHs, print a table for each, write the CSV and results.json asked for.
+
+Exit status: 0 graded, 1 could not grade (one message says why), 2 a bad command line, 130 interrupted.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ..errors import KitError
+from ..files import write_atomically
+from ..sandbox import running_as_root
+from .assignment import points_and_seed
+from .batch import grade_in_parallel
+from .protection import GUARANTEES, kit_fingerprint, mode_line, private_paths, protect
+from .results import VISIBILITIES, format_summary, format_table, grades_csv, gradescope_results
+
+
+def main(assignment, argv=None, prog="grade.py"):
+    """Grade the PATHs of argv; the exit status (0 graded, 1 could not, 2 bad command line, 130 interrupted)."""
+    args = parse_args(argv, prog)
+    out = Output()
+    if not any(Path(path).exists() for path in args.paths):
+        print(f"Nothing to grade: {', '.join(args.paths)} not found.", file=sys.stderr)
+        return 1
+    previous = signal.signal(signal.SIGTERM, interrupt)  # a closed terminal or a stop button: as Ctrl-C
+    try:
+        return grade_all(assignment, args, out)
+    except KitError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted: nothing written.", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def parse_args(argv, prog):
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run the correctness checks on students' files and give points. Each submission runs in a "
+                    "sandbox: a process of its own that only turns the grader's inputs into outputs.",
+        epilog=GUARANTEES)
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="a student's file, or a folder holding one")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="write Gradescope's results.json for the submission (one PATH only)")
+    parser.add_argument("--csv", type=Path, metavar="FILE",
+                        help="write one row per submission: student, path, total, seconds, the points of each "
+                             "check, problems")
+    parser.add_argument("--timeout", type=seconds, default=60.0, metavar="S",
+                        help="seconds the checks of one class may take before they are stopped (default: 60)")
+    parser.add_argument("--jobs", type=positive, default=1, metavar="N",
+                        help="grade N submissions at a time (default: 1)")
+    parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
+                        help="when students see the tests of results.json on Gradescope (default: visible)")
+    parser.add_argument("--lang", choices=("zh", "en"), default=None,
+                        help="the language of the report in results.json (default: English)")
+    args = parser.parse_args(argv)
+    if args.json and len(args.paths) > 1:
+        parser.error("--json writes the results of one submission: give one PATH (use --csv for a batch)")
+    return args
+
+
+def seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+class Output:
+    """stdout that survives a closed pipe (`grade.py ... | head`): the grading and the files go on, silently."""
+
+    def __init__(self):
+        self.closed = False
+        if hasattr(sys.stdout, "reconfigure"):  # a student's message may hold what a Windows console cannot print
+            sys.stdout.reconfigure(errors="replace")
+
+    def __call__(self, text=""):
+        if self.closed:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit does not fail again
+
+
+def grade_all(assignment, args, out):
+    if os.name != "posix":
+        raise KitError("Grading runs each submission in a sandbox that needs Linux or macOS (on Windows: WSL).")
+    points, seed = points_and_seed(assignment)
+    out(mode_line())
+    if running_as_root():
+        for line in protect(private_paths(assignment, args)):
+            out(line)
+    kit_before = kit_fingerprint(assignment)
+    labels = list(dict.fromkeys(args.paths))
+    probe = private_paths(assignment, args)
+    grades = []
+    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, probe, args.lang or "en"):
+        grades.append(grade)
+        out(format_table(grade, points) + "\n")
+    if len(grades) > 1:
+        out(format_summary(grades, points))
+    if args.json:
+        write_text(args.json, json.dumps(gradescope_results(grades[0], points, assignment, args), indent=2) + "\n")
+        out(f"Gradescope results written to {args.json}")
+    if args.csv:
+        write_text(args.csv, grades_csv(grades, points))
+        out(f"Grades of {len(grades)} submission(s) written to {args.csv}")
+    after = kit_fingerprint(assignment)
+    changed = sorted(path for path in {*kit_before, *after} if kit_before.get(path) != after.get(path))
+    if changed:
+        who = ("not by a submission: their users cannot write it" if running_as_root() else
+               "perhaps by a submission: not run as root, their code can write your files")
+        out(f"Warning: these files of the kit changed while grading ({who}): {', '.join(changed)}. The grades above "
+            f"used the kit as it was before; check these files before grading again.")
+    return 0
+
+
+def write_text(path, text):
+    write_atomically(path, lambda file: file.write(text.encode("utf-8")))

@@ -1,0 +1,88 @@
+"""What protects the grader from the submissions, said and done: the line that says it for this run, and, run as
+root, the paths no sandbox user may read (made private); the kit's files compared before and after grading.
+"""
+
+import hashlib
+import stat
+import sys
+from pathlib import Path
+
+from ..errors import KitError
+from ..sandbox import landlock_abi, running_as_root
+from .submission import find_model_file
+
+KIT = Path(__file__).resolve().parent.parent.parent  # the folder holding coursekit/ and the chapters
+
+GUARANTEES = (
+    "In every case, each submission runs in a process of its own that only turns the grader's inputs into outputs "
+    "(the grader draws the inputs, computes the expected values and decides), with limits on time, memory and file "
+    "size, and it cannot start any process or thread, so nothing of it outlives its checks. "
+    "Run as root (Docker, Gradescope), it also runs as an unprivileged user of its own: it cannot read the solution, "
+    "the checks, the results or another submission, nor write outside its scratch folder or signal another process. "
+    "Not run as root, on Linux 5.13 or later (Landlock), it runs as you but may read only Python's own files and "
+    "write only its scratch folder (no TCP from Linux 6.7, no signals to other processes from Linux 6.12). "
+    "Not run as root without Landlock (macOS, older Linux), it runs as you: it can read every file you can, the "
+    "solution too, and write them (the grader warns when the kit's files changed). Grade untrusted code as root in a "
+    "container, as Gradescope does.")
+
+
+def mode_line():
+    """What protects the grader from the submissions in this run, in one line."""
+    abi = landlock_abi()
+    if running_as_root():
+        confined = f", confined by Landlock (ABI {abi})" if abi else ""
+        return f"Running as root: each submission runs as an unprivileged user of its own{confined}."
+    if abi:
+        return (f"Not running as root: each submission runs as you, confined by Landlock (ABI {abi}) to reading "
+                f"Python's own files and writing its scratch folder (see --help).")
+    return ("Not running as root, and this system has no Landlock: the student's code runs as you and can read and "
+            "write your files, the solution too (see --help).")
+
+
+def private_paths(assignment, args):
+    """What no student's process may read: the kit (solution and checks), the results' folders (unless shared, like
+    /tmp: no student's process is alive when results are written), the submissions' files."""
+    outputs = [Path(path).resolve().parent for path in (args.json, args.csv) if path]
+    submissions = []
+    for label in args.paths:
+        model_file, _ = find_model_file(Path(label), assignment.file_name)
+        if model_file is not None:
+            submissions.append(model_file.resolve())
+    return [KIT, *(folder for folder in outputs if not shared(folder)), *submissions]
+
+
+def shared(folder):
+    """True for a folder every user may write to, such as /tmp (its sticky bit keeps users from each other's files)."""
+    return folder.exists() and bool(folder.stat().st_mode & stat.S_ISVTX)
+
+
+def protect(paths):
+    """Take every permission of "other users" away from paths (files, and folders not shared like /tmp), so that the
+    sandbox users cannot reach them; lines saying what changed."""
+    changed = []
+    for path in dict.fromkeys(paths):
+        if not path.exists():
+            path.mkdir(parents=True)  # an output folder: private from the start
+        mode = path.stat().st_mode
+        if path.is_dir() and (mode & stat.S_ISVTX or path == Path(path.anchor)):
+            raise KitError(f"{path} is a folder every user shares: keep the kit in a folder of its own.")
+        if mode & 0o007:
+            path.chmod(mode & ~0o007)
+            changed.append(f"{path} ({stat.filemode(mode)} -> {stat.filemode(mode & ~0o007)})")
+    if changed:
+        return [f"Made private to their owner and group, so that those users cannot read them: {', '.join(changed)}."]
+    return []
+
+
+def kit_fingerprint(assignment):
+    """{file: SHA-256} of the kit's files grading uses (the modules loaded from the kit, the solution): grading
+    compares them before and after."""
+    files = {Path(module.__file__).resolve() for module in list(sys.modules.values())
+             if getattr(module, "__file__", None) and KIT in Path(module.__file__).resolve().parents}
+    digests = {}
+    for path in sorted(files | {Path(assignment.solution).resolve()}):
+        try:
+            digests[str(path.relative_to(KIT))] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as error:
+            digests[str(path.relative_to(KIT))] = f"unreadable: {error.strerror}"
+    return digests

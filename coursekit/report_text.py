@@ -1,0 +1,194 @@
+"""The report a student reads, from the results of coursekit/report.py, in English or Chinese.
+
+    Linear
+      ✓ pass     Linear.forward values
+      ✗ FAIL     Linear.backward dW
+      · not run  MLP training lowers the loss  (waits for Linear.backward dW)
+
+    Linear.backward dW: FAIL                        every failing check, grouped by class; a class's failures
+        W.grad is wrong in 20 of its 20 values...   with the same detail are said once
+        Hint: ... Reread chapter03/README.md section 1 (Linear).
+        Inputs and wrong entries: python ... --explain "Linear.backward dW"
+
+    Next: fix Linear.backward dW (explained above).   the earliest unwritten or failing method, in task order
+    20/36 checks passed
+"""
+
+from .files import shown_path
+from .i18n import can_show_chinese, console_encoding, language, say, speaking
+from .tasks import EXAMPLE, INTEGRATION
+
+MARKS = {"pass": "✓", "FAIL": "✗", "TODO": "○", "not run": "·"}
+ASCII_MARKS = {"pass": "+", "FAIL": "x", "TODO": "-", "not run": "."}
+BLOCKERS_SHOWN = 2  # checks named in "(waits for ...)"; the others are counted
+
+
+def marks_for(encoding):
+    """The check marks when the console can print them (a Windows cp1252 or cp936 console cannot), else ASCII."""
+    try:
+        "".join(MARKS.values()).encode(encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return ASCII_MARKS
+    return MARKS
+
+
+def indent(text, prefix="    "):
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def reread(task, tasks):
+    """Where to look when a check of this row fails, in the run's language."""
+    if task.kind == EXAMPLE:
+        return say(f"{task.cls} came complete with the kit, as the worked example: if you changed it, put it back.",
+                   f"{task.cls} 是随作业给出的示例，已经写好：如果你改过它，请改回去。")
+    if task.kind == INTEGRATION:
+        sections = sorted(t.section for t in tasks if t.kind not in (EXAMPLE, INTEGRATION) and t.section)
+        span = f"{sections[0]}-{sections[-1]}" if len(sections) > 1 else f"{sections[0]}" if sections else "?"
+        return say(f"{task.cls} runs your layers: fix the failures of the other classes first, then reread "
+                   f"{task.handout} sections {span}.",
+                   f"{task.cls} 把你写的各层串起来运行：先修好其它类的错误，再重读讲义 {task.handout} 第 {span} 节。")
+    return say(f"Reread {task.handout} section {task.section} ({task.cls}).",
+               f"重读讲义 {task.handout} 第 {task.section} 节（{task.cls}）。")
+
+
+def todo_detail(task, method, message, model_file, line):
+    """What a TODO reached: the stub's own message (in English: it is the stub's text) or, in Chinese, the same
+    from the task table; and where the stub is."""
+    path = shown_path(model_file)
+    if language() == "zh" and task.number is not None:
+        where = f"；{path} 第 {line} 行" if line else ""
+        return f"Task {task.number}：{task.cls}.{method}（见讲义 {task.handout} 第 {task.section} 节{where}）"
+    text = message or (task.where(method) if task.number is not None else f"{task.cls}.{method}")
+    return text + (f" ({path}, line {line})" if line else "")
+
+
+def format_report(results, tasks, encoding=None, lang=None, explain_command=None):
+    """The whole report: one line per check grouped by class, every failing check explained (grouped by class),
+    the notes, what comes next, and last the line 'N/M checks passed'.
+
+    encoding: the console's (default: sys.stdout's). lang: 'en' or 'zh' (default: the run's); Chinese on a console
+    that cannot show it is English with a note. explain_command: e.g. 'python chapter03/startup/main.py --explain
+    "{name}"', shown under each failure (main.py gives it; the grader does not).
+    """
+    encoding = encoding or console_encoding()
+    note = []
+    with speaking(lang):
+        if language() == "zh" and not can_show_chinese(encoding):
+            lang, note = "en", [f"(This console ({encoding}) cannot show Chinese: the report is in English.)"]
+    with speaking(lang):
+        marks = marks_for(encoding)
+        lines = note + check_list(results, tasks, marks)
+        rows = {task.cls: task for task in tasks}
+        for cls in dict.fromkeys(r.cls for r in results):
+            again = reread(rows[cls], tasks) if cls in rows else ""
+            block = failures_of([r for r in results if r.cls == cls], again, explain_command)
+            lines += [""] + block if block else []
+        for result in results:
+            if result.status == "pass" and result.hint:
+                lines += ["", say(f"{result.name}: passed, with a note", f"{result.name}：通过，但有提示"),
+                          indent(result.hint)]
+        lines += [""] + summary(results, tasks)
+    report = "\n".join(lines)
+    # The student's own text (an exception message, a line of code) may hold characters the console cannot print.
+    return report.encode(encoding, errors="replace").decode(encoding)
+
+
+def check_list(results, tasks, marks):
+    kinds = {task.cls: task.kind for task in tasks}
+    lines = []
+    for cls in dict.fromkeys(r.cls for r in results):
+        example = say(" (the worked example, already complete)", "（示例，已经写好）")
+        lines.append(cls + (example if kinds.get(cls) == EXAMPLE else ""))
+        for r in (r for r in results if r.cls == cls):
+            line = f"  {marks[r.status]} {r.status:<7}  {r.name}"
+            if r.status == "not run" and r.blocked_by:
+                line += "  " + say(f"(waits for {blockers(r.blocked_by)})", f"（等待 {blockers(r.blocked_by)}）")
+            lines.append(line)
+    return lines
+
+
+def blockers(blocked_by):
+    """What a check waits for: the checks (or method) named, or, when they are many, their classes."""
+    names = blocked_by.split(", ")
+    if len(names) <= BLOCKERS_SHOWN:
+        return blocked_by
+    classes = ", ".join(dict.fromkeys(name.split(".")[0].split(" ")[0] for name in names))
+    return say(f"checks of {classes}", f"{classes} 的检查")
+
+
+def failures_of(results, reread_text, explain_command):
+    """The explanations of the failing checks of one class: each detail once, reread_text (where to look in the
+    handout) only with the first."""
+    lines, said, first = [], {}, True
+    for r in (r for r in results if r.status == "FAIL"):
+        if r.detail in said:
+            lines.append(say(f"{r.name}: FAIL, for the same reason as {said[r.detail]}.",
+                             f"{r.name}：FAIL，原因同 {said[r.detail]}。"))
+            continue
+        said[r.detail] = r.name
+        lines += [f"{r.name}: FAIL", indent(r.detail)]
+        hint = r.hint
+        if not first and reread_text and hint.endswith(reread_text):
+            hint = hint[:-len(reread_text)].strip()
+        if hint:
+            lines.append(indent(say("Hint: ", "提示：") + hint))
+        first = False
+        if explain_command:
+            lines.append(indent(say("Inputs and wrong entries: ", "输入和出错的位置：")
+                                + explain_command.format(name=r.name)))
+    return lines
+
+
+def summary(results, tasks):
+    """The last lines: what is left (TODO: the methods to write, task by task; not run), what to do next,
+    'N/M checks passed'."""
+    passed = sum(r.status == "pass" for r in results)
+    todo = sum(r.status == "TODO" for r in results)
+    blocked = sum(r.status == "not run" for r in results)
+    lines = []
+    if passed == len(results):
+        lines.append(say("Every check passed: your layers agree with the math. Time to train.",
+                         "全部检查通过：你写的各层和数学推导一致。可以开始训练了。"))
+    else:
+        left = []
+        if todo:
+            left.append(say(f"{todo} checks wait for code you have not written yet:",
+                            f"{todo} 项检查在等你还没写的代码："))
+        if blocked:
+            left.append(say(f"{blocked} {'check' if blocked == 1 else 'checks'} did not run, waiting for a method "
+                            f"that fails or is not written yet.",
+                            f"{blocked} 项检查没有运行：它们要用到的函数出错了或者还没写。"))
+        lines += left[::-1] + to_write(results, tasks)
+        lines.append(next_step(results))
+    lines.append(say(f"{passed}/{len(results)} checks passed", f"通过 {passed}/{len(results)} 项检查"))
+    return lines
+
+
+def to_write(results, tasks):
+    """One line per task with methods not written yet: '  Task 1: Linear.forward, Linear.backward (section 1)'."""
+    lines = []
+    for task in tasks:
+        methods = [m for m in task.methods if any(r.cls == task.cls and r.status == "TODO" and r.method == m
+                                                  for r in results)]
+        if not methods:
+            continue
+        names = ", ".join(f"{task.cls}.{m}" for m in methods)
+        if task.number is None:
+            lines.append(f"  {names}")
+        else:
+            where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
+            lines.append(say(f"  Task {task.number}: {names}", f"  Task {task.number}：{names.replace(', ', '、')}")
+                         + where)
+    return lines
+
+
+def next_step(results):
+    """'Next: ...': the earliest check, in task order, that fails or waits for code not written yet."""
+    first = next((r for r in results if r.status in ("FAIL", "TODO")), None)
+    if first is None:
+        first = next(r for r in results if r.status != "pass")
+        return say(f"Next: {first.name} did not run; see what it waits for above.",
+                   f"下一步：{first.name} 没有运行，看上面它在等什么。")
+    if first.status == "TODO":
+        return say("Next: ", "下一步：") + first.detail
+    return say(f"Next: fix {first.name} (explained above).", f"下一步：修好 {first.name}（见上面的解释）。")

@@ -1,0 +1,358 @@
+"""The grader's side of a sandbox: Sandbox, a student's file imported in a process of its own (coursekit/sandbox/
+server.py), its objects used from here through proxies. The design, and what is guaranteed: coursekit/sandbox/.
+
+Each request is one message and one reply (process.py moves them, values.py encodes and checks what they carry);
+this file decides when a process starts, which request goes where, what a failure costs, and when the student's
+code may have run (which makes every snapshot of its objects out of date).
+"""
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import KitError
+from . import wire
+from .errors import (
+    DeadObjectError,
+    StudentCrash,
+    StudentError,
+    StudentImportError,
+    StudentProtocolError,
+    StudentTimeout,
+    import_diagnosis,
+    source_problem,
+    student_error,
+    warn_here,
+)
+from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status, ready_state
+from .proxies import RemoteObject, proxy_class
+from .users import claim_uid, kill_processes_of, release_uid, remove_files_of, running_as_root
+from .validation import Malformed, TextFilter, checked_list, is_int
+from .values import Decoder, encode
+
+MAX_MALFORMED = 3  # malformed replies (each kills the process) after which no new process is started
+
+
+@dataclass
+class Event:
+    """Something that happened to the student's process: kind "timeout", "ended" or "malformed"."""
+
+    kind: str
+    message: str
+
+
+class Sandbox:
+    """A student's file imported in a process of its own; `.module` is the proxy of the student's module.
+
+        with Sandbox(model_file, timeout=10) as box:   # or: box = Sandbox(); box.start() ... box.use(model_file)
+            box.module.Linear(4, 5)
+
+    start() starts the process without waiting for it (Python and NumPy load meanwhile); use(model_file) imports
+    the file in it. A grader can so start the process of the next submission while it still grades this one.
+
+    timeout:  seconds one call may take before the process is killed (see also limit_time)
+    secrets:  lines that must never appear in text from the student's process (the reference solution's)
+    probe:    paths the process must not be able to read or write when privileges are dropped
+    drop_privileges: run as a fresh unprivileged user; None: when running as root (it needs root)
+    confine:  Landlock the process's files, TCP and signals where the kernel can
+    """
+
+    def __init__(self, model_file=None, timeout=10.0, secrets=(), probe=(), memory_mb=1024, file_mb=16,
+                 cpu_seconds=600, setup_timeout=60.0, max_starts=100, drop_privileges=None, confine=True):
+        if os.name != "posix":
+            raise KitError("Grading runs each submission in a sandbox that needs Linux or macOS (on Windows: WSL).")
+        self.timeout = float(timeout)
+        self.clean = TextFilter(secrets)
+        self.probe = [str(Path(path).resolve()) for path in probe]
+        self.limits = {"AS": memory_mb << 20, "FSIZE": file_mb << 20, "CPU": int(cpu_seconds), "NPROC": 1,
+                       "CORE": 0, "NOFILE": 256}
+        self.setup_timeout = setup_timeout
+        self.max_starts = max_starts
+        self.drop_privileges = running_as_root() if drop_privileges is None else drop_privileges
+        if self.drop_privileges and not running_as_root():
+            raise KitError("Dropping privileges needs root.")
+        self.confine = confine
+        self.landlock = 0  # the Landlock ABI the process runs under (0: none), once it started
+        self.exposed = []  # the probe paths the process could read or write, once it started (only without a uid)
+        self.model_file, self.name, self.source, self.lines = None, "model.py", b"", []
+        self.import_error = None  # the StudentImportError of the file, once known
+        self.events = []  # Event of each timeout, end or malformed reply, in order
+        self.uid = None  # the sandbox user's uid (and gid) when privileges are dropped
+        self.starts = 0
+        self.module = RemoteObject(self, None, wire.MODULE_HANDLE)  # None: always the module of the live process
+        self._first_file = model_file
+        self._deadline = None
+        self._budget = None
+        self._generation = 0  # processes started: a proxy belongs to the one of its generation
+        self._process = None  # the live StudentProcess
+        self._starting = False  # started, the reply to "start" not read yet
+        self._next_id = 0
+        self._epoch = 0  # requests sent: a snapshot is good while no request was sent since it came
+        self._snapshots = {}  # handle -> Snapshot, for the live process
+        self._pending = []  # (handle, name, value): assignments to send with the next request
+
+    # -- starting, and the file
+
+    def __enter__(self):
+        self.start()
+        if self._first_file is not None:
+            self.use(self._first_file)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def start(self):
+        """Start the process (as a user of its own, when dropping privileges), without waiting for it to be ready."""
+        try:
+            if self.drop_privileges and self.uid is None:
+                self.uid = claim_uid()
+            if self._process is None:
+                self._spawn()
+        except BaseException:
+            self.close()
+            raise
+
+    def use(self, model_file):
+        """Import model_file in the process. Its problems (unreadable, empty, binary, a syntax error, an error at
+        import time) end up in .import_error, a StudentImportError; KitError when the process cannot start."""
+        self.model_file = Path(model_file).resolve()
+        self.name = self.model_file.name
+        try:
+            self.source = self.model_file.read_bytes()  # read once: the process imports it, blame quotes its lines
+        except OSError as error:
+            self.import_error = StudentImportError(f"{self.name} cannot be read: {error.strerror or error}")
+            return
+        self.lines = self.source.decode("utf-8", errors="replace").splitlines()
+        problem = source_problem(self.name, self.source)
+        if problem:
+            self.import_error = StudentImportError(problem)
+            return
+        try:
+            if self._process is not None:
+                self._await_ready()
+                self._process.place_file(self.name, self.source)
+                self._import()
+            else:
+                self._ensure_child()
+        except StudentImportError as error:
+            self.import_error = error
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Kill the student's process (and, with a uid of its own, every process of that uid) and delete its files."""
+        self._stop_child()
+        if self.uid is not None:
+            kill_processes_of(self.uid)
+            remove_files_of(self.uid)
+            release_uid(self.uid)
+            self.uid = None
+
+    # -- time
+
+    def limit_time(self, seconds):
+        """From now on the calls share `seconds` (each also gets at most `timeout`): the call running when they run
+        out is stopped, and calls made after raise StudentTimeout at once."""
+        self._budget = float(seconds)
+        self._deadline = time.monotonic() + self._budget
+
+    def _call_deadline(self):
+        """(seconds allowed, monotonic deadline) of the next call."""
+        deadline, limit = time.monotonic() + self.timeout, self.timeout
+        if self._deadline is not None and self._deadline < deadline:
+            deadline, limit = self._deadline, self._budget
+        if deadline <= time.monotonic():
+            message = f"no time left: the code in {self.name} took more than {limit:g} s (an endless loop?)"
+            self.events.append(Event("timeout", message))
+            raise StudentTimeout(message)
+        return limit, deadline
+
+    # -- the student's process
+
+    def _ensure_child(self):
+        """A live process with the file imported: a new one after a kill (StudentImportError if it cannot be)."""
+        if self._process is not None:
+            return
+        if self.import_error is not None:
+            raise self.import_error
+        if self.starts >= self.max_starts:
+            raise StudentCrash(f"the student's process was started {self.starts} times: no more")
+        if sum(event.kind == "malformed" for event in self.events) >= MAX_MALFORMED:
+            raise StudentProtocolError(f"the student's process sent malformed replies {MAX_MALFORMED} times: it is "
+                                       f"not started again")
+        self._spawn()
+        self._await_ready()
+        self._process.place_file(self.name, self.source)
+        self._import()
+
+    def _spawn(self):
+        """Start a process in a new scratch folder and send it its limits; its reply is read by _await_ready."""
+        self.starts += 1
+        self._generation += 1
+        self._process = StudentProcess(self.uid)
+        self._starting = True
+        start = {"op": "start", "limits": self.limits, "probe": self.probe, "confine": self.confine,
+                 "writable": [str(self._process.scratch)]}
+        try:
+            self._process.send(wire.pack(start), time.monotonic() + self.setup_timeout)
+        except (TimedOut, Ended):
+            pass  # _await_ready says why
+
+    def _await_ready(self):
+        """Read the reply to "start"; KitError when the process cannot start, or could read a probe path."""
+        if not self._starting:
+            return
+        self._starting = False
+        process = self._process
+        try:
+            header, _ = process.receive(time.monotonic() + self.setup_timeout)
+        except (TimedOut, Ended, Malformed) as why:
+            status = self._stop_child()
+            said = process.last_line()[:200]
+            reason = f"it ended with {describe_status(status)}" if isinstance(why, Ended) else "it did not start"
+            raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
+        try:
+            self.landlock, self.exposed = ready_state(header, self.uid, self.confine)
+        except KitError:
+            self._stop_child()
+            raise
+
+    def _import(self):
+        """Import the student's file in the new process; StudentImportError (kept) when it cannot be."""
+        try:
+            self._request(None, {"op": "import", "path": str(self._process.scratch / self.name)})
+        except StudentImportError:
+            raise
+        except StudentError as error:
+            self.import_error = StudentImportError(import_diagnosis(error, self.name), error.blame)
+            self._stop_child()
+            raise self.import_error from None
+
+    def _stop_child(self):
+        """Kill the live process (its group, and with a uid of its own every process of it); its exit status."""
+        process, self._process = self._process, None
+        self._snapshots, self._pending, self._starting = {}, [], False
+        return process.stop() if process is not None else None
+
+    def _ended(self, when):
+        """The process ended by itself during a call: reap it, and the StudentCrash that says how."""
+        process = self._process
+        status = process.exit_status()
+        said = self.clean(process.last_line(), 200)
+        self._stop_child()
+        message = f"the student's process ended with {describe_status(status)} {when}"
+        if status is not None and status >= 0:
+            message += f" (does {self.name} call os._exit()?)"
+        if said:
+            message += f"; its last line of output: {said}"
+        self.events.append(Event("ended", message))
+        return StudentCrash(message)
+
+    # -- attributes, read from a snapshot and assigned with the next request when no code can run for them
+
+    def _getattr(self, proxy, name):
+        snapshot = self._snapshot(proxy)
+        if snapshot is not None and name in snapshot.values:
+            value = snapshot.values[name]
+            return value.copy() if isinstance(value, np.ndarray) else value
+        return self._request(proxy, {"op": "getattr", "name": name})
+
+    def _setattr(self, proxy, name, value):
+        out = []
+        encoded = encode(value, out, self._generation)  # what cannot be sent fails here, where it is assigned
+        snapshot = self._snapshot(proxy)
+        plain = isinstance(value, (np.ndarray, np.generic, RemoteObject)) or value is None or \
+            type(value) in (bool, int, float, str)
+        if snapshot is None or not snapshot.settable or name in snapshot.guarded or name.startswith("__") or not plain:
+            self._request(proxy, {"op": "setattr", "name": name, "value": encoded}, out)
+            return
+        kept = value.copy() if isinstance(value, np.ndarray) else value  # sent as it is now, as it would be at once
+        self._pending.append((proxy._handle, name, kept))
+        snapshot.values[name] = kept  # reads give copies: nothing changes it before it is sent
+
+    def _snapshot(self, proxy):
+        """The snapshot of proxy's attributes, when the student's code did not run since it was taken."""
+        if proxy._generation is None or proxy._generation != self._generation or self._process is None:
+            return None
+        snapshot = self._snapshots.get(proxy._handle)
+        return snapshot if snapshot is not None and snapshot.epoch == self._epoch else None
+
+    def _proxy(self, type_name, handle, methods):
+        """The proxy of the student's object `handle` in the live process."""
+        return proxy_class(type_name)(self, self._generation, handle, methods)
+
+    # -- one request
+
+    def _call(self, proxy, method, args, kwargs):
+        """Call proxy (or its method named `method`) with args and kwargs, in the student's process."""
+        out = []
+        encoded = [encode(arg, out, self._generation) for arg in args]
+        named = [[name, encode(value, out, self._generation)] for name, value in kwargs.items()]
+        return self._request(proxy, {"op": "call", "name": method, "args": encoded, "kwargs": named}, out)
+
+    def _request(self, proxy, header, out=()):
+        """Send a request about proxy (None: the module) and return the value of the reply, or raise what the
+        student's code raised. Starts a new process first when the last one was killed."""
+        generation = None if proxy is None else proxy._generation
+        if generation is not None and (self._process is None or generation != self._generation):
+            raise DeadObjectError(f"this {type(proxy).__name__} object belonged to a student's process that was "
+                                  f"stopped since (after a time-out or an exit): it is gone")
+        if header["op"] == "import":  # its own time: a slow import is the file's, not the checks' that came before
+            limit, deadline = self.timeout, time.monotonic() + self.timeout
+        else:
+            if self.import_error is not None:
+                raise self.import_error
+            if self.model_file is None:
+                raise KitError("No student's file in this sandbox yet: Sandbox.use(model_file) first.")
+            limit, deadline = self._call_deadline()
+            self._ensure_child()
+        self._next_id += 1
+        self._epoch += 1  # the student's code runs: every snapshot is out of date
+        target = wire.MODULE_HANDLE if proxy is None else proxy._handle
+        out = list(out)
+        sets = [[handle, name, encode(value, out, self._generation)] for handle, name, value in self._pending]
+        self._pending = []
+        message = wire.pack(dict(header, id=self._next_id, target=target, sets=sets), out)
+        try:
+            self._process.send(message, deadline)
+            reply, buffers = self._process.receive(deadline)
+            return self._reply_value(reply, buffers)
+        except TimedOut:
+            self._stop_child()
+            message = f"the code in {self.name} did not answer within {limit:g} s (an endless loop?)"
+            self.events.append(Event("timeout", message))
+            raise StudentTimeout(message) from None
+        except Ended:
+            raise self._ended("during this call") from None
+        except Malformed as why:
+            self._stop_child()
+            message = f"the student's process sent a malformed reply ({why}): it was stopped"
+            self.events.append(Event("malformed", message))
+            raise StudentProtocolError(message) from None
+
+    def _reply_value(self, reply, buffers):
+        """The value of the reply to the request just sent, or the student's error it holds (Malformed for
+        anything else); its warnings are warned here, and the snapshots it refreshes are stored."""
+        if reply.get("id") != self._next_id:
+            raise Malformed("a reply to another request")
+        for warning in checked_list(reply.get("warnings", []), 50):
+            warn_here(warning, self)
+        if "error" in reply:
+            raise student_error(reply["error"], self)
+        if "value" not in reply:
+            raise Malformed("a reply without a value")
+        decoder = Decoder(buffers, self.clean, self._proxy, self._snapshots, self._epoch)
+        value = decoder.value(reply["value"])
+        for handle, snapshot in checked_list(reply.get("refresh", []), 1000):
+            if not (is_int(handle) and type(snapshot) is dict):
+                raise Malformed("an invalid snapshot")
+            self._snapshots[handle] = decoder.snapshot(snapshot)
+        for handle in checked_list(reply.get("unchanged", []), 1000):
+            if handle in self._snapshots:
+                self._snapshots[handle].epoch = self._epoch
+        return value

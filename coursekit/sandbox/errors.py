@@ -1,0 +1,154 @@
+"""What the student's code did, as exceptions of this process: the StudentError family, built from the student's
+process's replies (their type, message and line come as data, checked), and the diagnosis of a file that cannot be
+imported. Warnings of the student's process (NumPy's RuntimeWarnings) are warned here too.
+"""
+
+import threading
+import warnings
+from dataclasses import dataclass
+
+from .validation import NAME, Malformed, checked_list, is_int, type_name
+
+
+@dataclass(frozen=True)
+class Blame:
+    """Where in the student's file an error was raised. The grader reads `code` from the file itself."""
+
+    file: str
+    line: int
+    function: str
+    code: str
+
+
+class StudentError(Exception):
+    """An error of the student's code, raised in its process and reported here as data (type, message, blame)."""
+
+    def __init__(self, message, blame=None):
+        super().__init__(message)
+        self.message = message
+        self.blame = blame
+
+    def __str__(self):
+        return self.message
+
+
+class StudentNotImplemented(StudentError, NotImplementedError):
+    """A NotImplementedError of the student's code: a TODO not written yet."""
+
+
+class StudentSyntaxError(StudentError):
+    """A SyntaxError (or IndentationError) in the student's file."""
+
+
+class StudentExit(StudentError):
+    """The student's code called sys.exit() or exit(). Its process goes on."""
+
+
+class StudentTimeout(StudentError):
+    """A call did not answer in time; the student's process was killed."""
+
+
+class StudentCrash(StudentError):
+    """The student's process ended during a call (os._exit(), a crash, a signal)."""
+
+
+class StudentProtocolError(StudentError):
+    """The student's process sent something that is not a valid reply; it was killed."""
+
+
+class DeadObjectError(StudentError):
+    """A proxy of an object of a student's process that was killed or ended since."""
+
+
+class StudentImportError(StudentError):
+    """The student's file cannot be imported (or is empty, or not text): one diagnosis for the whole file."""
+
+
+# The builtin types a student's exception may stand for here; the others (OSError, StopIteration, KeyboardInterrupt,
+# SystemExit...) become a plain StudentError. A StopIteration here could end a loop of the grader's silently.
+STANDS_FOR = (NotImplementedError, AttributeError, TypeError, ValueError, IndexError, KeyError, LookupError,
+              ZeroDivisionError, OverflowError, FloatingPointError, ArithmeticError, AssertionError, NameError,
+              RecursionError, RuntimeError, MemoryError, ImportError)
+_BASES = {"NotImplementedError": StudentNotImplemented, "SyntaxError": StudentSyntaxError}
+_BASES.update({cls.__name__: type(cls.__name__, (StudentError, cls), {"__module__": __name__})
+               for cls in STANDS_FOR if cls is not NotImplementedError})
+_named_errors = {}  # (name, base) -> class: the student's own exception types, by name
+_named_lock = threading.Lock()
+
+
+def error_class(type_name, builtin_names):
+    """The class for an exception of the student's named type_name, deriving from the builtins named: a subclass of
+    StudentError and of the first builtin type listed in STANDS_FOR, named type_name (so reports name it)."""
+    base = next((_BASES[name] for name in builtin_names if name in _BASES), StudentError)
+    if type_name == base.__name__:
+        return base
+    with _named_lock:
+        if (type_name, base) not in _named_errors and len(_named_errors) < 500:
+            _named_errors[type_name, base] = type(type_name, (base,), {"__module__": __name__})
+        return _named_errors.get((type_name, base), base)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# From the student's process's replies. `box` is the Sandbox: its student's file (name, lines) and its text filter.
+
+
+def student_error(info, box):
+    """The exception of this process that stands for the student's exception described by info."""
+    if type(info) is not dict or type(info.get("message")) is not str:
+        raise Malformed("an invalid error")
+    builtin_names = [name for name in checked_list(info.get("builtins", [])) if type(name) is str]
+    named = type_name(info.get("type"), box.clean) if type(info.get("type")) is str else "Exception"
+    message = box.clean(info["message"])
+    blame = blame_of(info.get("line"), info.get("function"), box)
+    if "SystemExit" in builtin_names:
+        return StudentExit(f"{box.name} called sys.exit({message})", blame)
+    return error_class(named, builtin_names)(message, blame)
+
+
+def blame_of(line, function, box):
+    """The Blame of a line of the student's file, or None when `line` is not one."""
+    if not (is_int(line) and 1 <= line <= len(box.lines)):
+        return None
+    function = box.clean(function, 60) if type(function) is str else "<module>"
+    function = function if NAME.fullmatch(function) else "<module>"
+    return Blame(str(box.model_file), line, function, box.lines[line - 1].strip()[:200])
+
+
+def warn_here(warning, box):
+    """Warn here, as the student's process was warned: checks record NumPy's RuntimeWarnings and their line."""
+    if type(warning) is not dict or warning.get("category") != "RuntimeWarning":
+        return
+    if type(warning.get("message")) is not str:
+        return
+    line = warning.get("line")
+    in_file = is_int(line) and 1 <= line <= len(box.lines)
+    warnings.warn_explicit(box.clean(warning["message"], 200), RuntimeWarning,
+                           str(box.model_file) if in_file else "<the student's process>",
+                           line if in_file else 0)
+
+
+def source_problem(name, data):
+    """Why the bytes of the file `name` are no Python source at all (empty, binary), in one sentence; '' when they
+    may be."""
+    if not data.strip():
+        return f"{name} is empty: was the right file submitted?"
+    if b"\0" in data:
+        return f"{name} is not a text file (it holds NUL bytes): was the right file submitted?"
+    return ""
+
+
+def import_diagnosis(error, name):
+    """Why the student's file `name` cannot be imported, in one message, from the error importing it raised."""
+    where = f", line {error.blame.line}" if error.blame else ""
+    code = f"\n    {error.blame.code}" if error.blame and error.blame.code else ""
+    if isinstance(error, StudentSyntaxError):
+        return f"{name} has a syntax error{where}: {error}{code}"
+    if isinstance(error, StudentExit):
+        return f"{error}, while being imported{where}{code.replace(chr(10) + '    ', ': ')}"
+    if isinstance(error, StudentTimeout):
+        return f"importing {name} did not finish: {error}"
+    if isinstance(error, StudentCrash):
+        return f"{error}, while importing {name}"
+    blame = (f" ({name}, line {error.blame.line}, in {error.blame.function}: {error.blame.code})"
+             if error.blame else "")
+    return f"{name} could not be imported: {type(error).__name__}: {error}{blame}"

@@ -1,0 +1,315 @@
+"""The student's side of a sandbox (coursekit/sandbox/): a process that imports the student's file and turns the
+grader's requests into calls on the student's objects.
+
+The grader starts it with `python -I -B -c <bootstrap>`: the texts of wire.py, confinement.py and this file, each
+run as the module of its name (coursekit/sandbox/process.py), never imported from the kit's folder, which is not on
+its path; it runs before any student code. It lowers its own limits (memory, processes, file size, CPU time),
+confines itself, tells the grader which of the paths it was asked about it can read or write, imports NumPy, and
+then answers requests one at a time: import the student's file, get or set an attribute, call something.
+
+What it sends back is data (numbers, strings, arrays of numbers) or a handle: a number naming one of the student's
+objects, which stays here. The grader believes none of it: it validates every reply (coursekit/sandbox/values.py),
+and the student's code, which runs in this process, could have changed anything written here.
+"""
+
+import importlib.util
+import sys
+import types
+import warnings
+
+from .confinement import apply_limits, confine, probe, python_files
+from .wire import MAX_DEPTH, MAX_ITEMS, MAX_PAYLOAD, MODULE_HANDLE, NUMERIC_KINDS, receive, send
+
+MAX_TEXT = 2000  # characters of any text sent back (the grader cuts again)
+MAX_WARNINGS = 10  # warnings sent back per request
+SNAPSHOT_DEPTH = 2  # an object sent back carries its plain attributes, and so do the objects among them
+SNAPSHOT_SIZE = 1024  # values of an array at most, for it to go into a snapshot
+RECENT = 12  # the objects whose snapshots every reply refreshes: the last ones sent
+REFRESH_BYTES = 64 << 10  # bytes of arrays in the refreshed snapshots of one reply, at most
+
+
+def cut(text):
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " [...]"
+
+
+def text_of(value):
+    """str(value), which runs the student's code for an exception of theirs: whatever it does, some text."""
+    try:
+        return cut(str(value))
+    except BaseException:  # noqa: B036 - their __str__ may raise anything, even SystemExit: it is only a message
+        return "(a message that could not be turned into text)"
+
+
+class Server:
+    """The student's module and every object of theirs the grader holds a handle to."""
+
+    def __init__(self, np):
+        self.np = np
+        self.objects = {}  # handle -> object; kept alive, so that id() stays unique
+        self.handles = {}  # id(object) -> handle
+        self.methods = {}  # class -> the names of the methods it defines
+        self.guarded = {}  # class -> the names its attribute access may run code for (None: any name)
+        self.recent = {}  # handle -> None: the objects whose snapshots were sent last, the latest last
+        self.sent = set()  # the handles whose snapshots the reply being written holds
+        self.last_sent = {}  # handle -> the state of its last snapshot sent
+        self.model_path = None
+
+    # -- requests
+
+    def answer(self, header, buffers):
+        """The reply to one request: {"value": ...} or {"error": ...}, and the warnings raised meanwhile."""
+        out = []
+        with warnings.catch_warnings(record=True) as caught, self.np.errstate(over="warn", divide="warn",
+                                                                             invalid="warn", under="ignore"):
+            warnings.simplefilter("always")
+            try:
+                for target, name, value in header.get("sets", []):  # assignments the grader held back (see below)
+                    setattr(self.objects[target], name, self.decode(value, buffers))
+                self.sent = set()
+                reply = {"value": self.encode(self.run(header, buffers), out, 0)}
+                reply.update(self.refresh(out))
+            except BaseException as exc:  # noqa: B036 - SystemExit and KeyboardInterrupt of the student's code too
+                reply, out = {"error": self.describe(exc)}, []
+        reply["warnings"] = [self.describe_warning(w) for w in caught[:MAX_WARNINGS]]
+        return reply, out
+
+    def run(self, header, buffers):
+        op = header["op"]
+        if op == "import":
+            return self.import_model(header["path"])
+        target = self.objects[header["target"]]
+        if op == "getattr":
+            return getattr(target, header["name"])
+        if op == "setattr":
+            return setattr(target, header["name"], self.decode(header["value"], buffers))
+        if op == "call":  # a call of the target, or of its method `name`
+            if header.get("name"):
+                target = getattr(target, header["name"])
+            args = [self.decode(arg, buffers) for arg in header["args"]]
+            kwargs = {name: self.decode(value, buffers) for name, value in header["kwargs"]}
+            return target(*args, **kwargs)
+        if op == "list":
+            return list(target)
+        raise ValueError(f"unknown request {op!r}")
+
+    def import_model(self, path):
+        self.model_path = path
+        spec = importlib.util.spec_from_file_location("student_model", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["student_model"] = module  # dataclasses and pickle look their module up here
+        spec.loader.exec_module(module)
+        self.objects[MODULE_HANDLE] = module
+        self.handles[id(module)] = MODULE_HANDLE
+        return None
+
+    # -- what crosses
+
+    def handle(self, value):
+        if id(value) not in self.handles:
+            self.handles[id(value)] = len(self.objects) + 1
+            self.objects[self.handles[id(value)]] = value
+        return self.handles[id(value)]
+
+    def encode(self, value, out, depth, snapshots=0):
+        """value as JSON, its arrays appended to out; the student's objects become handles (with snapshots)."""
+        np = self.np
+        if depth > MAX_DEPTH or len(out) > MAX_ITEMS:
+            raise ValueError("the value is nested too deep or holds too many arrays for the grader")
+        if value is None or type(value) in (bool, int, float):
+            return value
+        if type(value) is str:
+            return cut(value)
+        if isinstance(value, np.ndarray):
+            return self.encode_array("array", np.ascontiguousarray(value), out)
+        if isinstance(value, np.generic):
+            return self.encode_array("scalar", np.asarray(value).reshape(1), out)
+        if isinstance(value, np.dtype) and value.kind in NUMERIC_KINDS and not value.fields:
+            return {"$": "dtype", "dtype": value.str}
+        if isinstance(value, type) and issubclass(value, np.generic) and np.dtype(value).kind in NUMERIC_KINDS:
+            return {"$": "type", "dtype": np.dtype(value).str}
+        if type(value) in (list, tuple):
+            return {"$": type(value).__name__, "items": [self.encode(item, out, depth + 1) for item in value]}
+        if type(value) is dict and all(key is None or type(key) in (bool, int, float, str) for key in value):
+            return {"$": "dict", "items": [[key, self.encode(item, out, depth + 1)] for key, item in value.items()]}
+        ref = {"$": "ref", "id": self.handle(value), "type": cut(type(value).__name__),
+               "methods": self.methods_of(value)}
+        if snapshots < SNAPSHOT_DEPTH and type(value).__module__ == "student_model":
+            ref.update(self.snapshot(value, out, snapshots + 1))
+        return ref
+
+    def refresh(self, out):
+        """The objects sent last that this reply does not hold: {"refresh": [[handle, snapshot]] of those that
+        changed since their last snapshot, "unchanged": [handle]}. With them the grader reads, e.g., the data and
+        grad of every parameter of a model without a request."""
+        refreshed, unchanged, start = [], [], sum(len(buffer) for buffer in out)
+        for handle in list(self.recent):
+            if handle in self.sent:
+                continue
+            state = self.plain_state(self.objects[handle])
+            if state is None:
+                continue
+            if state == self.last_sent.get(handle):
+                unchanged.append(handle)
+            elif sum(len(buffer) for buffer in out) - start < REFRESH_BYTES:
+                refreshed.append([handle, self.encode_state(handle, state, out, SNAPSHOT_DEPTH)])
+        return {"refresh": refreshed, "unchanged": unchanged}
+
+    def snapshot(self, value, out, snapshots):
+        """{"state": ..., "settable": ..., "guarded": ...} for an object sent as a value, or {} (see plain_state)."""
+        state = self.plain_state(value)
+        if state is None:
+            return {}
+        handle = self.handle(value)
+        self.recent.pop(handle, None)  # one of the latest now
+        self.recent[handle] = None
+        while len(self.recent) > RECENT:
+            del self.recent[next(iter(self.recent))]
+        return self.encode_state(handle, state, out, snapshots)
+
+    def plain_state(self, value):
+        """The attributes of value that reading cannot run any code for (values of its own __dict__, its class
+        overriding neither __getattribute__ nor them with a property), when they are numbers, small arrays or
+        objects: the grader reads them from this copy, without a request, until the student's code runs again.
+        Also whether assigning an attribute runs no code (no __setattr__ of the class, no property of that name):
+        the grader then sends the assignment with its next request ("sets" above), where it changes nothing else.
+
+        (items, settable, guarded), items being (name, kind, what) that compare equal when nothing changed; None
+        for an object whose attributes may all run code.
+        """
+        guarded = self.guarded_names(type(value))
+        if guarded is None or not hasattr(value, "__dict__") or type(vars(value)) is not dict:
+            return None
+        items = []
+        for name, attribute in list(vars(value).items())[:100]:
+            if type(name) is not str or name in guarded:
+                continue
+            if attribute is None or type(attribute) is bool or type(attribute) in (int, float) and \
+                    abs(attribute) < 2**53:
+                items.append((name, "value", attribute))
+            elif isinstance(attribute, self.np.ndarray) and attribute.size <= SNAPSHOT_SIZE \
+                    and attribute.dtype.kind in NUMERIC_KINDS and not attribute.dtype.fields:
+                items.append((name, "array", (attribute.dtype.str, attribute.shape, attribute.tobytes())))
+            elif type(attribute).__module__ == "student_model":
+                items.append((name, "object", self.handle(attribute)))
+        return items, type(value).__setattr__ is object.__setattr__, sorted(guarded)
+
+    def encode_state(self, handle, state, out, snapshots):
+        self.sent.add(handle)
+        self.last_sent[handle] = state
+        items, settable, guarded = state
+        encoded = []
+        for name, kind, what in items:
+            if kind == "value":
+                encoded.append([name, what])
+            elif kind == "array":
+                out.append(what[2])
+                encoded.append([name, {"$": "array", "dtype": what[0], "shape": list(what[1]), "buffer": len(out) - 1}])
+            else:
+                encoded.append([name, self.encode(self.objects[what], out, 0, snapshots)])
+        return {"state": encoded, "settable": settable, "guarded": guarded}
+
+    def guarded_names(self, cls):
+        """The names whose access on an instance of cls may run the class's code (its data descriptors, such as
+        properties), or None when any may (a __getattribute__ of its own)."""
+        if cls not in self.guarded:
+            if cls.__getattribute__ is not object.__getattribute__:
+                self.guarded[cls] = None
+            else:
+                self.guarded[cls] = {name for klass in cls.__mro__ for name, attribute in vars(klass).items()
+                                     if hasattr(type(attribute), "__set__") or hasattr(type(attribute), "__delete__")}
+        return self.guarded[cls]
+
+    def methods_of(self, value):
+        """The names of the methods of value's class that value does not hide behind an attribute of its own: the
+        grader calls these in one request (get the method and call it) instead of two."""
+        cls = type(value)
+        if cls not in self.methods:
+            self.methods[cls] = sorted({name for klass in cls.__mro__ for name, attribute in vars(klass).items()
+                                        if isinstance(attribute, types.FunctionType) and not name.startswith("__")})
+        own = vars(value) if hasattr(value, "__dict__") else {}
+        return [name for name in self.methods[cls] if name not in own]
+
+    def encode_array(self, tag, array, out):
+        if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields:
+            raise TypeError(f"the grader takes arrays of numbers or booleans, not of dtype {array.dtype}")
+        if sum(len(b) for b in out) + array.nbytes > MAX_PAYLOAD:
+            raise MemoryError(f"an array of {array.nbytes} bytes is more than the grader takes ({MAX_PAYLOAD})")
+        out.append(array.tobytes())
+        return {"$": tag, "dtype": array.dtype.str, "shape": list(array.shape), "buffer": len(out) - 1}
+
+    def decode(self, node, buffers):
+        """A value from the grader (trusted): JSON and arrays back into Python objects."""
+        np = self.np
+        if not isinstance(node, dict):
+            return node
+        tag = node["$"]
+        if tag in ("array", "scalar"):
+            array = np.frombuffer(buffers[node["buffer"]], dtype=np.dtype(node["dtype"]))
+            return array.reshape(node["shape"]).copy() if tag == "array" else array[0]
+        if tag == "dtype":
+            return np.dtype(node["dtype"])
+        if tag == "type":
+            return np.dtype(node["dtype"]).type
+        if tag in ("list", "tuple"):
+            items = [self.decode(item, buffers) for item in node["items"]]
+            return items if tag == "list" else tuple(items)
+        if tag == "dict":
+            return {key: self.decode(item, buffers) for key, item in node["items"]}
+        if tag == "ref":
+            return self.objects[node["id"]]
+        if tag == "generator":  # a copy: what the student's code draws does not advance the grader's generator
+            state = self.decode(node["state"], buffers)
+            generator = np.random.Generator(getattr(np.random, state["bit_generator"])())
+            generator.bit_generator.state = state
+            return generator
+        raise ValueError(f"unknown value {tag!r}")
+
+    # -- what went wrong
+
+    def describe(self, exc):
+        """An exception as data: its type, the builtin types it derives from, its message, and the innermost line
+        of the student's file it went through (the grader reads that line itself)."""
+        line, function = None, None
+        traceback = exc.__traceback__
+        while traceback is not None:
+            code = traceback.tb_frame.f_code
+            if code.co_filename == self.model_path:
+                line, function = traceback.tb_lineno, code.co_name
+            traceback = traceback.tb_next
+        if isinstance(exc, SyntaxError) and exc.filename == self.model_path:
+            line, function = exc.lineno, None
+        builtin = [cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "builtins"]
+        description = {"type": cut(type(exc).__name__), "builtins": builtin, "line": line, "function": function}
+        if isinstance(exc, SystemExit):
+            description["message"] = text_of(repr(exc.code) if exc.code is not None else "")
+        elif isinstance(exc, SyntaxError):
+            description["message"] = text_of(exc.msg)
+        else:
+            description["message"] = text_of(exc)
+        return description
+
+    def describe_warning(self, caught):
+        line = caught.lineno if caught.filename == self.model_path else None
+        return {"category": cut(caught.category.__name__), "message": text_of(caught.message), "line": line}
+
+
+def serve(request_fd, reply_fd):
+    """Set the limits, import NumPy, confine the files, report the probe, then answer requests until the grader
+    closes the channel."""
+    start, _ = receive(request_fd)
+    limits = apply_limits(start["limits"])
+    try:
+        import numpy as np
+    except BaseException as exc:  # noqa: B036 - the grader's installation is at fault: say so, and stop
+        send(reply_fd, {"setup_error": f"cannot import NumPy: {type(exc).__name__}: {text_of(exc)}"})
+        return
+    landlock = confine(python_files(), start["writable"]) if start["confine"] else 0
+    send(reply_fd, {"ready": True, "limits": limits, "landlock": landlock, **probe(start["probe"])})
+    server = Server(np)
+    while True:
+        try:
+            header, buffers = receive(request_fd)
+        except EOFError:
+            return
+        reply, out = server.answer(header, buffers)
+        send(reply_fd, dict(reply, id=header["id"]), out)

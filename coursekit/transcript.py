@@ -1,0 +1,248 @@
+"""What a check does with the student's code, recorded as it happens.
+
+    transcript = Transcript(["Linear", "Softmax"])   # the classes of the task table
+    check.function(transcript.wrap(module))           # the check runs as before: module.Linear(4, 5), layer.forward(x)
+    transcript.raised_in                              # "Linear.forward": the student's call that raised, if one did
+    print(transcript.snippet(folder, title))          # the same calls, as Python a student can paste
+
+Two uses. The runner (coursekit/report.py) tells a failure of the method a check tests from a failure of a method it
+only uses on the way: a backward check whose forward raises is "not run", not a FAIL of backward. And --explain
+replays a check as a snippet: the inputs, the calls, expected, and the wrong entries.
+
+The wrapper only forwards: every attribute access, call and assignment goes to the student's object unchanged (to its
+proxy, in the grader's sandbox, where only data crosses). Arrays passed in are recorded as copies taken before the
+call, since the call may change them; what comes back is kept as it is, to find which step gave `got`.
+"""
+
+import inspect
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DATA = (np.ndarray, np.generic, int, float, complex, bool, str, bytes, type(None), list, tuple, dict)
+
+
+@dataclass
+class Step:
+    """One thing the check did: kind 'new' (target = name(*args)), 'set' (target.name = args[0]),
+    'call' (target.name(*args), value: what it returned) or 'get' (target.name read, value: what it was)."""
+
+    kind: str
+    target: str
+    name: str
+    args: tuple = ()
+    kwargs: tuple = ()  # (name, value) pairs
+    value: object = None
+    function: object = None  # the method called, to name its parameters in a snippet
+    owner: str = ""  # the class of the object the step is about ('' for a Parameter and the like)
+
+
+@dataclass
+class Ref:
+    """A student's object passed as an argument, recorded by its variable."""
+
+    var: str
+
+
+@dataclass
+class Transcript:
+    classes: set
+    steps: list = field(default_factory=list)
+    raised_in: str = None  # "Linear.forward" when a call of the student's raised (the last one that did)
+    _counts: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.classes = set(self.classes)
+
+    def wrap(self, module):
+        return _Module(module, self)
+
+    def new_variable(self, cls):
+        base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", cls).lower()
+        self._counts[base] = self._counts.get(base, 0) + 1
+        return base if self._counts[base] == 1 else f"{base}{self._counts[base]}"
+
+    # -- what the runner asks
+
+    def call_arrays(self, call_step):
+        """[(name, shape)] of the arrays the object of call_step was given: set on it (W.data...), passed to it."""
+        names = ArrayNames()
+        arrays = named_arguments(call_step, names)  # the call's own arguments first
+        for step in self.steps:
+            if step is call_step:
+                break
+            on_it = step.target == call_step.target or step.target.startswith(call_step.target + ".")
+            if step.kind == "set" and on_it:
+                arrays.append((attribute_path(step.target, step.name, call_step.target), step.args[0]))
+            elif step.kind == "call" and step.target == call_step.target:
+                arrays += named_arguments(step, names)
+        shown = {}
+        for name, value in arrays:
+            if isinstance(value, np.ndarray):
+                shown[name] = value.shape
+        return list(shown.items())
+
+    def last_call(self):
+        return next((step for step in reversed(self.steps) if step.kind in ("call", "new")), None)
+
+
+def attribute_path(target, name, root):
+    """'W.data' for layer.W.data set on the object root='layer'."""
+    path = f"{target}.{name}"
+    return path[len(root) + 1:]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The wrappers
+
+
+def record(value):
+    """What to keep of an argument: a copy of arrays (the call may change them), a Ref for the student's objects."""
+    if isinstance(value, _Object):
+        return Ref(object.__getattribute__(value, "_var"))
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) in (list, tuple):
+        return type(value)(record(item) for item in value)
+    return value
+
+
+def recorded_keywords(kwargs):
+    return tuple((key, record(value)) for key, value in kwargs.items())
+
+
+def unwrap(value):
+    if isinstance(value, _Object):
+        return object.__getattribute__(value, "_obj")
+    if type(value) in (list, tuple):
+        return type(value)(unwrap(item) for item in value)
+    return value
+
+
+def is_method(value):
+    return inspect.ismethod(value) or type(value).__name__ == "RemoteMethod"
+
+
+class _Module:
+    def __init__(self, module, transcript):
+        self._module = module
+        self._transcript = transcript
+
+    def __getattr__(self, name):
+        value = getattr(self._module, name)
+        if name in self._transcript.classes:
+            return _Class(value, name, self._transcript)
+        return value
+
+
+class _Class:
+    def __init__(self, cls, name, transcript):
+        self._cls, self._name, self._transcript = cls, name, transcript
+
+    def __call__(self, *args, **kwargs):
+        transcript = self._transcript
+        var = transcript.new_variable(self._name)
+        transcript.steps.append(Step("new", var, self._name, record(args), recorded_keywords(kwargs),
+                                     owner=self._name))
+        obj = _run(transcript, f"{self._name}.__init__", self._cls, args, kwargs)
+        return _Object(obj, self._name, var, transcript)
+
+
+def _run(transcript, call, function, args, kwargs):
+    """function(*args, **kwargs) with the student's objects unwrapped; remembers `call` if it raises."""
+    try:
+        return function(*unwrap(args), **{key: unwrap(value) for key, value in kwargs.items()})
+    except BaseException:
+        transcript.raised_in = call
+        raise
+
+
+class _Object:
+    """A student's object (or a proxy of one) seen through the transcript."""
+
+    def __init__(self, obj, cls, var, transcript):
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_cls", cls)
+        object.__setattr__(self, "_var", var)
+        object.__setattr__(self, "_transcript", transcript)
+
+    def __getattr__(self, name):
+        obj, var, transcript = (object.__getattribute__(self, key) for key in ("_obj", "_var", "_transcript"))
+        value = getattr(obj, name)
+        if is_method(value):
+            return _Method(self, name, value)
+        if isinstance(value, DATA):
+            transcript.steps.append(Step("get", var, name, value=value))
+            return value
+        return _Object(value, None, f"{var}.{name}", transcript)
+
+    def __setattr__(self, name, value):
+        obj, var, transcript = (object.__getattribute__(self, key) for key in ("_obj", "_var", "_transcript"))
+        transcript.steps.append(Step("set", var, name, (record(value),)))
+        setattr(obj, name, unwrap(value))
+
+    def __call__(self, *args, **kwargs):  # layer(x): Module.__call__ calls forward
+        return _Method(self, "__call__", object.__getattribute__(self, "_obj"))(*args, **kwargs)
+
+
+class _Method:
+    def __init__(self, owner, name, function):
+        self._owner, self._name, self._function = owner, name, function
+
+    def __call__(self, *args, **kwargs):
+        cls, var, transcript = (object.__getattribute__(self._owner, key) for key in ("_cls", "_var", "_transcript"))
+        step = Step("call", var, self._name, record(args), recorded_keywords(kwargs), function=self._function,
+                    owner=cls or "")
+        transcript.steps.append(step)
+        method = "forward" if self._name == "__call__" else self._name
+        step.value = _run(transcript, f"{cls or var}.{method}", self._function, args, kwargs)
+        return step.value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Naming what a snippet shows
+
+
+class ArrayNames:
+    """A variable name for each distinct array: the same values get the same name, different ones x, x2..."""
+
+    def __init__(self):
+        self.names = {}  # (dtype, shape, bytes) -> name
+        self.taken = set()
+
+    def name(self, array, wanted):
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in self.names:
+            name, count = wanted, 1
+            while name in self.taken:
+                count += 1
+                name = f"{wanted}{count}"
+            self.names[key] = name
+            self.taken.add(name)
+        return self.names[key]
+
+
+def parameter_names(step):
+    """The names of the parameters of the method of a call step (arg1, arg2... when they cannot be read)."""
+    try:
+        names = [p.name for p in inspect.signature(step.function).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # a proxy's method, a builtin: no signature here
+        names = []
+    if step.name == "__call__" and names[:1] == ["self"]:
+        names = names[1:]
+    return names
+
+
+def keyed_arguments(step):
+    """[(parameter name, value)] of the positional arguments of a call step."""
+    params = parameter_names(step)
+    return [(params[i] if i < len(params) else ("x" if i == 0 else f"arg{i + 1}"), value)
+            for i, value in enumerate(step.args)]
+
+
+def named_arguments(step, names):
+    """[(name, value)] of the arguments of a call step, arrays named after the method's parameters."""
+    return [(names.name(value, key) if isinstance(value, np.ndarray) else key, value)
+            for key, value in [*keyed_arguments(step), *step.kwargs]]

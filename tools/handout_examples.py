@@ -1,0 +1,268 @@
+"""Regenerate what the handouts quote from the kit, so that it cannot drift: check reports and stub messages.
+
+In chapter03/README.md and README.en.md, each quoted check report sits between two markers:
+
+    <!-- report: softmax backward with only the diagonal -->
+    ```
+    (what `main.py --checks_only` prints for that model.py: the lines worth quoting)
+    ```
+    <!-- end report -->
+
+The name after "report:" says which model.py is checked, and which of its lines are quoted:
+    startup         chapter03/startup/model.py as handed out: the list, abridged, and the last lines
+    solution        chapter03/solution/model.py: the last lines
+    <a mistake>     a model.py with one common mistake (tests/mutants.py, or EXAMPLES below): the explanation of
+                    the first failure (or note) of the class it is about
+A mistake is applied to the file a student who finished would have: solution/model.py without its BEGIN/END SOLUTION
+marker lines, so that its line numbers are those of the startup file with each stub replaced by the code.
+
+Stub messages quoted in backticks (`Task 3: Softmax.backward, see ... section 3`) are rewritten to what the stub of
+that method says in chapter03/startup/model.py.
+
+    python tools/handout_examples.py           # rewrite the quoted reports and stub messages in both handouts
+    python tools/handout_examples.py --check   # write nothing; exit 1 when a handout differs from the kit
+"""
+
+import argparse
+import contextlib
+import difflib
+import io
+import itertools
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # `import coursekit` and `chapter03.common`
+sys.path.insert(0, str(REPO / "tests"))  # `import mutants`: the common mistakes the checks are tested on
+
+from coursekit.errors import KitError, run_command  # noqa: E402
+from coursekit.files import shown_path, write_atomically  # noqa: E402
+from mutants import MUTANTS, SIGMOID_FORWARD, mutate  # noqa: E402
+
+CHAPTER = REPO / "chapter03"
+SOLUTION = CHAPTER / "solution" / "model.py"
+STARTUP = CHAPTER / "startup" / "model.py"
+HANDOUTS = {CHAPTER / "README.md": "zh", CHAPTER / "README.en.md": "en"}  # each handout and its language
+
+# Mistakes the handouts show that tests/mutants.py has no use for: (name, class the example is about, edits).
+EXAMPLES = [
+    ("sigmoid as 1 / (1 + exp(-x))", "Sigmoid", [(SIGMOID_FORWARD, "self.y = 1.0 / (1.0 + np.exp(-x))")]),
+]
+
+BLOCK = re.compile(r"(?P<open><!-- report: (?P<name>[^\n]*?) -->\n)(?P<body>.*?)(?P<close><!-- end report -->)",
+                   re.DOTALL)
+STUB_QUOTE = re.compile(r"`Task \d+: (?P<where>\w+\.\w+), see [^`\n]*?section \d+`")
+STUB_MESSAGE = re.compile(r'raise NotImplementedError\("(?P<message>Task \d+: (?P<where>\w+\.\w+), see [^"]*)"\)')
+SOLUTION_MARKER = re.compile(r"^[ \t]*# (BEGIN SOLUTION Task \d+|END SOLUTION)$")
+LONG_EXCEPTION = re.compile(r"^(?P<head>\s+\w+: [^,]{10,}?,) .*?(?P<where> ?[(（]model\.py\b.*)$")  # ( or （ (zh)
+LONG_LINE = 120  # an exception line longer than this is quoted with its message cut after the first comma
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The one place that asks the kit for a report
+
+
+def checks_only_report(tree_dir, lang):
+    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints, for the model.py in tree_dir.
+
+    It calls main.py's own entry point, so it needs no change when the report's functions change; a kit whose
+    main.py has no --lang yet gives its English report, for both languages.
+    """
+    from chapter03.common.cli import main
+
+    for argv in (["--checks_only", "--lang", lang], ["--checks_only"]):
+        stdout, stderr = utf8_console(), utf8_console()
+        with working_directory(REPO), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main(tree_dir, argv)
+            except SystemExit as exit_:  # argparse: a flag this kit does not know yet
+                if exit_.code == 2 and "--lang" in argv and "--lang" in text_of(stderr):
+                    continue
+                raise KitError(f"main.py {' '.join(argv)} exited with {exit_.code}:\n{text_of(stderr)}") from None
+        return text_of(stdout).rstrip("\n")
+    raise AssertionError("unreachable: the second command line has no --lang")
+
+
+def utf8_console():
+    """A stand-in for a UTF-8 terminal: the report prints its marks (and Chinese) as a student's console would."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n")
+
+
+def text_of(console):
+    console.flush()
+    return console.buffer.getvalue().decode("utf-8")
+
+
+@contextlib.contextmanager
+def working_directory(path):
+    """Run in `path`: the report names the startup file relative to the working directory."""
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which model.py each quoted report is about
+
+
+def finished_file():
+    """The text of the model.py a student who finished would have: the solution without its marker lines."""
+    lines = SOLUTION.read_text(encoding="utf-8").split("\n")
+    return "\n".join(line for line in lines if not SOLUTION_MARKER.match(line))
+
+
+def mistake(name):
+    """(class the example is about, edits) of the mistake called name, from tests/mutants.py or EXAMPLES."""
+    for known, cls, edits in [*MUTANTS, *EXAMPLES]:
+        if known == name:
+            return cls, edits
+    raise KitError(f"handout_examples: no mistake called {name!r} in tests/mutants.py or in EXAMPLES of "
+                   f"{shown_path(Path(__file__))}.")
+
+
+def report_for(name, lang):
+    """The whole report `main.py --checks_only` prints for the model.py the name stands for."""
+    if name == "startup":
+        return checks_only_report(STARTUP.parent, lang)
+    if name == "solution":
+        return checks_only_report(SOLUTION.parent, lang)
+    cls, edits = mistake(name)
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / STARTUP.parent.name  # the report names the tree in commands: the student's is startup
+        tree.mkdir()
+        (tree / "model.py").write_text(mutate(finished_file(), edits), encoding="utf-8")
+        return checks_only_report(tree, lang)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The lines worth quoting
+
+
+def paragraphs(report):
+    """The report's blocks of lines, as separated by blank lines: first the list of checks, then explanations,
+    notes, and last the summary."""
+    return [block.split("\n") for block in re.split(r"\n\s*\n", report.strip("\n"))]
+
+
+def abridged_list(lines):
+    """The list of checks, grouped by class (unindented class lines, indented check lines): the first class whole,
+    the second class's first check, then '...' and the last class whole."""
+    groups = []
+    for line in lines:
+        if line[:1].isspace() and groups:
+            groups[-1].append(line)
+        else:
+            groups.append([line])
+    if len(groups) <= 3:
+        return lines
+    return [*groups[0], *groups[1][:2], "  ...", *groups[-1]]
+
+
+def shorten(line):
+    """An exception line too long to read in a handout, its message cut after the first comma."""
+    match = LONG_EXCEPTION.match(line)
+    if len(line) <= LONG_LINE or not match:
+        return line
+    return f"{match['head']} ...{match['where']}"
+
+
+def quoted_lines(name, report):
+    """The lines of report worth quoting for the example called name."""
+    blocks = paragraphs(report)
+    if name == "startup":
+        return [*abridged_list(blocks[0]), "", *blocks[-1]]
+    if name == "solution":
+        return blocks[-1]
+    cls, _ = mistake(name)
+    about = [block for block in blocks[1:] if block[0].startswith(cls)]
+    if not about:
+        raise KitError(f"handout_examples: the report for {name!r} explains nothing about {cls}; it says:\n{report}")
+    first_line, *rest = about[0]
+    explanation = [first_line, *itertools.takewhile(lambda line: line[:1].isspace(), rest)]  # not the summary
+    return [shorten(line) for line in explanation]
+
+
+def quoted_report(name, lang):
+    return "\n".join(quoted_lines(name, report_for(name, lang)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rewriting a handout
+
+
+def stub_messages():
+    """{'Softmax.backward': 'Task 3: Softmax.backward, see ... section 3', ...}: what each stub says."""
+    text = STARTUP.read_text(encoding="utf-8")
+    return {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(text)}
+
+
+def regenerate(text, lang, reports):
+    """text of a handout with every quoted report and stub message as the kit prints them now.
+
+    reports: a dict {(name, lang): quoted report} filled as needed, so each report is computed once."""
+
+    def block(match):
+        name = match["name"].strip()
+        if (name, lang) not in reports:
+            reports[(name, lang)] = quoted_report(name, lang)
+        return f"{match['open']}```\n{reports[(name, lang)]}\n```\n{match['close']}"
+
+    messages = stub_messages()
+
+    def stub(match):
+        if match["where"] not in messages:
+            raise KitError(f"handout_examples: the handout quotes the stub of {match['where']}, which "
+                           f"{shown_path(STARTUP)} does not have.")
+        return f"`{messages[match['where']]}`"
+
+    return STUB_QUOTE.sub(stub, BLOCK.sub(block, text))
+
+
+def differences(path, old, new):
+    """A short unified diff of a handout against what it should say."""
+    diff = difflib.unified_diff(old.split("\n"), new.split("\n"), f"{shown_path(path)} (now)",
+                                f"{shown_path(path)} (from the kit)", n=1, lineterm="")
+    return "\n".join(diff)
+
+
+def run(check):
+    reports = {}
+    stale = []
+    for path, lang in HANDOUTS.items():
+        old = path.read_text(encoding="utf-8")
+        new = regenerate(old, lang, reports)
+        if new == old:
+            continue
+        stale.append(path)
+        if check:
+            print(differences(path, old, new), file=sys.stderr)
+        else:
+            write_atomically(path, lambda file, new=new: file.write(new.encode("utf-8")))
+            print(f"rewrote the quoted reports in {shown_path(path)}")
+    if check and stale:
+        names = " and ".join(shown_path(path) for path in stale)
+        verb = "quote" if len(stale) > 1 else "quotes"
+        print(f"handout_examples: {names} {verb} what the kit no longer prints (above). Regenerate with "
+              f"`python tools/handout_examples.py`.", file=sys.stderr)
+        return 1
+    if not stale:
+        print("The handouts quote what the kit prints.")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Regenerate the check reports and stub messages the handouts quote.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when a handout differs from what the kit prints")
+    args = parser.parse_args(argv)
+    return run_command(run, args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

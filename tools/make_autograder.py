@@ -1,0 +1,147 @@
+"""Build the Gradescope autograder zip of a chapter, from scratch: setup.sh, run_autograder, and the part of the kit
+that grading needs (the chapter's grade.py, the modules it imports, the reference solution), nothing else.
+
+    python tools/make_autograder.py [--chapter chapter03] [--out autograder.zip] [--numpy 2.2.6]
+                                    [--visibility visible] [--timeout 60] [--lang en]
+
+On Gradescope: a programming assignment with a zipped autograder (base image: Ubuntu 22.04 or 24.04, any version
+of Python the image offers); students submit their model.py. Gradescope unpacks the zip into /autograder/source,
+runs setup.sh once when it builds the image, then run_autograder for each submission, as root: the grader then runs
+the student's code as an unprivileged user of its own (README.md, section "Grading").
+
+run_autograder reads two variables, for trying the zip outside Gradescope (tests/test_autograder.py does):
+AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON (default: the virtual environment setup.sh makes).
+
+Exit status: 0 built; 1 the kit cannot be packed (a message says why); 2 a bad command line.
+"""
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from coursekit.errors import KitError  # noqa: E402
+from coursekit.files import write_atomically  # noqa: E402
+
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # every entry's date: the same kit gives the same zip, byte for byte
+
+SETUP = """\
+#!/usr/bin/env bash
+# Run once by Gradescope, as root, when it builds the autograder's image (Ubuntu 22.04 or 24.04).
+set -euo pipefail
+
+# Python from the image's own packages, and a virtual environment for the grader: Ubuntu 23.04 and later refuse
+# pip installs into the system's Python (PEP 668), and the students' sandbox users must be able to run it.
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends python3 python3-venv
+python3 -m venv /autograder/venv
+/autograder/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check "numpy=={numpy}"
+
+# The sandbox users (a fresh unprivileged uid per submission) run this Python: they need to reach and read it,
+# and nothing else below /autograder (the grader makes source/, results/ and the submission private itself).
+chmod o+x /autograder
+chmod -R o+rX /autograder/venv
+"""
+
+RUN = """\
+#!/usr/bin/env bash
+# Run by Gradescope for each submission, as root: grade /autograder/submission into results/results.json.
+set -uo pipefail
+
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
+mkdir -p "$ROOT/results"
+exec "$PYTHON" "$ROOT/source/{chapter}/grade.py" "$ROOT/submission" --json "$ROOT/results/results.json" \\
+    --visibility {visibility} --timeout {timeout:g}{lang}
+"""
+
+# Imported in a fresh interpreter: the chapter's grader and every module it imports, as paths below the repository.
+LIST_MODULES = """
+import json, runpy, sys
+namespace = runpy.run_path({grade!r}, run_name="grade")
+files = sorted({{getattr(module, "__file__", None) or "" for module in list(sys.modules.values())}})
+print(json.dumps({{"files": files, "solution": str(namespace["ASSIGNMENT"].solution)}}))
+"""
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        files = kit_files(args.chapter)
+        data = build(files, args)
+        write_atomically(args.out, lambda file: file.write(data))
+    except KitError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{args.out}: {len(files)} files of the kit, setup.sh (numpy {args.numpy}) and run_autograder.")
+    return 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python tools/make_autograder.py",
+                                     description="Build the Gradescope autograder zip of a chapter.")
+    parser.add_argument("--chapter", default="chapter03", help="the chapter's folder (default: chapter03)")
+    parser.add_argument("--out", type=Path, default=Path("autograder.zip"), help="default: autograder.zip")
+    parser.add_argument("--numpy", default="2.2.6", metavar="VERSION",
+                        help="the NumPy version setup.sh installs (default: 2.2.6, which has wheels for the Pythons "
+                             "of Ubuntu 22.04 and 24.04)")
+    parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
+                        help="when students see the tests on Gradescope (default: visible)")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                        help="seconds the checks of one class may take (default: 60)")
+    parser.add_argument("--lang", choices=("zh", "en"), help="the language of the report students read")
+    args = parser.parse_args(argv)
+    if not (REPO / args.chapter / "grade.py").is_file():
+        parser.error(f"{args.chapter}/grade.py does not exist")
+    if not 0 < args.timeout < 3600:
+        parser.error("--timeout must be between 0 and 3600 seconds")
+    return args
+
+
+def kit_files(chapter):
+    """The repository's files grading needs: the modules grade.py imports (found by importing it in a fresh
+    interpreter) and the reference solution it names."""
+    grade = REPO / chapter / "grade.py"
+    result = subprocess.run([sys.executable, "-c", LIST_MODULES.format(grade=str(grade))], capture_output=True,
+                            text=True, cwd=REPO, timeout=120)
+    if result.returncode != 0:
+        raise KitError(f"Cannot import {grade}: {result.stderr.strip().splitlines()[-1:]}")
+    listed = json.loads(result.stdout.strip().splitlines()[-1])
+    files = {Path(listed["solution"]).resolve(), grade}
+    for name in listed["files"]:
+        path = Path(name).resolve() if name else None
+        if path and path.suffix == ".py" and REPO in path.parents:
+            files.add(path)
+    for package in {path.parent for path in files}:  # the packages' __init__.py, where there is one
+        if (package / "__init__.py").is_file() and package != REPO:
+            files.add(package / "__init__.py")
+    return sorted(path.relative_to(REPO) for path in files)
+
+
+def build(files, args):
+    """The zip's bytes: setup.sh and run_autograder at the top, the kit's files at their paths."""
+    lang = f" --lang {args.lang}" if args.lang else ""
+    entries = [("setup.sh", SETUP.format(numpy=args.numpy).encode(), 0o755),
+               ("run_autograder", RUN.format(chapter=args.chapter, visibility=args.visibility,
+                                             timeout=args.timeout, lang=lang).encode(), 0o755)]
+    entries += [(path.as_posix(), (REPO / path).read_bytes(), 0o644) for path in files]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name, FIXED_TIME)
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
