@@ -8,10 +8,15 @@ text the kit generates for it (`handed_out_startup`, a copy in a temporary folde
 
 import os
 import re
-import sys
+import signal
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background by a non-interactive shell inherits an ignored SIGINT, and so would the programs
+# it starts: the Ctrl-C tests need Python's own handler (an ignored signal stays ignored across exec, a handled one
+# does not).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The kit speaks Chinese under a Chinese locale (coursekit/i18n.py); the tests read its English, on any machine.
 os.environ["COURSEKIT_LANG"] = "en"
@@ -21,8 +26,6 @@ CHAPTER = REPO / "chapter03"
 SOLUTION_MODEL = CHAPTER / "solution" / "model.py"
 STARTUP_MODEL = CHAPTER / "startup" / "model.py"
 SHARED_MNIST = REPO.parent / "shared" / "mnist"
-
-sys.path.insert(0, str(CHAPTER))  # `import common` as main.py does
 
 from chapter03.common.tasks import TASKS  # noqa: E402
 from coursekit.startup import make_startup  # noqa: E402
