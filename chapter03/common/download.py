@@ -19,7 +19,7 @@ import urllib3
 from tqdm import tqdm
 
 from coursekit import i18n
-from coursekit.errors import KitError
+from coursekit.errors import KitError, interrupts_deferred
 from coursekit.files import temporary_file
 
 from .verify import FILES, GZIP_MAGIC, gunzip, record_in_stamp, verification_problem
@@ -185,10 +185,11 @@ def download(session, url, tmp, timeout, label):
 def stream_to_file(response, tmp, expected_size, read_timeout, label):
     """Write the body of response into tmp as it arrives; returns the number of bytes received."""
     received = 0
-    bar = tqdm(
-        total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-        disable=not sys.stderr.isatty(),  # no bar in a log file or a test; say() prints one line instead
-    )
+    with interrupts_deferred():  # a stop inside tqdm's __init__ would leave half a bar, whose __del__ then fails
+        bar = tqdm(
+            total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+            disable=not sys.stderr.isatty(),  # no bar in a log file or a test; say() prints one line instead
+        )
     try:
         with bar, open(tmp, "wb") as out:
             for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):

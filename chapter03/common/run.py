@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from coursekit.errors import KitError
+from coursekit.errors import KitError, interrupts_deferred
 from coursekit.i18n import say
 from coursekit.student_code import explain_exception, raised_in
 
@@ -198,8 +198,10 @@ def progress_bar(epoch, epochs, count, batch_size):
     """A tqdm bar over the batches of one epoch, on a terminal only; yields progress(batches_done, loss, acc)."""
     from tqdm import tqdm
 
-    with tqdm(total=-(-count // batch_size), desc=f"Epoch {epoch}/{epochs}", unit="batch", leave=False,
-              disable=not sys.stderr.isatty(), mininterval=0.2) as bar:
+    with interrupts_deferred():  # a stop inside tqdm's __init__ would leave half a bar, whose __del__ then fails
+        bar = tqdm(total=-(-count // batch_size), desc=f"Epoch {epoch}/{epochs}", unit="batch", leave=False,
+                   disable=not sys.stderr.isatty(), mininterval=0.2)
+    with bar:
 
         def progress(batches_done, loss, acc):
             bar.set_postfix_str(f"loss {loss:.4f} acc {acc:.2%}", refresh=False)
