@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 
 from .errors import KitError, interrupts_deferred, print_error
@@ -43,7 +44,7 @@ def write_atomically(path, write):
             write(file)
             flush_to_disk(file)
         with interrupts_deferred():  # once renamed, the new file is written: Ctrl-C must not report otherwise
-            os.replace(tmp, path)
+            replace_file(tmp, path)
             tmp = None
     except OSError as error:
         leftover = clean_up(tmp, file)
@@ -54,6 +55,29 @@ def write_atomically(path, write):
         if leftover:
             print_error(leftover.strip())
         raise
+
+
+# On Windows, a file that another program holds open (antivirus, OneDrive, a notebook) cannot be replaced
+# (PermissionError, WinError 5 or 32) until it lets go, usually within a second or two.
+REPLACE_RETRY_SECONDS = 5.0
+
+
+def replace_file(source, target, retry_seconds=REPLACE_RETRY_SECONDS):
+    """os.replace(source, target), tried again for `retry_seconds` while the target is refused (PermissionError).
+
+    The one way every save and the download replace a file. Raises the last PermissionError when it stays refused.
+    """
+    deadline = time.monotonic() + retry_seconds
+    delay = 0.05
+    while True:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def flush_to_disk(file):
