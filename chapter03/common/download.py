@@ -36,26 +36,6 @@ RETRY_DELAYS = (1.0, 4.0)  # seconds to wait before the 2nd and the 3rd attempt 
 CHUNK_SIZE = 64 * 1024
 WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]|\\\\")  # C:\data\mnist, C:/data/mnist, \\server\share\mnist
 
-TLS_HINT = say(
-    "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with a "
-    "certificate of its own. Either trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem "
-    "(ask the network's administrators for the file)\nor use the certificates of your system, which usually trust it "
-    "already (Python 3.10 or newer; the kit uses truststore when it is installed):\n  pip install truststore   "
-    "(with uv: uv pip install truststore)",
-    "TLS/SSL 错误通常说明校园网或公司网络的代理用它自己的证书检查加密流量。可以信任这个证书：\n"
-    "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem（证书文件向网络管理员索取）\n"
-    "或者使用操作系统的证书（它们通常已经信任这个代理；需要 Python 3.10 或更新版本；装了 truststore 时程序会用它）：\n"
-    "  pip install truststore   （用 uv 时：uv pip install truststore）",
-)
-SOCKS_HINT = say(
-    "A SOCKS proxy (ALL_PROXY=socks5://..., as Clash or V2Ray set) needs PySocks: run the set-up again "
-    "(pip install -r requirements.txt, or uv run), or unset ALL_PROXY and set HTTPS_PROXY=http://127.0.0.1:PORT "
-    "to the proxy's HTTP port.",
-    "SOCKS 代理（ALL_PROXY=socks5://...，Clash、V2Ray 会这样设置）需要 PySocks：重新安装一遍"
-    "（pip install -r requirements.txt，或者 uv run），或者取消 ALL_PROXY，改设 HTTPS_PROXY=http://127.0.0.1:端口"
-    "（代理的 HTTP 端口）。",
-)
-
 
 # ---------------------------------------------------------------------------------------------------- mirrors
 
@@ -109,7 +89,7 @@ class FetchFailed(Exception):
 
     retry        worth trying the same URL again after a pause (a timeout, a connection cut mid-way, a 5xx)
     unreachable  the mirror cannot be reached at all (DNS, refused, TLS): not worth trying again
-    hint         a paragraph for the final message: what to do about it (TLS_HINT, SOCKS_HINT)
+    hint         a paragraph for the final message: what to do about it (tls_hint, socks_hint)
     """
 
     def __init__(self, reason, *, retry=False, unreachable=False, hint=None):
@@ -233,10 +213,11 @@ def request_failed(exc, timeout):
     if isinstance(exc, errors.SSLError):
         reason = re.search(r"certificate verify failed[^'\"()]*|\] ([^'\"()]+)", str(exc))
         reason = reason.group(0).lstrip("] ").strip() if reason else type(exc).__name__
-        return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True, hint=TLS_HINT)
+        return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True,
+                           hint=tls_hint())
     if isinstance(exc, errors.InvalidSchema) and "SOCKS" in str(exc):
         return FetchFailed(say("SOCKS proxy: PySocks is not installed", "SOCKS 代理：没有安装 PySocks"),
-                           unreachable=True, hint=SOCKS_HINT)
+                           unreachable=True, hint=socks_hint())
     if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
         proxy = "proxy: " if isinstance(exc, errors.ProxyError) or "SOCKS" in str(exc) else ""
         return FetchFailed(proxy + connection_problem(exc), unreachable=True)
@@ -300,4 +281,30 @@ def nothing_worked_message(data_dir, missing, failures, hints):
         "然后再运行；程序会用 SHA-256 校验，所以官方文件的任何一份拷贝都可以。\n"
         "或者换一个镜像：--mirror URL（提供这四个文件的网址前缀，或者存放它们的文件夹），"
         f"或者设置环境变量 {MIRROR_VARIABLE}。{advice}",
+    )
+
+
+def tls_hint():
+    return say(
+        "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with "
+        "a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   (ask the "
+        "network's administrators for the file)\nor use your system's certificates, which usually include it (Python "
+        "3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   (with uv: uv pip install "
+        "truststore)",
+        "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n"
+        "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n"
+        "或者使用操作系统的证书，它们通常已包含这个证书（需要 Python 3.10 或更新版本；"
+        "装了 truststore 时程序会用它）：\n"
+        "  pip install truststore   （用 uv 时：uv pip install truststore）",
+    )
+
+
+def socks_hint():
+    return say(
+        "A SOCKS proxy (ALL_PROXY=socks5://..., as Clash or V2Ray set it) needs PySocks: run the set-up again (pip "
+        "install -r requirements.txt, or uv run), or unset ALL_PROXY and set HTTPS_PROXY=http://127.0.0.1:PORT, the "
+        "proxy's HTTP port.",
+        "SOCKS 代理（ALL_PROXY=socks5://...，Clash、V2Ray 会这样设置）需要 PySocks：重新安装一遍（pip install -r "
+        "requirements.txt，或者 uv run），或者取消 ALL_PROXY，改设 HTTPS_PROXY=http://127.0.0.1:PORT（代理的 HTTP "
+        "端口）。",
     )
