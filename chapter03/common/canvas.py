@@ -74,12 +74,6 @@ class Network:
             raise KitError(say(f"No trained model at {self.path}. Train one first:\n    {command}",
                                f"{self.path} 处还没有训练好的模型。先训练一个：\n    {command}"))
         self.saved = checkpoint.load(self.path)
-        shape = (int(self.saved["input_dim"]), int(self.saved["output_dim"]))
-        if shape != (digit_image.SIZE**2, 10):
-            raise KitError(say(f"{self.path} maps {shape[0]} inputs to {shape[1]} classes; the canvas needs a model "
-                               "of 28 x 28 = 784 pixels to 10 digits.",
-                               f"{self.path} 把 {shape[0]} 个输入映射到 {shape[1]} 类；画板需要从 28 x 28 = 784 个"
-                               "像素到 10 个数字的模型。"))
         self.model = self.run_student_code(checkpoint.build_model, self.saved, load_model_module(self.model_file))
         self.probabilities(np.zeros((digit_image.SIZE, digit_image.SIZE), dtype=np.float32))  # fail now, not later
 
@@ -176,33 +170,32 @@ def screen_scale(pixels_per_inch):
 
 def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
     """The message for a Tk that cannot start: problem is the TclError's text, or None when there is no tkinter."""
-    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if problem and "display" in problem.lower():
-        wsl = "WSL_DISTRO_NAME" in environ or "microsoft" in platform.release().lower()
-        return say(f"No screen to open the window on ({problem}). " + (
-            "In WSL, Windows 11 shows Linux windows (WSLg): run `wsl --update` in Windows, then `wsl --shutdown`, and "
-            "open the terminal again." if wsl else "Run it on a desktop, or over ssh with ssh -X.")
-            + " Without a window, --image FILE reads a digit from an image file.",
-            f"没有可以打开窗口的屏幕（{problem}）。" + (
-            "在 WSL 里，Windows 11 可以显示 Linux 的窗口（WSLg）：在 Windows 里运行 `wsl --update`，再运行 "
-            "`wsl --shutdown`，然后重新打开终端。" if wsl else "请在桌面环境里运行，或者用 ssh -X。")
-            + "没有窗口时，--image FILE 可以识别图片文件里的数字。")
-    tcl = Path(sys.base_prefix) / "tcl" / "tcl8.6"
-    how = {
-        "win32": say("run the python.org installer again, choose Modify and tick 'tcl/tk and IDLE', then make the "
-                     f".venv again; or point Tk at its files: set TCL_LIBRARY={tcl}",
-                     f"重新运行 python.org 的安装程序，选 Modify，勾选“tcl/tk and IDLE”，然后重新创建 .venv；或者告诉 "
-                     f"Tk 它的文件在哪里：set TCL_LIBRARY={tcl}"),
-        "darwin": say(f"with Homebrew's Python: brew install python-tk@{version}; else use the installer from "
-                      "python.org", f"用 Homebrew 的 Python 时：brew install python-tk@{version}；否则用 python.org "
-                      "的安装包"),
-    }.get(platform_name, say("sudo apt install python3-tk   (Fedora: sudo dnf install python3-tkinter)",
-                             "sudo apt install python3-tk   （Fedora：sudo dnf install python3-tkinter）"))
-    what = say(f"Tk could not start ({problem})", f"Tk 无法启动（{problem}）") if problem else \
-        say("This Python has no Tk (the tkinter module)", "这个 Python 没有 Tk（tkinter 模块）")
-    return say(f"{what}, which the window needs. To get it: {how}\nWithout a window, --image FILE reads a digit from "
-               "an image file.", f"{what}，而窗口需要它。解决办法：{how}\n没有窗口时，--image FILE 可以识别图片文件里"
-               "的数字。")
+        if "WSL_DISTRO_NAME" in environ or "microsoft" in platform.release().lower():
+            how = say("in WSL, Windows 11 shows Linux windows (WSLg): run wsl --update in Windows, then "
+                      "wsl --shutdown, and open the terminal again", "在 WSL 里，Windows 11 可以显示 Linux 的窗口"
+                      "（WSLg）：在 Windows 里运行 wsl --update，再运行 wsl --shutdown，然后重新打开终端")
+        else:
+            how = say("run it on a desktop, or over ssh with ssh -X", "请在桌面环境里运行，或者用 ssh -X")
+        what = say(f"No screen to open the window on ({problem})", f"没有可以打开窗口的屏幕（{problem}）")
+    else:
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        tcl = Path(sys.base_prefix) / "tcl" / "tcl8.6"
+        how = {
+            "win32": say("run the python.org installer again, choose Modify, tick 'tcl/tk and IDLE', and make the "
+                         f".venv again; or tell Tk where its files are: set TCL_LIBRARY={tcl}", "重新运行 python.org "
+                         "的安装程序，选 Modify，勾选“tcl/tk and IDLE”，再重新创建 .venv；或者告诉 Tk 它的文件在"
+                         f"哪里：set TCL_LIBRARY={tcl}"),
+            "darwin": say(f"with Homebrew's Python, brew install python-tk@{version}; else the installer from "
+                          "python.org", f"用 Homebrew 的 Python 时：brew install python-tk@{version}；否则用 "
+                          "python.org 的安装包"),
+        }.get(platform_name, say("sudo apt install python3-tk (Fedora: sudo dnf install python3-tkinter)",
+                                 "sudo apt install python3-tk（Fedora：sudo dnf install python3-tkinter）"))
+        what = say(f"Tk could not start ({problem})", f"Tk 无法启动（{problem}）") if problem else \
+            say("This Python has no Tk (the tkinter module), which the window needs",
+                "这个 Python 没有 Tk（tkinter 模块），而窗口需要它")
+    return say(f"{what}. To get a window: {how}.\nWithout one, --image FILE reads a digit from an image file.",
+               f"{what}。解决办法：{how}。\n没有窗口时，--image FILE 可以识别图片文件里的数字。")
 
 
 class Window:

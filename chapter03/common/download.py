@@ -1,10 +1,8 @@
-"""Downloading MNIST: the mirrors to try, and a verified download of each missing file.
-
-The mirrors are tried in order (--mirror, then $MNIST_MIRROR, then BUILTIN_MIRRORS); any failure moves on to the
-next. Each file is streamed to a temporary name of its own, verified, and only then renamed to its final name, so a
-half-finished download never passes for a whole one.
+"""Downloading MNIST from the first mirror that works (--mirror, then $MNIST_MIRROR, then BUILTIN_MIRRORS). Each file
+goes to a temporary name of its own, is verified, and only then renamed: a half-finished one never passes for whole.
 """
 
+import contextlib
 import nturl2path
 import os
 import re
@@ -100,7 +98,10 @@ class FetchFailed(Exception):
 def download_missing(names, data_dir, mirrors, timeout, checksums):
     """Fetch each file of names from the first mirror that delivers it verified. Returns (failures, hints): the
     "source: reason" lines and the advice, for the message shown if some file could not be obtained."""
-    use_system_certificates()
+    with contextlib.suppress(ImportError):  # truststore, when installed: the system's certificates, a proxy's too
+        import truststore
+
+        truststore.inject_into_ssl()
     failures, hints, given_up = [], [], set()
     with requests.Session() as session:
         session.headers.update(HEADERS)
@@ -120,16 +121,6 @@ def download_missing(names, data_dir, mirrors, timeout, checksums):
                     if failure.unreachable or failure.retry:
                         given_up.add(mirror)
     return failures, hints
-
-
-def use_system_certificates():
-    """Trust the operating system's certificates too, through truststore when it is installed: a campus or company
-    proxy that inspects encrypted traffic usually has its certificate there."""
-    try:
-        import truststore
-    except ImportError:
-        return
-    truststore.inject_into_ssl()
 
 
 def fetch_with_retries(session, source, data_dir, name, expected_sha, timeout):
@@ -179,8 +170,7 @@ def copy_local_file(source, tmp):
     if not source.parent.is_dir():
         raise FetchFailed(say(f"no folder {source.parent}", f"没有文件夹 {source.parent}"), unreachable=True)
     try:
-        with open(source, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        shutil.copyfile(source, tmp)
     except OSError as exc:
         raise FetchFailed(say(f"cannot read it ({exc.strerror})", f"无法读取（{exc.strerror}）")) from None
 
@@ -219,7 +209,7 @@ def request_failed(exc, timeout):
         return FetchFailed(say("SOCKS proxy: PySocks is not installed", "SOCKS 代理：没有安装 PySocks"),
                            unreachable=True, hint=socks_hint())
     if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
-        proxy = "proxy: " if isinstance(exc, errors.ProxyError) or "SOCKS" in str(exc) else ""
+        proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in str(exc) else ""
         return FetchFailed(proxy + connection_problem(exc), unreachable=True)
     return FetchFailed(say(f"request failed ({type(exc).__name__})", f"请求失败（{type(exc).__name__}）"),
                        unreachable=True)
