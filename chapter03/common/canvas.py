@@ -200,11 +200,8 @@ def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
 
 class Window:
     """The drawing canvas on the left; the prediction, what the network sees and the ten probabilities on the right.
-
-    Every stroke is drawn twice: on the Tk canvas (what you see) and into a Sketch (what the network reads). The
-    prediction is made when the mouse button is released, and also printed as 'prediction: D'. Sizes in pixels are
-    multiplied by `scale` (screen_scale), so that the window is as large on a 150% screen as on a 100% one.
-    """
+    Every stroke is drawn on the Tk canvas (what you see) and into a Sketch (what the network reads); the reading is
+    made when the button is released, and printed. Pixel sizes are multiplied by `scale` (screen_scale)."""
 
     def __init__(self, root, network, scale=1.0):
         self.root, self.network, self.scale = root, network, scale
@@ -298,16 +295,15 @@ class Window:
         levels = np.round(pixels * 255).astype(int).repeat(self.zoom, axis=0).repeat(self.zoom, axis=1)
         self.preview.put(" ".join("{" + " ".join(f"#{v:02x}{v:02x}{v:02x}" for v in row) + "}" for row in levels))
         self.bars.delete("all")
-        s = self.scale
-        for digit, prob in enumerate(probs):
-            top = digit * BAR_ROW * s
-            self.bars.create_text(8 * s, top + 10 * s, text=str(digit), font=("Helvetica", 12, "bold"))
-            self.bars.create_rectangle(20 * s, top + 3 * s, (20 + BAR_LENGTH) * s, top + 18 * s, outline="grey80")
+        for digit, prob in enumerate(probs):  # drawn at 100%, then scaled (Canvas.scale moves every point)
+            top = digit * BAR_ROW
+            self.bars.create_text(8, top + 10, text=str(digit), font=("Helvetica", 12, "bold"))
+            self.bars.create_rectangle(20, top + 3, 20 + BAR_LENGTH, top + 18, outline="grey80")
             if prob > 0:
-                self.bars.create_rectangle(20 * s, top + 3 * s, (20 + prob * BAR_LENGTH) * s, top + 18 * s, width=0,
+                self.bars.create_rectangle(20, top + 3, 20 + prob * BAR_LENGTH, top + 18, width=0,
                                            fill=WINNER_COLOR if digit == winner else BAR_COLOR)
-            self.bars.create_text((BAR_LENGTH + 26) * s, top + 10 * s, anchor="w",
-                                  text="" if winner is None else f"{prob:.0%}")
+            self.bars.create_text(BAR_LENGTH + 26, top + 10, anchor="w", text="" if winner is None else f"{prob:.0%}")
+        self.bars.scale("all", 0, 0, self.scale, self.scale)
 
     def report_error(self, exc_type, exc, traceback):
         """Tk calls this when an event handler raised. Ctrl-C and a KitError (model.py failing) close the window and

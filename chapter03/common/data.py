@@ -7,9 +7,8 @@ The four official files (IDX format, usually gzip-compressed):
     t10k-images-idx3-ubyte    10,000 test images
     t10k-labels-idx1-ubyte    10,000 test labels
 
-ensure_mnist() verifies every copy (verify.py: the SHA-256 of its decompressed bytes; about 0.2 s for all four) and
-downloads what is missing or wrong (download.py); load_mnist() hashes the bytes again as it parses them, so a file
-changed in between is still caught.
+ensure_mnist() verifies every copy (the SHA-256 of its decompressed bytes; 0.2 s for all four) and downloads what is
+missing or wrong (download.py); load_mnist() hashes the bytes again as it parses them.
 """
 
 import collections
@@ -25,8 +24,15 @@ from coursekit.errors import KitError
 from coursekit.files import replace_file, temporary_name
 from coursekit.i18n import say
 
-from .download import download_missing, nothing_worked_message
-from .verify import FILES, GZIP_MAGIC, PUBLISHED_SHA256, decompressed, identify
+from .download import (
+    FILES,
+    GZIP_MAGIC,
+    PUBLISHED_SHA256,
+    decompressed,
+    download_missing,
+    identify,
+    nothing_worked_message,
+)
 
 VALIDATION_SIZE = 5000  # the last 5,000 training images; the network never trains on them
 
