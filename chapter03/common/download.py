@@ -130,12 +130,8 @@ def local_folder(mirror):
 
 
 class FetchFailed(Exception):
-    """One attempt to fetch one file from one mirror failed; str() is the short reason shown to the user.
-
-    retry        worth trying the same URL again after a pause (a timeout, a connection cut mid-way, a 5xx)
-    unreachable  the mirror cannot be reached at all (DNS, refused, TLS): not worth trying again
-    hint         a paragraph for the final message: what to do about it (tls_hint, socks_hint)
-    """
+    """One attempt to fetch one file from one mirror failed; str() is the short reason shown. retry: worth trying again
+    after a pause (a timeout, a cut, a 5xx); unreachable: not worth it (DNS, refused, TLS); hint: what to do."""
 
     def __init__(self, reason, *, retry=False, unreachable=False, hint=None):
         super().__init__(reason)
@@ -162,9 +158,9 @@ def download_missing(names, data_dir, mirrors, timeout, checksums):
                 except FetchFailed as failure:
                     failures.append(f"{source}: {failure}")
                     hints += [failure.hint] if failure.hint and failure.hint not in hints else []
-                    print(f"  {say('failed', '失败')}: {failure}", file=sys.stderr, flush=True)
-                    # A mirror that cannot be reached, or still fails after the retries, would only make the user
-                    # wait again for the next file. One missing a file (404) or serving a bad one may have the others.
+                    print(say(f"  failed: {failure}", f"  失败：{failure}"), file=sys.stderr, flush=True)
+                    # Unreachable, or failing after the retries: the next file would only wait too. One missing a file
+                    # (404) or serving a bad one may have the others.
                     if failure.unreachable or failure.retry:
                         given_up.add(mirror)
     return failures, hints
