@@ -4,7 +4,6 @@ image); 2 a bad command line; 130 Ctrl-C."""
 
 import argparse
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -171,7 +170,7 @@ def screen_scale(pixels_per_inch):
 def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
     """The message for a Tk that cannot start: problem is the TclError's text, or None when there is no tkinter."""
     if problem and "display" in problem.lower():
-        if "WSL_DISTRO_NAME" in environ or "microsoft" in platform.release().lower():
+        if "WSL_DISTRO_NAME" in environ:  # set in every WSL shell
             how = say("in WSL, Windows 11 shows Linux windows (WSLg): run wsl --update in Windows, then "
                       "wsl --shutdown, and open the terminal again", "在 WSL 里，Windows 11 可以显示 Linux 的窗口"
                       "（WSLg）：在 Windows 里运行 wsl --update，再运行 wsl --shutdown，然后重新打开终端")
