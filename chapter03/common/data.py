@@ -52,7 +52,8 @@ def ensure_mnist(data_dir, mirrors, timeout=(10, 30), checksums=PUBLISHED_SHA256
     try:
         data_dir = Path(data_dir).resolve()  # Python < 3.13 raises RuntimeError for a symbolic link loop
         data_dir.mkdir(parents=True, exist_ok=True)
-        missing = [name for name in FILES if name not in check_copies(data_dir, checksums)]
+        good = check_copies(data_dir, checksums)
+        missing = [name for name in FILES if name not in good]
         failures, hints = download_missing(missing, data_dir, mirrors, timeout, checksums) if missing else ([], [])
     except (OSError, RuntimeError) as exc:  # the mirrors' errors are handled one by one: this is the local disk
         raise KitError(say(f"Cannot use the data folder {data_dir}: {exc}. Choose another --data_dir.",
