@@ -1,15 +1,7 @@
-"""MNIST: find it, download it if needed, verify it, load it.
-
-The four official files (IDX format, usually gzip-compressed):
-
-    train-images-idx3-ubyte   60,000 images of 28 x 28 pixels, one byte each (0 = white, 255 = black)
-    train-labels-idx1-ubyte   60,000 labels, one byte each (0 to 9)
-    t10k-images-idx3-ubyte    10,000 test images
-    t10k-labels-idx1-ubyte    10,000 test labels
-
-ensure_mnist() verifies every copy (the SHA-256 of its decompressed bytes; 0.2 s for all four) and downloads what is
-missing or wrong (download.py); load_mnist() hashes the bytes again as it parses them.
-"""
+"""MNIST: ensure_mnist() verifies every copy (the SHA-256 of its decompressed bytes, 0.2 s for all four) and downloads
+what is missing or wrong (download.py); load_mnist() hashes the bytes again as it parses them. The four files:
+train-images-idx3-ubyte (60,000 images of 28 x 28 bytes, 0 = white, 255 = black), train-labels-idx1-ubyte (60,000
+labels, 0 to 9), t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (10,000 of each, for the test)."""
 
 import collections
 import hashlib
