@@ -1,5 +1,6 @@
 """handwriting_canvas.py: --image end to end, its failures, and the real window driven by mouse events under Xvfb."""
 
+import ctypes
 import os
 import shutil
 import signal
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -247,9 +249,37 @@ def test_without_tk_says_how_to_get_it(untrained_model):
     result = subprocess.run([sys.executable, "-c", code, str(SCRIPT), "--model", str(untrained_model)],
                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
-    for advice in ("apt install python3-tk", "dnf install python3-tkinter", "brew install python-tk", "tcl/tk"):
-        assert advice in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "has no Tk" in result.stderr and "--image FILE" in result.stderr and "Traceback" not in result.stderr
+
+
+VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@pytest.mark.parametrize("problem, platform, environ, advice", [
+    (None, "linux", {}, ["sudo apt install python3-tk", "sudo dnf install python3-tkinter", "has no Tk"]),
+    (None, "darwin", {}, [f"brew install python-tk@{VERSION}", "python.org"]),
+    (None, "win32", {}, ["tick 'tcl/tk and IDLE'", "make the .venv again"]),
+    # A venv made from a Python whose Tcl/Tk files are missing (or not where Tk looks):
+    ("Can't find a usable init.tcl in the following directories: ...", "win32", {},
+     ["Tk could not start (Can't find a usable init.tcl", "tcl/tk and IDLE", "TCL_LIBRARY="]),
+    ("no display name and no $DISPLAY environment variable", "linux", {"WSL_DISTRO_NAME": "Ubuntu"},
+     ["No screen", "WSLg", "wsl --update", "--image FILE"]),
+    ("couldn't connect to display \":0\"", "linux", {}, ["No screen", "ssh -X", "--image FILE"]),
+])
+def test_tk_failures_say_what_to_do_on_each_system(problem, platform, environ, advice):
+    message = canvas.tk_failure(problem, platform, environ)
+    for words in advice:
+        assert words in message
+
+
+def test_the_window_is_dpi_aware_on_windows_and_scaled(monkeypatch):
+    calls = []
+    shcore = types.SimpleNamespace(SetProcessDpiAwareness=calls.append)
+    monkeypatch.setattr(ctypes, "windll", types.SimpleNamespace(shcore=shcore), raising=False)
+    monkeypatch.setattr(canvas.sys, "platform", "win32")
+    monkeypatch.setattr(canvas, "tk", types.SimpleNamespace(Tk=lambda: "root", TclError=RuntimeError))
+    assert canvas.start_tk() == "root" and calls == [1]  # before Tk starts
+    assert [canvas.screen_scale(dpi) for dpi in (72, 96, 120, 144, 192)] == [1, 1, 1.25, 1.5, 2]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11's DISPLAY is Linux's")

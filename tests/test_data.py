@@ -5,23 +5,30 @@ The mirrors are real HTTP servers on 127.0.0.1 (a free port each), serving eithe
 """
 
 import _thread
+import contextlib
+import functools
 import gzip
 import hashlib
 import http.server
 import os
 import re
+import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
 import threading
 import time
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from chapter03.common import data, download
 from conftest import CHAPTER, REPO
+from coursekit import files
 from coursekit.errors import KitError
 
 TIMEOUT = (5, 5)  # (connect, read) for servers that answer
@@ -307,7 +314,7 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file(tmp_path, start_mirror,
     with pytest.raises(KeyboardInterrupt):
         data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
         time.sleep(5)  # the download takes over a minute, so the interrupt lands before; this only keeps it here
-    assert sorted(path.name for path in tmp_path.iterdir()) == [data.STAMP_NAME]
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------------------------------- data folder
@@ -343,7 +350,7 @@ def test_correct_files_under_swapped_names_are_renamed_never_removed(tmp_path, d
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gz["train-labels-idx1-ubyte.gz"])
     data.ensure_mnist(tmp_path, [dead_mirror], timeout=TIMEOUT, checksums=synthetic["sha"])  # no download needed
     assert_complete(tmp_path, synthetic["sha"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([data.STAMP_NAME, "train-images-idx3-ubyte.gz",
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["train-images-idx3-ubyte.gz",
                                                                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte",
                                                                  "train-labels-idx1-ubyte.gz"])
     err = capsys.readouterr().err
@@ -372,18 +379,6 @@ def test_a_download_never_touches_another_runs_temporary_file(tmp_path, start_mi
     assert sorted(p.name for p in tmp_path.glob("*.part")) == [others.name]
 
 
-def test_temporary_files_of_a_killed_download_are_removed_an_hour_later(tmp_path, dead_mirror, synthetic):
-    for name, blob in synthetic["gz"].items():
-        (tmp_path / name).write_bytes(blob)
-    old, recent = tmp_path / "t10k-images-idx3-ubyte.gz.1a2b3c4d.part", tmp_path / "train-images-idx3-ubyte.gz.part"
-    unrelated = tmp_path / "notes.part"
-    for path in (old, recent, unrelated):
-        path.write_bytes(b"half a download")
-    an_hour_ago = time.time() - data.ABANDONED_AFTER - 60
-    os.utime(old, (an_hour_ago, an_hour_ago))
-    os.utime(unrelated, (an_hour_ago, an_hour_ago))
-    data.ensure_mnist(tmp_path, [dead_mirror], timeout=TIMEOUT, checksums=synthetic["sha"])
-    assert not old.exists() and recent.exists() and unrelated.exists()
 
 
 @pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
@@ -416,33 +411,19 @@ def test_load_without_the_files_says_how_to_get_them(tmp_path):
 IMAGES, LABELS = "train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 
 
-@pytest.mark.parametrize(
-    "name, make_bad, expected",
-    [
-        (IMAGES, lambda blob: b"", "does not start with the IDX magic"),
-        (IMAGES, lambda blob: b"\x00\x00\x08", "does not start with the IDX magic"),
-        (IMAGES, lambda blob: b"\x00\x00\x08\x01" + blob[4:], "does not start with the IDX magic"),
-        (IMAGES, lambda blob: b"\x00\x00\x0d\x03" + blob[4:], "does not start with the IDX magic"),
-        (IMAGES, lambda blob: blob[:8] + struct.pack(">II", 27, 28) + blob[16:], "27 x 28 pixels"),
-        (IMAGES, lambda blob: blob[:-1], "truncated or corrupt"),
-        (IMAGES, lambda blob: blob + b"\x00", "truncated or corrupt"),
-        (IMAGES, lambda blob: blob[:4] + struct.pack(">I", 2**32 - 1) + blob[8:], "truncated or corrupt"),
-        (LABELS, lambda blob: blob[:-1] + b"\x0c", "label 12"),
-        (LABELS, lambda blob: blob[:-1], "truncated or corrupt"),
-        (LABELS, lambda blob: blob[:4] + struct.pack(">I", SYNTHETIC_TEST - 1) + blob[8:-1], "labels"),
-        (LABELS, lambda blob: gzip.compress(blob)[:-10], "Cannot read"),
-    ],
-)
-def test_malformed_idx_files_are_named(tmp_path, synthetic, name, make_bad, expected):
-    checksums = dict(synthetic["sha"])
+@pytest.mark.parametrize("name, make_bad, expected", [
+    (IMAGES, lambda blob: b"", "SHA-256 mismatch"),
+    (IMAGES, lambda blob: blob[:8] + struct.pack(">II", 27, 28) + blob[16:], "SHA-256 mismatch"),
+    (IMAGES, lambda blob: blob[:-1], "SHA-256 mismatch"),
+    (LABELS, lambda blob: blob[:-1] + b"\x0c", "SHA-256 mismatch"),
+    (LABELS, lambda blob: gzip.compress(blob)[:-10], "Cannot read"),
+])
+def test_a_file_damaged_after_its_check_is_named_at_load(tmp_path, synthetic, name, make_bad, expected):
     for base, blob in synthetic["idx"].items():
-        if base == name:
-            blob = make_bad(blob)
-            checksums[base] = hashlib.sha256(blob).hexdigest()  # so that only the structure is wrong
-        (tmp_path / base).write_bytes(blob)
+        (tmp_path / base).write_bytes(make_bad(blob) if base == name else blob)
     with pytest.raises(KitError, match=expected) as failure:
-        data.load_mnist(tmp_path, checksums=checksums)
-    assert name in str(failure.value) or str(tmp_path) in str(failure.value)
+        data.load_mnist(tmp_path, checksums=synthetic["sha"])
+    assert name in str(failure.value) and "run again" in str(failure.value)
 
 
 def test_load_catches_a_file_that_differs_from_the_published_one(tmp_path, synthetic):
@@ -518,3 +499,169 @@ def test_main_download_only(tmp_path, start_mirror, real_gz, dead_mirror):
     assert "Traceback" not in failed.stderr
     assert str(tmp_path / "empty") in failed.stdout + failed.stderr
     assert "--mirror" in failed.stdout + failed.stderr
+
+
+# ---------------------------------------------------------------------------------------------------- networks
+
+
+@pytest.fixture
+def https_mirror(tmp_path, synthetic):
+    """A mirror over HTTPS on 127.0.0.1 with a self-signed certificate, as a proxy that inspects TLS presents one:
+    (its base URL, the certificate's file)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command makes the test's certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                           "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                           str(cert)], capture_output=True, text=True, timeout=60)
+    if made.returncode != 0:
+        pytest.skip(f"this openssl cannot make the test's certificate: {made.stderr.strip()[-200:]}")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
+    server.files, server.mode, server.requests, server.stop = synthetic["gz"], "ok", [], threading.Event()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/", cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_certificate_the_kit_does_not_trust_is_named_with_the_remedy(tmp_path, https_mirror, synthetic,
+                                                                       monkeypatch):
+    url, cert = https_mirror
+    with pytest.raises(KitError) as failure:
+        data.ensure_mnist(tmp_path, [url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    message = str(failure.value)
+    assert "TLS/SSL error: certificate verify failed: self" in message  # "self-signed certificate", OpenSSL's words
+    assert "REQUESTS_CA_BUNDLE=path/to/company-ca.pem" in message and "pip install truststore" in message
+    assert message.count("REQUESTS_CA_BUNDLE") == 1  # the remedy once, not once per file
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the remedy works
+    data.ensure_mnist(tmp_path, [url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+
+
+def test_truststore_is_used_when_installed(tmp_path, monkeypatch, synthetic):
+    injected = []
+    monkeypatch.setitem(sys.modules, "truststore", types.SimpleNamespace(inject_into_ssl=lambda: injected.append(1)))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name, blob in synthetic["gz"].items():
+        (mirror / name).write_bytes(blob)
+    data.ensure_mnist(tmp_path / "data", [str(mirror)], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert injected == [1]
+
+
+def socks5_proxy(used):
+    """A SOCKS5 proxy on 127.0.0.1 (no authentication, CONNECT only) relaying to the address asked; returns its port.
+    `used` gets the address of each connection relayed."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def relay(source, target):
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                target.sendall(chunk)
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def serve_one(client):
+        client.recv(257)  # version 5, the methods offered
+        client.sendall(b"\x05\x00")  # no authentication
+        _, _, _, kind = client.recv(4)
+        host = socket.inet_ntoa(client.recv(4)) if kind == 1 else client.recv(client.recv(1)[0]).decode()
+        port = struct.unpack(">H", client.recv(2))[0]
+        used.append((host, port))
+        upstream = socket.create_connection((host, port), timeout=5)
+        client.sendall(b"\x05\x00\x00\x01" + bytes(6))
+        threading.Thread(target=relay, args=(upstream, client), daemon=True).start()
+        relay(client, upstream)
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=serve_one, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_a_socks_proxy_in_all_proxy_is_used(tmp_path, monkeypatch, start_mirror, synthetic):
+    pytest.importorskip("socks", reason="PySocks: requirements.txt's requests[socks]")
+    server, used = start_mirror(synthetic["gz"]), []
+    listener = socks5_proxy(used)
+    try:
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.setenv("ALL_PROXY", f"socks5://127.0.0.1:{listener.getsockname()[1]}")
+        data.ensure_mnist(tmp_path, [server.url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    finally:
+        listener.close()
+    assert_complete(tmp_path, synthetic["sha"])
+    assert len(used) >= 1 and used[0][0] == "127.0.0.1"
+
+
+def test_a_socks_proxy_without_pysocks_says_what_to_do(tmp_path, monkeypatch, synthetic):
+    def no_socks(*args, **kwargs):
+        raise download.requests.exceptions.InvalidSchema("Missing dependencies for SOCKS support.")
+
+    monkeypatch.setattr(download.requests.Session, "get", no_socks)
+    with pytest.raises(KitError) as failure:
+        data.ensure_mnist(tmp_path, ["https://example.org/mnist/"], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert "SOCKS proxy: PySocks is not installed" in str(failure.value)
+    assert "HTTPS_PROXY=http://127.0.0.1:PORT" in str(failure.value)
+
+
+@pytest.mark.parametrize("os_name, mirror, folder", [
+    ("nt", "file://server/share/mnist/", r"\\server\share\mnist"),  # Path.as_uri() of a shared folder
+    ("nt", "file:///C:/data/mnist/", r"C:\data\mnist"),
+    ("nt", r"C:\data\mnist", r"C:\data\mnist"),
+    ("nt", "C:/data/mnist", "C:/data/mnist"),
+    ("nt", r"\\server\share\mnist", r"\\server\share\mnist"),
+    ("posix", "file:///srv/my%20mnist/", "/srv/my mnist"),
+    ("posix", "file://localhost/srv/mnist", "/srv/mnist"),
+    ("posix", "https://example.org/mnist/", None),
+])
+def test_file_urls_drive_and_shared_folders_as_mirrors(monkeypatch, os_name, mirror, folder):
+    monkeypatch.setattr(download, "os", types.SimpleNamespace(name=os_name, environ=os.environ))  # this module only
+    found = download.local_folder(mirror)
+    assert (found and str(found)) == (folder and str(Path(folder)))
+    download.check_mirror_urls([mirror], "--mirror")
+
+
+def test_a_plain_folder_is_a_mirror(tmp_path, monkeypatch, synthetic):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name, blob in synthetic["gz"].items():
+        (mirror / name).write_bytes(blob)
+    monkeypatch.chdir(tmp_path)
+    assert download.mirror_list(["mirror"])[0] == "mirror"
+    data.ensure_mnist(tmp_path / "data", ["mirror"], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path / "data", synthetic["sha"])
+
+
+def refusing_replace(monkeypatch, times):
+    """os.replace refused `times` times (PermissionError, as Windows refuses a file antivirus holds open), then real."""
+    real, refusals = os.replace, iter(range(times))
+
+    def replace(source, target):
+        if next(refusals, None) is not None:
+            raise PermissionError(13, "Access is denied")
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_a_replace_refused_twice_then_allowed_finishes(tmp_path, monkeypatch, start_mirror, synthetic):
+    refusing_replace(monkeypatch, 2)
+    data.ensure_mnist(tmp_path, [start_mirror(synthetic["gz"]).url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert_complete(tmp_path, synthetic["sha"])
+
+
+def test_a_replace_refused_for_good_is_one_message(tmp_path, monkeypatch, start_mirror, synthetic):
+    refusing_replace(monkeypatch, 10**6)
+    monkeypatch.setattr(download, "replace_file", functools.partial(files.replace_file, retry_seconds=0.2))
+    with pytest.raises(KitError) as failure:
+        data.ensure_mnist(tmp_path, [start_mirror(synthetic["gz"]).url], timeout=TIMEOUT, checksums=synthetic["sha"])
+    assert "Could not put" in str(failure.value) and "OneDrive" in str(failure.value)
+    assert "Access is denied" in str(failure.value) and "run again" in str(failure.value)
+    assert_only_verified_files(tmp_path, synthetic["sha"])

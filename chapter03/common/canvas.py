@@ -1,14 +1,9 @@
-"""The command line and the drawing window of handwriting_canvas.py.
-
-    python chapter03/startup/handwriting_canvas.py                  # a window: draw a digit, see what the network reads
-    python chapter03/startup/handwriting_canvas.py --image 7.png    # no window: read one image file
-
-The network is the MLP of the tree the script sits in (its model.py), with the weights main.py saved in model.npz.
-Exit status: 0 success; 1 a failure explained in plain words (no model yet, no Tk, no display, an unreadable
-image); 2 a bad command line; 130 interrupted by Ctrl-C.
-"""
+"""handwriting_canvas.py: a window to draw digits in and see what the network reads, or with --image FILE the reading
+of one image file. Exit status: 0 success; 1 a failure explained (no model yet, no Tk, no screen, an unreadable
+image); 2 a bad command line; 130 Ctrl-C."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -26,29 +21,32 @@ try:
 except ImportError:  # a Python built without Tk: --image still works, the window says how to get Tk
     tk = None
 
-CANVAS_SIZE = 400  # pixels: room for a mouse
-# The brush's diameter as a fraction of the canvas. MNIST's strokes are 2 to 3 pixels thick in a 20-pixel box, so a
-# digit drawn 150 to 330 pixels tall needs a brush of about 30 pixels for the same proportions: with 0.08, digits
-# drawn with the brush carry as much ink as MNIST's (benchmarks/bench_canvas.py measures it, for several widths).
+CANVAS_SIZE = 400  # pixels at 100% screen scaling: room for a mouse
+# The brush's diameter as a fraction of the canvas: digits drawn with it carry as much ink as MNIST's
+# (benchmarks/bench_canvas.py measures several widths).
 BRUSH_FRACTION = 0.08
 PREVIEW_ZOOM = 4  # the 28 x 28 preview is shown 112 x 112
-BAR_LENGTH = 180  # pixels of a probability bar at 100%
+BAR_LENGTH, BAR_ROW = 180, 22  # pixels of a probability bar at 100%, and of its row
 TITLE = "Handwriting canvas"
-INK, PAPER = "black", "white"
-BAR_COLOR, WINNER_COLOR = "#9db4d8", "#d0542c"
+INK, PAPER, BAR_COLOR, WINNER_COLOR = "black", "white", "#9db4d8", "#d0542c"
 
 
 def main(tree_dir, argv=None):
-    """Run handwriting_canvas.py of the tree in `tree_dir` (chapter03/startup or chapter03/solution): the window, or
-    with --image the prediction for one file. Returns the exit status."""
+    """handwriting_canvas.py of the tree in tree_dir (chapter03/startup or solution); returns the exit status."""
     tree_dir = Path(tree_dir)
-    args = parse_args(tree_dir, argv)
+    parser = argparse.ArgumentParser(prog=f"python chapter03/{tree_dir.name}/handwriting_canvas.py",
+                                     description="Draw digits and watch the network trained by main.py read them.",
+                                     allow_abbrev=False)
+    parser.add_argument("--model", type=Path, default=default_model_path(tree_dir), metavar="PATH",
+                        help=f"the model.npz to use (default: <repo>/model/{tree_dir.name}/model.npz)")
+    parser.add_argument("--image", type=Path, metavar="FILE", help="no window: read this image (dark strokes on a "
+                        "light background, any size), print 'prediction: D' and the ten probabilities")
+    args = parser.parse_args(argv)
     with speaking(choose_language(None, console_encoding())[0]):  # the locale's language, as main.py's default
         return run_command(show_predictions, args.model, tree_dir, args.image)
 
 
 def show_predictions(model_path, tree_dir, image):
-    """The window, or with an image file its prediction printed."""
     network = Network(model_path, tree_dir)
     if image is not None:
         print_prediction(network, image)
@@ -56,23 +54,8 @@ def show_predictions(model_path, tree_dir, image):
         open_window(network)
 
 
-def parse_args(tree_dir, argv=None):
-    parser = argparse.ArgumentParser(
-        prog=f"python chapter03/{tree_dir.name}/handwriting_canvas.py",
-        description="Draw digits with the mouse and watch the network trained by main.py read them.",
-        allow_abbrev=False,  # strict, as main.py: a mistyped flag is an error
-    )
-    parser.add_argument("--model", type=Path, default=default_model_path(tree_dir), metavar="PATH",
-                        help=f"the model.npz to use (default: <repo>/model/{tree_dir.name}/model.npz)")
-    parser.add_argument("--image", type=Path, metavar="FILE",
-                        help="no window: read this image (dark strokes on a light background, any size), print "
-                             "'prediction: D' and the ten probabilities")
-    return parser.parse_args(argv)
-
-
 def default_model_path(tree_dir):
-    repo = tree_dir.parent.parent
-    return repo / "model" / tree_dir.name / "model.npz"
+    return tree_dir.parent.parent / "model" / tree_dir.name / "model.npz"
 
 
 # ---------------------------------------------------------------------------------------------------- the network
@@ -82,32 +65,31 @@ class Network:
     """The MLP of a tree's model.py with the weights and the input normalization saved in model.npz."""
 
     def __init__(self, model_path, tree_dir):
-        self.path = Path(model_path)
-        self.model_file = tree_dir / "model.py"
+        self.path, self.model_file = Path(model_path), tree_dir / "model.py"
         if not self.path.is_file():
-            raise KitError(no_model_message(self.path, tree_dir))
+            command = f"python chapter03/{tree_dir.name}/main.py"
+            if self.path.resolve() != default_model_path(tree_dir).resolve():
+                command += f" --model_dir {self.path.parent}"
+            raise KitError(say(f"No trained model at {self.path}. Train one first:\n    {command}",
+                               f"{self.path} 处还没有训练好的模型。先训练一个：\n    {command}"))
         self.saved = checkpoint.load(self.path)
-        shape = (int(self.saved["input_dim"]), int(self.saved["output_dim"]))
-        if shape != (digit_image.SIZE**2, 10):
-            raise KitError(f"{self.path} maps {shape[0]} inputs to {shape[1]} classes; the canvas needs a model of "
-                           f"28 x 28 = 784 pixels to 10 digits.")
-        model_module = load_model_module(self.model_file)
-        self.model = self.run_student_code(checkpoint.build_model, self.saved, model_module)
+        self.model = self.run_student_code(checkpoint.build_model, self.saved, load_model_module(self.model_file))
         self.probabilities(np.zeros((digit_image.SIZE, digit_image.SIZE), dtype=np.float32))  # fail now, not later
 
     def probabilities(self, pixels):
         """pixels (28, 28) in [0, 1], light on dark -> the ten probabilities (10,), one per digit."""
-        inputs = checkpoint.prepare_inputs(pixels.reshape(1, -1), self.saved)
-        probs = self.run_student_code(self.model, inputs)
+        probs = self.run_student_code(self.model, checkpoint.prepare_inputs(pixels.reshape(1, -1), self.saved))
         try:
             probs = np.asarray(probs, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
             probs = None
         if probs is None or probs.shape != (10,) or not np.isfinite(probs).all():
-            shown = "something that is not an array" if probs is None else np.array2string(probs, precision=3)
-            raise KitError(f"The network of {shown_path(self.model_file)} gave {shown} for a digit, not ten "
-                           "probabilities: check its forward methods (python chapter03/"
-                           f"{self.model_file.parent.name}/main.py --checks_only).")
+            shown = "?" if probs is None else np.array2string(probs, precision=3)
+            command = f"python chapter03/{self.model_file.parent.name}/main.py --checks_only"
+            raise KitError(say(f"The network of {shown_path(self.model_file)} gave {shown} for a digit, not ten "
+                               f"probabilities: check its forward methods ({command}).",
+                               f"{shown_path(self.model_file)} 的网络对一个数字给出了 {shown}，而不是十个概率："
+                               f"请检查它的 forward 方法（{command}）。"))
         return probs
 
     def run_student_code(self, function, *args):
@@ -115,30 +97,22 @@ class Network:
         try:
             return function(*args)
         except NotImplementedError as exc:
-            raise KitError(f"{shown_path(self.model_file)} is not finished yet ({exc}).\n"
-                           "To use the canvas, finish the TODOs in model.py first, then train the network:\n"
-                           f"    python chapter03/{self.model_file.parent.name}/main.py") from None
+            command = f"python chapter03/{self.model_file.parent.name}/main.py"
+            raise KitError(say(f"{shown_path(self.model_file)} is not finished yet ({exc}).\nTo use the canvas, "
+                               f"finish the TODOs in model.py first, then train the network:\n    {command}",
+                               f"{shown_path(self.model_file)} 还没有写完（{exc}）。\n要使用画板，先完成 model.py "
+                               f"里的 TODO，再训练网络：\n    {command}")) from None
         except (Exception, SystemExit) as exc:  # SystemExit: an exit() left in model.py
             if not raised_in(exc, self.model_file):
                 raise  # a bug in the kit itself: keep the traceback
-            raise KitError(f"{self.model_file.name} failed while reading a digit: "
-                           f"{explain_exception(exc, self.model_file)}") from None
+            why = explain_exception(exc, self.model_file)
+            raise KitError(say(f"{self.model_file.name} failed while reading a digit: {why}",
+                               f"{self.model_file.name} 在识别数字时出错：{why}")) from None
 
     def description(self):
         """For the status line, e.g. 'model/solution/model.npz   784-256-128-10, epoch 20'."""
         sizes = [int(self.saved["input_dim"]), *map(int, self.saved["hidden_dims"]), int(self.saved["output_dim"])]
         return f"{shown_path(self.path)}   {'-'.join(map(str, sizes))}, epoch {int(self.saved['epoch'])}"
-
-
-def no_model_message(path, tree_dir):
-    command = f"python chapter03/{tree_dir.name}/main.py"
-    if path.resolve() != default_model_path(tree_dir).resolve():
-        command += f" --model_dir {path.parent}"
-    return say(f"No trained model at {path}. Train one first:\n    {command}",
-               f"{path} 处还没有训练好的模型。先训练一个：\n    {command}")
-
-
-# ---------------------------------------------------------------------------------------------------- --image
 
 
 def print_prediction(network, image_path):
@@ -158,13 +132,13 @@ def print_prediction(network, image_path):
         print(f"{digit}: {prob:.4f}")
 
 
-# ---------------------------------------------------------------------------------------------------- the window
+# ---------------------------------------------------------------------------------------------------- Tk
 
 
 def open_window(network):
     """Show the window until it is closed (q, Escape, or its close button)."""
     root = start_tk()
-    window = Window(root, network)
+    window = Window(root, network, screen_scale(root.winfo_fpixels("1i")))
     root.mainloop()
     if window.error is not None:
         raise window.error
@@ -173,41 +147,66 @@ def open_window(network):
 def start_tk():
     """A Tk root window, or KitError saying how to get Tk or why there is no screen to show it on."""
     if tk is None:
-        raise KitError(say(
-            "This Python has no Tk (the tkinter module), which the window needs. To get it:\n"
-            "    Linux:   sudo apt install python3-tk   (Fedora: sudo dnf install python3-tkinter)\n"
-            "    macOS:   use the installer from python.org, or: brew install python-tk\n"
-            "    Windows: run the python.org installer again, choose Modify, tick 'tcl/tk and IDLE'\n"
-            "Without a window, --image FILE reads a digit from an image file.",
-            "这个 Python 没有 Tk（tkinter 模块），而窗口需要它。安装方法：\n"
-            "    Linux：  sudo apt install python3-tk   （Fedora：sudo dnf install python3-tkinter）\n"
-            "    macOS：  用 python.org 的安装包，或者：brew install python-tk\n"
-            "    Windows：重新运行 python.org 的安装程序，选 Modify，勾选“tcl/tk and IDLE”\n"
-            "没有窗口时，--image FILE 可以识别图片文件里的数字。"
-        ))
+        raise KitError(tk_failure(None))
+    if sys.platform == "win32":
+        try:  # Windows scales (stretches, blurs) the window of a program that does not say it handles the scale
+            import ctypes
+
+            ctypes.windll.shcore.SetProcessDpiAwareness(1)  # 1: system DPI aware; sizes follow screen_scale
+        except (AttributeError, OSError):  # Windows 7 and 8.0 have no shcore: the window is just stretched
+            pass
     try:
         return tk.Tk()
     except tk.TclError as exc:
-        if "display" in str(exc):
-            raise KitError(say(f"No screen to open the window on ({exc}). Run it on a desktop, or over ssh with "
-                               "ssh -X; without a window, --image FILE reads a digit from an image file.",
-                               f"没有可以打开窗口的屏幕（{exc}）。请在桌面环境里运行，或者用 ssh -X；没有窗口时，"
-                               "--image FILE 可以识别图片文件里的数字。")) from None
-        raise KitError(f"Tk could not start: {exc}") from None
+        raise KitError(tk_failure(str(exc))) from None
+
+
+def screen_scale(pixels_per_inch):
+    """How much larger than at 100% (96 pixels per inch) the window is drawn: 1.25 to 2 on most laptops; never
+    smaller."""
+    return max(1.0, pixels_per_inch / 96)
+
+
+def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
+    """The message for a Tk that cannot start: problem is the TclError's text, or None when there is no tkinter."""
+    if problem and "display" in problem.lower():
+        if "WSL_DISTRO_NAME" in environ:  # set in every WSL shell
+            how = say("in WSL, Windows 11 shows Linux windows (WSLg): run wsl --update in Windows, then "
+                      "wsl --shutdown, and open the terminal again", "在 WSL 里，Windows 11 可以显示 Linux 的窗口"
+                      "（WSLg）：在 Windows 里运行 wsl --update，再运行 wsl --shutdown，然后重新打开终端")
+        else:
+            how = say("run it on a desktop, or over ssh with ssh -X", "请在桌面环境里运行，或者用 ssh -X")
+        what = say(f"No screen to open the window on ({problem})", f"没有可以打开窗口的屏幕（{problem}）")
+    else:
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        tcl = Path(sys.base_prefix) / "tcl" / "tcl8.6"
+        how = {
+            "win32": say("run the python.org installer again, choose Modify, tick 'tcl/tk and IDLE', and make the "
+                         f".venv again; or tell Tk where its files are: set TCL_LIBRARY={tcl}", "重新运行 python.org "
+                         "的安装程序，选 Modify，勾选“tcl/tk and IDLE”，再重新创建 .venv；或者告诉 Tk 它的文件在"
+                         f"哪里：set TCL_LIBRARY={tcl}"),
+            "darwin": say(f"with Homebrew's Python, brew install python-tk@{version}; else the installer from "
+                          "python.org", f"用 Homebrew 的 Python 时：brew install python-tk@{version}；否则用 "
+                          "python.org 的安装包"),
+        }.get(platform_name, say("sudo apt install python3-tk (Fedora: sudo dnf install python3-tkinter)",
+                                 "sudo apt install python3-tk（Fedora：sudo dnf install python3-tkinter）"))
+        what = say(f"Tk could not start ({problem})", f"Tk 无法启动（{problem}）") if problem else \
+            say("This Python has no Tk (the tkinter module), which the window needs",
+                "这个 Python 没有 Tk（tkinter 模块），而窗口需要它")
+    return say(f"{what}. To get a window: {how}.\nWithout one, --image FILE reads a digit from an image file.",
+               f"{what}。解决办法：{how}。\n没有窗口时，--image FILE 可以识别图片文件里的数字。")
 
 
 class Window:
     """The drawing canvas on the left; the prediction, what the network sees and the ten probabilities on the right.
+    Every stroke is drawn on the Tk canvas (what you see) and into a Sketch (what the network reads); the reading is
+    made when the button is released, and printed. Pixel sizes are multiplied by `scale` (screen_scale)."""
 
-    Every stroke is drawn twice: on the Tk canvas (what you see) and into a Sketch (what the network reads).
-    The prediction is made when the mouse button is released, and also printed as 'prediction: D'.
-    """
-
-    def __init__(self, root, network):
-        self.root = root
-        self.network = network
-        self.brush = round(BRUSH_FRACTION * CANVAS_SIZE)
-        self.sketch = digit_image.Sketch(CANVAS_SIZE, self.brush)
+    def __init__(self, root, network, scale=1.0):
+        self.root, self.network, self.scale = root, network, scale
+        self.size = round(CANVAS_SIZE * scale)
+        self.brush = round(BRUSH_FRACTION * self.size)
+        self.sketch = digit_image.Sketch(self.size, self.brush)
         self.last_point = None  # where the mouse was at the previous event of the stroke being drawn
         self.error = None  # a KitError raised while the window was open, raised again once it is closed
         root.title(TITLE)
@@ -218,29 +217,28 @@ class Window:
         keep_ctrl_c_working(root)
 
     def build_widgets(self):
-        root = self.root
-        self.canvas = tk.Canvas(root, width=CANVAS_SIZE, height=CANVAS_SIZE, bg=PAPER, cursor="crosshair",
+        root, pad = self.root, round(10 * self.scale)
+        self.canvas = tk.Canvas(root, width=self.size, height=self.size, bg=PAPER, cursor="crosshair",
                                 highlightthickness=1, highlightbackground="grey")
-        self.canvas.grid(row=0, column=0, rowspan=2, padx=10, pady=10)
-
+        self.canvas.grid(row=0, column=0, rowspan=2, padx=pad, pady=pad)
         side = tk.Frame(root)
-        side.grid(row=0, column=1, sticky="n", padx=(0, 10), pady=10)
+        side.grid(row=0, column=1, sticky="n", padx=(0, pad), pady=pad)
         tk.Label(side, text=say("The network reads", "网络认为是")).grid(row=0, column=0)
         tk.Label(side, text=say("It sees", "它看到的")).grid(row=0, column=1)
-        self.digit_label = tk.Label(side, font=("Helvetica", 72, "bold"), width=2)
+        self.digit_label = tk.Label(side, font=("Helvetica", 72, "bold"), width=2)  # points: Tk scales them itself
         self.digit_label.grid(row=1, column=0)
-        zoomed = digit_image.SIZE * PREVIEW_ZOOM
-        self.preview = tk.PhotoImage(width=zoomed, height=zoomed)
-        tk.Label(side, image=self.preview, borderwidth=1, relief="solid").grid(row=1, column=1, padx=(10, 0))
-        self.bars = tk.Canvas(side, width=BAR_LENGTH + 80, height=10 * 22, highlightthickness=0)
-        self.bars.grid(row=2, column=0, columnspan=2, pady=(15, 0))
-
+        self.zoom = round(PREVIEW_ZOOM * self.scale)
+        self.preview = tk.PhotoImage(width=digit_image.SIZE * self.zoom, height=digit_image.SIZE * self.zoom)
+        tk.Label(side, image=self.preview, borderwidth=1, relief="solid").grid(row=1, column=1, padx=(pad, 0))
+        self.bars = tk.Canvas(side, width=(BAR_LENGTH + 80) * self.scale, height=10 * BAR_ROW * self.scale,
+                              highlightthickness=0)
+        self.bars.grid(row=2, column=0, columnspan=2, pady=(pad, 0))
         buttons = tk.Frame(root)
-        buttons.grid(row=1, column=1, sticky="s", pady=10)
+        buttons.grid(row=1, column=1, sticky="s", pady=pad)
         tk.Button(buttons, text=say("Clear (c)", "清空 (c)"), command=self.clear).pack(side="left", padx=5)
         tk.Button(buttons, text=say("Quit (q)", "退出 (q)"), command=root.destroy).pack(side="left", padx=5)
         tk.Label(root, text=self.network.description(), anchor="w", fg="grey25").grid(
-            row=2, column=0, columnspan=2, sticky="we", padx=10, pady=(0, 8))
+            row=2, column=0, columnspan=2, sticky="we", padx=pad, pady=(0, pad))
 
     def bind_events(self):
         self.canvas.bind("<ButtonPress-1>", self.start_stroke)
@@ -250,10 +248,7 @@ class Window:
             self.root.bind(f"<Key-{key}>", lambda event: self.clear())
         for key in ("q", "Q", "Escape"):
             self.root.bind(f"<Key-{key}>", lambda event: self.root.destroy())
-        self.root.protocol("WM_DELETE_WINDOW", self.root.destroy)
         self.root.report_callback_exception = self.report_error
-
-    # ------------------------------------------------------------------ drawing
 
     def start_stroke(self, event):
         self.canvas.delete("hint")
@@ -274,26 +269,9 @@ class Window:
 
     def end_stroke(self, event):
         self.last_point = None
-        self.predict()
-
-    def clear(self):
-        self.canvas.delete("all")
-        self.sketch.clear()
-        self.show_nothing()
-        self.show_hint()
-
-    def show_hint(self):
-        """Grey words on the empty canvas (on the screen only: the Sketch the network reads stays blank)."""
-        self.canvas.create_text(CANVAS_SIZE / 2, CANVAS_SIZE / 2, text=say("Draw a digit here", "在这里写一个数字"),
-                                fill="grey60", font=("Helvetica", 16), tags="hint")
-
-    # ------------------------------------------------------------------ reading
-
-    def predict(self):
         pixels = digit_image.to_mnist(self.sketch.gray())
         if pixels is None:  # nothing drawn: no guess
-            self.show_nothing()
-            return
+            return self.show(np.zeros((digit_image.SIZE, digit_image.SIZE)), np.zeros(10))
         probs = self.network.probabilities(pixels)
         self.show(pixels, probs)
         try:
@@ -301,40 +279,34 @@ class Window:
         except BrokenPipeError:  # the output went into a program that has stopped reading: the window goes on
             silence_stdout()
 
-    def show_nothing(self):
-        self.digit_label.configure(text="")
-        self.show_preview(np.zeros((digit_image.SIZE, digit_image.SIZE)))
-        self.show_bars(np.zeros(10))
+    def clear(self):
+        """An empty canvas with grey words on it (on the screen only: the Sketch the network reads stays blank)."""
+        self.canvas.delete("all")
+        self.sketch.clear()
+        self.show(np.zeros((digit_image.SIZE, digit_image.SIZE)), np.zeros(10))
+        self.canvas.create_text(self.size / 2, self.size / 2, text=say("Draw a digit here", "在这里写一个数字"),
+                                fill="grey60", font=("Helvetica", 16), tags="hint")
 
     def show(self, pixels, probs):
-        self.digit_label.configure(text=str(probs.argmax()))
-        self.show_preview(pixels)
-        self.show_bars(probs)
-
-    def show_preview(self, pixels):
-        """pixels (28, 28) in [0, 1] -> the preview image, each pixel a PREVIEW_ZOOM x PREVIEW_ZOOM grey square."""
-        levels = np.round(pixels * 255).astype(int).repeat(PREVIEW_ZOOM, axis=0).repeat(PREVIEW_ZOOM, axis=1)
-        # PhotoImage.put takes rows of colors: "{#000000 #0a0a0a ...} {...}"
-        rows = ("{" + " ".join(f"#{level:02x}{level:02x}{level:02x}" for level in row) + "}" for row in levels)
-        self.preview.put(" ".join(rows))
-
-    def show_bars(self, probs):
-        """One horizontal bar per digit, as long as its probability; the most probable one in another color."""
-        self.bars.delete("all")
+        """The digit read (none when probs are all 0), pixels (28, 28) in [0, 1] as the preview, one bar per digit."""
         winner = probs.argmax() if probs.any() else None
-        for digit, prob in enumerate(probs):
-            top = digit * 22
-            color = WINNER_COLOR if digit == winner else BAR_COLOR
+        self.digit_label.configure(text="" if winner is None else str(winner))
+        levels = np.round(pixels * 255).astype(int).repeat(self.zoom, axis=0).repeat(self.zoom, axis=1)
+        self.preview.put(" ".join("{" + " ".join(f"#{v:02x}{v:02x}{v:02x}" for v in row) + "}" for row in levels))
+        self.bars.delete("all")
+        for digit, prob in enumerate(probs):  # drawn at 100%, then scaled (Canvas.scale moves every point)
+            top = digit * BAR_ROW
             self.bars.create_text(8, top + 10, text=str(digit), font=("Helvetica", 12, "bold"))
             self.bars.create_rectangle(20, top + 3, 20 + BAR_LENGTH, top + 18, outline="grey80")
             if prob > 0:
-                self.bars.create_rectangle(20, top + 3, 20 + prob * BAR_LENGTH, top + 18, fill=color, width=0)
-            self.bars.create_text(BAR_LENGTH + 26, top + 10, text=f"{prob:.0%}" if winner is not None else "",
-                                  anchor="w")
+                self.bars.create_rectangle(20, top + 3, 20 + prob * BAR_LENGTH, top + 18, width=0,
+                                           fill=WINNER_COLOR if digit == winner else BAR_COLOR)
+            self.bars.create_text(BAR_LENGTH + 26, top + 10, anchor="w", text="" if winner is None else f"{prob:.0%}")
+        self.bars.scale("all", 0, 0, self.scale, self.scale)
 
     def report_error(self, exc_type, exc, traceback):
-        """Tk calls this when an event handler raised. Ctrl-C and a KitError (say, model.py failing) close the
-        window and end the program as they would without a window; anything else is a bug: show the traceback."""
+        """Tk calls this when an event handler raised. Ctrl-C and a KitError (model.py failing) close the window and
+        end the program as they would without a window; anything else is a bug: show the traceback."""
         if isinstance(exc, (KitError, KeyboardInterrupt)):
             self.error = exc
             self.root.destroy()
@@ -343,6 +315,6 @@ class Window:
 
 
 def keep_ctrl_c_working(root):
-    """Python handles Ctrl-C only when it runs some Python code, and Tk's main loop is not Python: waking it up
-    a few times a second lets Ctrl-C in the terminal close the window."""
+    """Python handles Ctrl-C only when it runs Python code, and Tk's main loop is not Python: waking it up a few
+    times a second lets Ctrl-C in the terminal close the window."""
     root.after(200, keep_ctrl_c_working, root)

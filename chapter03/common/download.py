@@ -1,28 +1,37 @@
-"""Downloading MNIST: the mirrors to try, and a verified download of each missing file.
+"""MNIST's four files, how a copy is verified, and their download from the first mirror that works (--mirror, then
+$MNIST_MIRROR, then BUILTIN_MIRRORS). A file counts only when the SHA-256 of its decompressed bytes is the published
+one. Each download goes to a temporary name of its own, is verified, and only then renamed to its final name."""
 
-Downloads try the mirrors in order (--mirror URLs, then $MNIST_MIRROR, then BUILTIN_MIRRORS); any failure moves on
-to the next one. Each file is streamed to a temporary name of its own (two runs never share one), verified, and only
-then renamed to its final name, so a half-finished download never passes for a whole one.
-"""
-
+import contextlib
+import hashlib
+import nturl2path
 import os
 import re
 import shutil
+import struct
 import sys
 import time
+import zlib
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
+from urllib.parse import unquote, urlparse
 
 import requests
 import urllib3
 from tqdm import tqdm
 
-from coursekit import i18n
-from coursekit.errors import KitError, interrupts_deferred
-from coursekit.files import temporary_file
+from coursekit.errors import KitError
+from coursekit.files import replace_file, temporary_file
+from coursekit.i18n import say
 
-from .verify import FILES, GZIP_MAGIC, gunzip, record_in_stamp, verification_problem
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# SHA-256 of the decompressed files, as published (the .gz bytes differ between mirrors, their contents do not).
+PUBLISHED_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+GZIP_MAGIC = b"\x1f\x8b"
 
 # Hosts that serve the official files today (the original yann.lecun.com no longer does).
 BUILTIN_MIRRORS = [
@@ -34,11 +43,51 @@ MIRROR_VARIABLE = "MNIST_MIRROR"
 HEADERS = {"User-Agent": "mnist-course-kit/1.0", "Accept-Encoding": "identity"}
 RETRY_DELAYS = (1.0, 4.0)  # seconds to wait before the 2nd and the 3rd attempt of a download that broke off
 CHUNK_SIZE = 64 * 1024
+WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]|\\\\")  # C:\data\mnist, C:/data/mnist, \\server\share\mnist
+
+
+# ---------------------------------------------------------------------------------------------------- verify
+
+
+def identify(blob, checksums):
+    """(name, None) when blob (a file as stored: gzip-compressed or not) holds the file `name` of checksums;
+    (None, why not) otherwise."""
+    try:
+        contents = decompressed(blob)
+    except zlib.error as exc:
+        return None, say(f"not a complete gzip file ({exc})", f"不是完整的 gzip 文件（{exc}）")
+    if contents[:3] != b"\x00\x00\x08":
+        return None, say("not an MNIST file (a server may have sent an error or login page instead)",
+                         "不是 MNIST 文件（服务器可能发来了错误页面或登录页面）")
+    sha = hashlib.sha256(contents).hexdigest()
+    for name, expected in checksums.items():
+        if sha == expected:
+            return name, None
+    return None, say("its contents differ from the published MNIST files (SHA-256 mismatch)",
+                     "内容与公布的 MNIST 文件不同（SHA-256 不符）")
+
+
+def decompressed(blob):
+    """The IDX bytes inside blob: gzip layers peeled off (none if stored uncompressed; a misconfigured server may add
+    a second one). IDX files start with two zero bytes, never with the gzip magic number 1f 8b."""
+    while blob[:2] == GZIP_MAGIC:
+        blob = gunzip(blob)
+    return blob
+
+
+def gunzip(blob):
+    """Decompress a one-member gzip file; zlib.error if damaged. Its last 4 bytes hold the decompressed size: a buffer
+    of that size from the start keeps one copy of the 47 MB of training images in memory, not two (capped)."""
+    size = struct.unpack("<I", blob[-4:])[0] if len(blob) >= 4 else 1
+    return zlib.decompress(blob, wbits=31, bufsize=min(max(size, 1), 64 * 2**20))
+
+
+# ---------------------------------------------------------------------------------------------------- mirrors
 
 
 def mirror_list(cli_mirrors):
-    """Every mirror to try, in order: --mirror URLs, then those in $MNIST_MIRROR (separated by spaces), then
-    BUILTIN_MIRRORS. Raises KitError naming a URL that is not http://, https:// or file://."""
+    """Every mirror to try, in order: --mirror, then $MNIST_MIRROR (separated by spaces), then BUILTIN_MIRRORS.
+    Raises KitError naming one that is neither an http(s):// or file:// URL nor a folder."""
     cli_mirrors = list(cli_mirrors or [])
     variable = os.environ.get(MIRROR_VARIABLE, "").split()
     check_mirror_urls(cli_mirrors, "--mirror")
@@ -46,150 +95,174 @@ def mirror_list(cli_mirrors):
     return list(dict.fromkeys(cli_mirrors + variable + BUILTIN_MIRRORS))  # without repeats, order kept
 
 
-def check_mirror_urls(urls, source):
-    """KitError naming the first of urls (given by `source`: --mirror or MNIST_MIRROR) that is not a base URL the
-    kit can download from."""
+def check_mirror_urls(urls, where):
+    """KitError naming the first of urls (given by `where`: --mirror or MNIST_MIRROR) the kit cannot download from."""
     for url in urls:
         try:
             parsed = urlparse(url)
-            usable = parsed.scheme == "file" or (parsed.scheme in ("http", "https") and bool(parsed.hostname))
+            usable = local_folder(url) is not None or (parsed.scheme in ("http", "https") and bool(parsed.hostname))
         except ValueError:  # e.g. 'http://[::1': an unclosed IPv6 address
             usable = False
         if not usable:
-            fix = "--mirror https://example.org/mnist/" if source == "--mirror" else \
-                f"{MIRROR_VARIABLE}='https://example.org/mnist/', or unset it"
-            raise KitError(
-                f"The mirror {url!r} (from {source}) is not a URL the kit can download from: a mirror is a base URL "
-                f"starting with http://, https:// or file://, for example {fix}"
-            )
+            fix = ("--mirror " if where == "--mirror" else f"{MIRROR_VARIABLE}=") + "https://example.org/mnist/"
+            raise KitError(say(
+                f"The mirror {url!r} (from {where}) is neither a URL the kit can download from (http://, https://, "
+                f"file://) nor a folder. For example: {fix}",
+                f"镜像 {url!r}（来自 {where}）既不是程序能下载的网址（http://、https://、file://），也不是文件夹。"
+                f"例如：{fix}",
+            ))
+
+
+def local_folder(mirror):
+    """The folder a mirror names when it is on this computer or a shared drive; None for a URL of another kind.
+    file://server/share/mnist/ is the shared folder \\\\server\\share\\mnist on Windows."""
+    if WINDOWS_PATH.match(mirror) or ("://" not in mirror and Path(mirror).is_dir()):
+        return Path(mirror)
+    parsed = urlparse(mirror)
+    if parsed.scheme != "file":
+        return None
+    host = "" if parsed.netloc in ("", "localhost") else parsed.netloc
+    url_path = (f"//{host}" if host else "") + (parsed.path.rstrip("/") or "/")
+    return Path(nturl2path.url2pathname(url_path) if os.name == "nt" else unquote(url_path))
+
+
+# ---------------------------------------------------------------------------------------------------- downloads
 
 
 class FetchFailed(Exception):
-    """One attempt to fetch one file from one mirror failed; str() is the short reason shown to the user.
+    """One attempt to fetch one file from one mirror failed; str() is the short reason shown. retry: worth trying again
+    after a pause (a timeout, a cut, a 5xx); unreachable: not worth it (DNS, refused, TLS); hint: what to do."""
 
-    retry        worth trying the same URL again after a pause (a timeout, a connection cut mid-way, a 5xx)
-    unreachable  the mirror cannot be reached at all (DNS, refused, TLS): not worth trying again
-    """
-
-    def __init__(self, reason, *, retry=False, unreachable=False):
+    def __init__(self, reason, *, retry=False, unreachable=False, hint=None):
         super().__init__(reason)
-        self.retry = retry
-        self.unreachable = unreachable
+        self.retry, self.unreachable, self.hint = retry, unreachable, hint
 
 
-def download_missing(names, data_dir, mirrors, timeout, checksums, stamp):
-    """Fetch each file in names from the first mirror that delivers it verified. Returns the failures, as
-    "url: reason" lines, for the message shown if some file could not be obtained."""
-    failures = []
-    given_up = set()
+def download_missing(names, data_dir, mirrors, timeout, checksums):
+    """Fetch each file of names from the first mirror that delivers it verified. Returns (failures, hints): the
+    "source: reason" lines and the advice, for the message shown if some file could not be obtained."""
+    with contextlib.suppress(ImportError):  # truststore, when installed: the system's certificates, a proxy's too
+        import truststore
+
+        truststore.inject_into_ssl()
+    failures, hints, given_up = [], [], set()
     with requests.Session() as session:
         session.headers.update(HEADERS)
         for name in names:
-            for mirror in mirrors:
-                if mirror in given_up:
-                    continue
-                url = mirror.rstrip("/") + "/" + name + ".gz"
+            for mirror in (mirror for mirror in mirrors if mirror not in given_up):
+                folder = local_folder(mirror)
+                source = folder / (name + ".gz") if folder else mirror.rstrip("/") + "/" + name + ".gz"
                 try:
-                    path = fetch_with_retries(session, url, data_dir, name, checksums[name], timeout)
+                    fetch_with_retries(session, source, data_dir, name, checksums[name], timeout)
+                    break
                 except FetchFailed as failure:
-                    failures.append(f"{url}: {failure}")
-                    say(f"  failed: {failure}")
-                    # A mirror that cannot be reached, or still fails after the retries, would only make the user
-                    # wait again for the next file. One missing a file (404) or serving a bad one may have the others.
+                    failures.append(f"{source}: {failure}")
+                    hints += [failure.hint] if failure.hint and failure.hint not in hints else []
+                    print(say(f"  failed: {failure}", f"  失败：{failure}"), file=sys.stderr, flush=True)
+                    # Unreachable, or failing after the retries: the next file would only wait too. One missing a file
+                    # (404) or serving a bad one may have the others.
                     if failure.unreachable or failure.retry:
                         given_up.add(mirror)
-                    continue
-                record_in_stamp(stamp, path, checksums[name])
-                break
-    return failures
+    return failures, hints
 
 
-def fetch_with_retries(session, url, data_dir, name, expected_sha, timeout):
+def fetch_with_retries(session, source, data_dir, name, expected_sha, timeout):
     """fetch_verified, tried again after RETRY_DELAYS when the failure may be temporary."""
     for delay in (*RETRY_DELAYS, None):
         try:
-            return fetch_verified(session, url, data_dir, name, expected_sha, timeout)
+            return fetch_verified(session, source, data_dir, name, expected_sha, timeout)
         except FetchFailed as failure:
             if not failure.retry or delay is None:
                 raise
-            say(f"  {failure}; trying again in {delay:g} s")
+            print(say(f"  {failure}; trying again in {delay:g} s", f"  {failure}；{delay:g} 秒后重试"),
+                  file=sys.stderr, flush=True)
             time.sleep(delay)
 
 
-def fetch_verified(session, url, data_dir, name, expected_sha, timeout):
-    """Download url to a temporary file in data_dir, verify it, and rename it to its final name, which is
-    `name.gz` if the bytes are gzip-compressed and `name` if not. Returns the final path; raises FetchFailed.
-    The temporary file is removed whatever happens, Ctrl-C included."""
-    say(i18n.say(f"Copying {url}", f"正在复制 {url}") if url.startswith("file:")
-        else i18n.say(f"Downloading {url}", f"正在下载 {url}"))
+def fetch_verified(session, source, data_dir, name, expected_sha, timeout):
+    """Copy or download source (a Path or a URL) to a temporary file in data_dir, verify it, and rename it to `name.gz`
+    (or `name` if its bytes are not gzip-compressed). Raises FetchFailed; the temporary file is always removed."""
+    print(say(f"Copying {source}", f"正在复制 {source}") if isinstance(source, Path)
+          else say(f"Downloading {source}", f"正在下载 {source}"), file=sys.stderr, flush=True)
     with temporary_file(data_dir / (name + ".gz"), ".part") as tmp:  # a unique name: two runs never share it
-        if url.startswith("file:"):
-            copy_local_file(url, tmp)
+        if isinstance(source, Path):
+            copy_local_file(source, tmp)
         else:
-            download(session, url, tmp, timeout, label=name + ".gz")
+            download(session, source, tmp, timeout, label=name + ".gz")
         blob = tmp.read_bytes()
-        problem = verification_problem(blob, expected_sha)
+        problem = identify(blob, {name: expected_sha})[1]
         if problem:
             raise FetchFailed(problem)
-        if blob[:2] == GZIP_MAGIC and gunzip(blob)[:2] == GZIP_MAGIC:
-            blob = gunzip(blob)  # a server compressed the .gz once more on the way: keep the .gz itself
-            tmp.write_bytes(blob)
-        final = data_dir / (name + ".gz" if blob[:2] == GZIP_MAGIC else name)
-        os.replace(tmp, final)
-        return final
+        gzipped = blob[:2] == GZIP_MAGIC
+        if gzipped and gunzip(blob)[:2] == GZIP_MAGIC:
+            tmp.write_bytes(gunzip(blob))  # a server compressed the .gz once more on the way: keep the .gz itself
+        final = data_dir / (name + ".gz" if gzipped else name)
+        try:
+            replace_file(tmp, final)
+        except PermissionError as exc:
+            raise KitError(say(
+                f"Could not put {final} in place ({exc.strerror}): another program holds it open, often an antivirus "
+                "scan or OneDrive syncing the folder. Wait a moment and run again (the files done so far are kept).",
+                f"无法把 {final} 放到位（{exc.strerror}）：另一个程序正打开着它，常见的是杀毒软件的扫描或 OneDrive "
+                "的同步。稍等一会儿再运行（已经完成的文件会保留）。",
+            )) from None
 
 
-def copy_local_file(url, tmp):
-    """A file:// mirror is a folder on this computer (or a shared drive)."""
-    source = Path(url2pathname(urlparse(url).path))
+def copy_local_file(source, tmp):
+    """A folder mirror: on this computer or a shared drive."""
     if not source.parent.is_dir():
-        raise FetchFailed(f"no folder {source.parent}", unreachable=True)
+        raise FetchFailed(say(f"no folder {source.parent}", f"没有文件夹 {source.parent}"), unreachable=True)
     try:
-        src = open(source, "rb")
+        shutil.copyfile(source, tmp)
     except OSError as exc:
-        raise FetchFailed(f"cannot read it ({exc.strerror})") from None
-    with src, open(tmp, "wb") as dst:
-        shutil.copyfileobj(src, dst)
+        raise FetchFailed(say(f"cannot read it ({exc.strerror})", f"无法读取（{exc.strerror}）")) from None
 
 
 def download(session, url, tmp, timeout, label):
-    """Stream url into the file tmp, with a progress bar. Raises FetchFailed with a short reason.
-
-    The bytes are written exactly as the server sent them (decode_content=False): a server that labels the
-    .gz file `Content-Encoding: gzip` would otherwise have it decompressed on the way, under a .gz name."""
-    connect_timeout, read_timeout = timeout
+    """Stream url into the file tmp, with a progress bar; raises FetchFailed with a short reason. The bytes are written
+    as the server sent them (decode_content=False): a .gz labelled `Content-Encoding: gzip` stays compressed."""
     try:
         response = session.get(url, stream=True, timeout=timeout)
-    except requests.exceptions.ConnectTimeout:
-        raise FetchFailed(f"could not connect within {connect_timeout:g} s", unreachable=True) from None
-    except requests.exceptions.ReadTimeout:
-        raise FetchFailed(f"no answer within {read_timeout:g} s", retry=True) from None
-    except requests.exceptions.ProxyError as exc:  # set by HTTP_PROXY / HTTPS_PROXY, or the system's settings
-        raise FetchFailed(f"proxy: {connection_problem(exc)}", unreachable=True) from None
-    except requests.exceptions.SSLError:
-        raise FetchFailed("TLS/SSL error (a proxy or firewall may be in the way)", unreachable=True) from None
-    except requests.exceptions.ConnectionError as exc:
-        raise FetchFailed(connection_problem(exc), unreachable=True) from None
     except requests.exceptions.RequestException as exc:
-        raise FetchFailed(f"request failed ({type(exc).__name__})", unreachable=True) from None
+        raise request_failed(exc, timeout) from None
     with response:
         if response.status_code != 200:
-            reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
-            raise FetchFailed(reason, retry=response.status_code >= 500)
+            raise FetchFailed(f"HTTP {response.status_code} {response.reason or ''}".strip(),
+                              retry=response.status_code >= 500)
         expected_size = int(response.headers.get("Content-Length", 0)) or None
-        received = stream_to_file(response, tmp, expected_size, read_timeout, label)
+        received = stream_to_file(response, tmp, expected_size, timeout[1], label)
     if expected_size and received < expected_size:
-        raise FetchFailed(f"download cut short ({received:,} of {expected_size:,} bytes)", retry=True)
+        raise FetchFailed(cut_short(received, expected_size), retry=True)
+
+
+def request_failed(exc, timeout):
+    """The FetchFailed for an exception requests raised before the body started."""
+    errors = requests.exceptions
+    if isinstance(exc, errors.ConnectTimeout):
+        return FetchFailed(say(f"could not connect within {timeout[0]:g} s", f"{timeout[0]:g} 秒内没能连上"),
+                           unreachable=True)
+    if isinstance(exc, errors.ReadTimeout):
+        return FetchFailed(say(f"no answer within {timeout[1]:g} s", f"{timeout[1]:g} 秒内没有回应"), retry=True)
+    if isinstance(exc, errors.SSLError):
+        reason = re.search(r"certificate verify failed[^'\"()]*|\] ([^'\"()]+)", str(exc))
+        reason = reason.group(0).lstrip("] ").strip() if reason else type(exc).__name__
+        return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True,
+                           hint=tls_hint())
+    if isinstance(exc, errors.InvalidSchema) and "SOCKS" in str(exc):
+        return FetchFailed(say("SOCKS proxy: PySocks is not installed", "SOCKS 代理：没有安装 PySocks"),
+                           unreachable=True, hint=socks_hint())
+    if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
+        proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in str(exc) else ""
+        return FetchFailed(proxy + connection_problem(exc), unreachable=True)
+    return FetchFailed(say(f"request failed ({type(exc).__name__})", f"请求失败（{type(exc).__name__}）"),
+                       unreachable=True)
 
 
 def stream_to_file(response, tmp, expected_size, read_timeout, label):
     """Write the body of response into tmp as it arrives; returns the number of bytes received."""
     received = 0
-    with interrupts_deferred():  # a stop inside tqdm's __init__ would leave half a bar, whose __del__ then fails
-        bar = tqdm(
-            total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-            disable=not sys.stderr.isatty(),  # no bar in a log file or a test; say() prints one line instead
-        )
+    bar = tqdm(total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+               disable=not sys.stderr.isatty())  # no bar in a log file or a test: one line was printed instead
     try:
         with bar, open(tmp, "wb") as out:
             for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
@@ -197,46 +270,74 @@ def stream_to_file(response, tmp, expected_size, read_timeout, label):
                 received += len(chunk)
                 bar.update(len(chunk))
     except urllib3.exceptions.ReadTimeoutError:
-        raise FetchFailed(f"the server stopped sending (nothing for {read_timeout:g} s)", retry=True) from None
-    except urllib3.exceptions.ProtocolError as exc:
+        raise FetchFailed(say(f"the server stopped sending (nothing for {read_timeout:g} s)",
+                              f"服务器停止了发送（{read_timeout:g} 秒没有数据）"), retry=True) from None
+    except urllib3.exceptions.HTTPError as exc:  # IncompleteRead, a connection reset
         if "IncompleteRead" in str(exc):
-            size = f"{expected_size:,} bytes" if expected_size else "the whole file"
-            raise FetchFailed(f"download cut short (got {received:,} of {size})", retry=True) from None
-        raise FetchFailed("connection broken during the download", retry=True) from None
-    except urllib3.exceptions.HTTPError as exc:
-        raise FetchFailed(f"download failed ({type(exc).__name__})", retry=True) from None
+            raise FetchFailed(cut_short(received, expected_size), retry=True) from None
+        raise FetchFailed(say(f"download failed ({type(exc).__name__})", f"下载失败（{type(exc).__name__}）"),
+                          retry=True) from None
     return received
+
+
+def cut_short(received, expected_size):
+    size = f"{expected_size:,}" if expected_size else "?"
+    return say(
+        f"download cut short (got {received:,} of {size} bytes)", f"下载被截断（收到 {received:,} / {size} 字节）")
 
 
 def connection_problem(exc):
     """A few words on why a connection could not be made, from the text of the error requests raised."""
     text = str(exc)
     if "NameResolution" in text or "getaddrinfo" in text:
-        return "host name not found (DNS)"
-    errno_text = re.search(r"\[(?:Errno|WinError) -?\d+\] ([^'\"()]+)", text)
-    return f"cannot connect ({errno_text.group(1).strip()})" if errno_text else "cannot connect"
+        return say("host name not found (DNS)", "找不到主机名（DNS）")
+    found = re.search(r"\[(?:Errno|WinError) -?\d+\] ([^'\"()]+)", text)
+    return say("cannot connect", "无法连接") + (f" ({found.group(1).strip()})" if found else "")
 
 
-def nothing_worked_message(data_dir, missing, failures):
-    tried = "\n".join(f"  {line}" for line in failures) or i18n.say("  (no mirror was tried)", "  （没有试过任何镜像）")
+def nothing_worked_message(data_dir, missing, failures, hints):
+    """What was tried, and how to go on: the files by hand, another mirror, and the hints of the failures."""
+    tried = "\n".join(f"  {line}" for line in failures) or say("  (no mirror was tried)", "  （没有试过任何镜像）")
     names = "\n".join(f"  {name}.gz" for name in FILES)
     what = "MNIST" if len(missing) == len(FILES) else ", ".join(missing)
-    return i18n.say(
+    advice = "".join(f"\n{hint}" for hint in hints)
+    return say(
         f"Could not download {what}. Tried:\n{tried}\n"
         f"Put the four files (.gz, or uncompressed without .gz) by hand into\n  {data_dir}\n"
         f"named:\n{names}\n"
         "then run again; they are checked by SHA-256, so any copy of the official files works.\n"
-        "Or try another mirror: --mirror URL (a base URL serving those four files; file:///folder works too), "
-        f"or set {MIRROR_VARIABLE}.",
+        "Or try another mirror: --mirror URL (a base URL serving those four files, or a folder holding them), "
+        f"or set {MIRROR_VARIABLE}.{advice}",
         f"没能下载 {what}。试过：\n{tried}\n"
         f"请手动把这四个文件（.gz，或者解压后不带 .gz 的）放到\n  {data_dir}\n"
         f"文件名是：\n{names}\n"
         "然后再运行；程序会用 SHA-256 校验，所以官方文件的任何一份拷贝都可以。\n"
-        "或者换一个镜像：--mirror URL（提供这四个文件的网址前缀；file:///文件夹 也可以），"
-        f"或者设置环境变量 {MIRROR_VARIABLE}。",
+        "或者换一个镜像：--mirror URL（提供这四个文件的网址前缀，或者存放它们的文件夹），"
+        f"或者设置环境变量 {MIRROR_VARIABLE}。{advice}",
     )
 
 
-def say(line):
-    """Progress goes to stderr: stdout is kept for results."""
-    print(line, file=sys.stderr, flush=True)
+def tls_hint():
+    return say(
+        "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with "
+        "a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   (ask the "
+        "network's administrators for the file)\nor use your system's certificates, which usually include it (Python "
+        "3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   (with uv: uv pip install "
+        "truststore)",
+        "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n"
+        "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n"
+        "或者使用操作系统的证书，它们通常已包含这个证书（需要 Python 3.10 或更新版本；"
+        "装了 truststore 时程序会用它）：\n"
+        "  pip install truststore   （用 uv 时：uv pip install truststore）",
+    )
+
+
+def socks_hint():
+    return say(
+        "A SOCKS proxy (ALL_PROXY=socks5://..., as Clash or V2Ray set it) needs PySocks: run the set-up again (pip "
+        "install -r requirements.txt, or uv run), or unset ALL_PROXY and set HTTPS_PROXY=http://127.0.0.1:PORT, the "
+        "proxy's HTTP port.",
+        "SOCKS 代理（ALL_PROXY=socks5://...，Clash、V2Ray 会这样设置）需要 PySocks：重新安装一遍（pip install -r "
+        "requirements.txt，或者 uv run），或者取消 ALL_PROXY，改设 HTTPS_PROXY=http://127.0.0.1:PORT（代理的 HTTP "
+        "端口）。",
+    )

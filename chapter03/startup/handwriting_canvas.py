@@ -1,24 +1,13 @@
-"""Draw digits with the mouse and watch the network trained by main.py read them.
-
-    python handwriting_canvas.py                 # open the window
-    python handwriting_canvas.py --image 7.png   # no window: classify an image file
-    python handwriting_canvas.py --help          # every flag
-
-This file is the same in startup/ and solution/; each uses the model.py beside it.
-"""
-
+"""Draw digits and watch the network trained by main.py read them; --image FILE reads an image file instead.
+The same file in startup/ and solution/: each uses the model.py beside it."""
 import sys
 
-# First, and in syntax even Python 2 reads, so that an older Python prints this one line rather than a traceback.
-if sys.version_info < (3, 9):  # noqa: UP036 (ruff assumes the oldest supported Python; this line is for older ones)
-    sys.exit("This course kit needs Python 3.9 or newer; this is Python " + sys.version.split()[0] + " ("
-             + sys.executable + "). README.md, section 'Supported Python', says more.")
-
+if sys.version_info < (3, 9):  # noqa: UP036 (in syntax even Python 2 reads: one line, not a traceback)
+    sys.exit("This course kit needs Python 3.9 or newer; this is Python " + sys.version.split()[0] + ".")
 from pathlib import Path
 
 TREE = Path(__file__).resolve().parent
 sys.path.insert(0, str(TREE.parents[1]))  # the repository root: `coursekit` and `chapter03.common`
-
 from chapter03.common.canvas import main  # noqa: E402
 
 if __name__ == "__main__":
