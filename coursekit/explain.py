@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import gradcheck
-from .gradcheck import CheckFailed, show, show_mask
+from .gradcheck import CheckFailed, label, show, show_mask
 from .i18n import say, speaking
 from .report import PASS, attempt, run_checks, unwritten_methods
 from .report_text import indent
@@ -74,10 +74,10 @@ def values(ended):
         got = np.asarray(ended.got, dtype=np.float64)
     except (TypeError, ValueError):
         return lines
-    lines += [show(expected, "expected "), show(got, "got      ")]
+    lines += [show(expected, label("expected")), show(got, label("got"))]
     if got.shape == expected.shape and ended.tolerance is not None:
         errors = np.abs(got - expected)
-        lines.append(show_mask(errors > ended.tolerance, "wrong    "))
+        lines.append(show_mask(errors > ended.tolerance, label("wrong")))
         lines.append(say(f"largest error {np.max(errors):.4g}, allowed {ended.tolerance:.3g}",
                          f"最大误差 {np.max(errors):.4g}，允许 {ended.tolerance:.3g}"))
     return lines

@@ -65,6 +65,27 @@ class Note(Exception):
     """Raised by a check that passes but saw something worth telling (e.g. a harmless write into an input)."""
 
 
+class WaitsFor(Exception):
+    """Raised by a check whose method is right for the state another method of its class left, and that state is
+    wrong: the check waits for `check` (the name of the check of that other method), with `detail` saying why."""
+
+    def __init__(self, check, detail):
+        super().__init__(detail)
+        self.check, self.detail = check, detail
+
+
+def require_right_state(got, state, reference, what, check, sizes=()):
+    """Raise WaitsFor(check) when got, wrong, is what reference(state) gives: right for the state the student's
+    other method left (e.g. the y forward kept), which is itself wrong. reference(state): the right answer for it."""
+    if state is None or np.shape(got) != np.shape(state) or not np.all(np.isfinite(state)):
+        return
+    if np.allclose(got, reference(np.asarray(state, dtype=np.float64)), rtol=1e-5, atol=TOLERANCE):
+        raise WaitsFor(check, say(f"{what} is right for the values {check.split(' ')[0]} gave, but those are wrong: "
+                                  f"fix {check} first.",
+                                  f"对 {check.split(' ')[0]} 给出的值来说，{what} 是对的，但那些值本身不对：先修好"
+                                  f" {check.split(' ')[0]} 的值。"))
+
+
 def numeric_gradient(f, array):
     """Central differences: d f() / d array, changing each element of array in place by +-STEP (then restoring it)."""
     grad = np.zeros_like(array)
@@ -93,15 +114,31 @@ def one_hot(labels, classes, dtype=np.float64):
 # Showing arrays and shapes
 
 
+def width(text):
+    """Columns text takes on a console: a Chinese character takes two."""
+    return sum(2 if "\u2e80" <= ch <= "\uffef" else 1 for ch in text)
+
+
+def label(name):
+    """'expected ', 'got      ', 'wrong    ' (期望/实际/出错 in Chinese): the prefixes of the arrays shown, aligned."""
+    en = {"expected": "expected", "got": "got", "wrong": "wrong", "before": "before", "after": "after",
+          "first": "first", "second": "second"}[name]
+    zh = {"expected": "期望", "got": "实际", "wrong": "出错", "before": "之前", "after": "之后", "first": "第一次",
+          "second": "第二次"}[name]
+    text = say(en, zh)
+    return text + " " * (say(9, 7) - width(text))
+
+
 def show(array, prefix):
     """An array on as few lines as it takes, aligned after prefix."""
-    text = np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ", prefix=prefix)
+    text = np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ",
+                           prefix=" " * width(prefix))
     return prefix + text
 
 
 def show_mask(wrong, prefix):
     """Where an array is wrong: x for a wrong entry, . for a right one, laid out like the array."""
-    text = np.array2string(np.asarray(wrong), separator=" ", prefix=prefix,
+    text = np.array2string(np.asarray(wrong), separator=" ", prefix=" " * width(prefix),
                            formatter={"bool": lambda bad: "x" if bad else "."})
     return prefix + text
 
@@ -141,29 +178,36 @@ def as_sizes(sizes):
 
 def require_array(got, shape, what, dtype=None, sizes=()):
     """got must be an ndarray of this shape (and dtype): else CheckFailed saying what came instead."""
-    sizes = as_sizes(sizes)
-    shape = tuple(shape)
+    sizes, shape = as_sizes(sizes), tuple(shape)
+    expected = shape_text(shape, sizes)
     if got is None:
         raise CheckFailed(say(f"{what} is None: is a `return` missing, or a `self.... =`?",
                               f"{what} 是 None：是不是少了 `return`，或者少了给 `self....` 的赋值？"))
+    if np.ndim(got) == 0 and isinstance(got, (np.ndarray, np.generic, int, float)):
+        raise CheckFailed(say(f"{what} should be an array of shape {expected}, got one number ({float(got):.6g}).",
+                              f"{what} 应该是形状为 {expected} 的数组，实际是一个数（{float(got):.6g}）。"),
+                          say("A sum with no axis (np.sum(a), a.sum()) adds up every value into one number: give "
+                              "the axis to sum over, with keepdims=True.",
+                              "不写 axis 的求和（np.sum(a)、a.sum()）把所有的值加成一个数：写出要求和的轴，再加上 "
+                              "keepdims=True。"))
     if not isinstance(got, np.ndarray):
         kind = type(got).__name__
-        raise CheckFailed(say(f"{what} should be a NumPy array of shape {shape_text(shape, sizes)}, got a {kind}.",
-                              f"{what} 应该是形状为 {shape_text(shape, sizes)} 的 NumPy 数组，却得到一个 {kind}。"))
+        raise CheckFailed(say(f"{what} should be a NumPy array of shape {expected}, got a {kind}.",
+                              f"{what} 应该是形状为 {expected} 的 NumPy 数组，实际是 {kind}。"))
     if got.shape != shape:
-        raise CheckFailed(say(f"{what} should have shape {shape_text(shape, sizes)}, got {shape_text(got.shape, sizes)}"
-                              ".",
-                              f"{what} 的形状应该是 {shape_text(shape, sizes)}，实际是 {shape_text(got.shape, sizes)}"
-                              "。"),
+        raise CheckFailed(say(f"{what} should have shape {expected}, got {shape_text(got.shape, sizes)}.",
+                              f"{what} 的形状应该是 {expected}，实际是 {shape_text(got.shape, sizes)}。"),
                           shape_hint(got.shape, shape))
     if dtype is not None and got.dtype != dtype:
         name = np.dtype(dtype).name
         raise CheckFailed(say(f"{what} should keep the input's dtype {name}, got {got.dtype.name}.",
                               f"{what} 应该保持输入的数据类型 {name}，实际是 {got.dtype.name}。"),
-                          say("Training runs in float32: keep the input's dtype (no .astype(np.float64), no float64 "
-                              "arrays mixed into the computation).",
-                              "训练用 float32：输出要保持输入的数据类型（不要 .astype(np.float64)，也不要在计算里混进 "
-                              "float64 的数组）。"))
+                          say("Training runs in float32. float64 comes from arrays made without a dtype "
+                              "(np.zeros(shape), np.array of Python floats, math.exp in a loop) or .astype(np.float64):"
+                              " compute on the input array with NumPy (np.exp(x)), or use np.zeros_like(x).",
+                              "训练用 float32。float64 来自没写 dtype 的新数组（np.zeros(shape)、由 Python 数构成的 "
+                              "np.array、循环里的 math.exp）或 .astype(np.float64)：直接对输入数组用 NumPy 计算"
+                              "（np.exp(x)），或者用 np.zeros_like(x)。"))
     return got
 
 
@@ -183,16 +227,33 @@ def shape_hint(got, expected):
                "每个梯度的形状都和它对应的那个数组相同：对照 docstring 里写的形状。")
 
 
-def require_number(got, what, meaning="", hint=""):
-    """got must be one number (a Python float, or a NumPy scalar): else CheckFailed. meaning: what the number is."""
+def require_number(got, what, meaning="", hint="", noted=False):
+    """got must be one real number: a Python float, or what behaves as one in training (a NumPy scalar, a 0-d
+    array; noted=True: a note names float()). An array with axes, even of shape (1,), is refused: training's
+    math.isfinite(loss) and f"{loss:.4f}" reject it."""
     if got is None:
         raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
-    if np.ndim(got) != 0 or not np.isrealobj(got):
+    if np.ndim(got) != 0 or not np.isrealobj(got) or isinstance(got, (str, bytes, bool)):
         kind = (say(f"an array of shape {np.shape(got)}", f"一个形状为 {np.shape(got)} 的数组")
                 if isinstance(got, np.ndarray) else say(f"a {type(got).__name__}", f"一个 {type(got).__name__}"))
         raise CheckFailed(say(f"{what} should be one number{', ' + meaning if meaning else ''}, got {kind}.",
                               f"{what} 应该是一个数{'（' + meaning + '）' if meaning else ''}，实际得到{kind}。"), hint)
+    if noted and type(got) not in (float, int):
+        note(say(f"{what} returned a {type(got).__name__} (NumPy's), not a Python float. Training works with it, "
+                 f"as it has no axes; return float(...), as the docstring says. (An array with axes, even of shape "
+                 f"(1,), would fail.)",
+                 f"{what} 返回的是 NumPy 的 {type(got).__name__}，不是 Python 的 float。它没有轴，训练照样能用；按 "
+                 f"docstring 写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
     return float(got)
+
+
+NOTES = []  # what the check running now noted without failing (the runner empties it before each check)
+
+
+def note(text):
+    """Say text with the check's result, even though it passes (a harmless deviation worth knowing)."""
+    if text not in NOTES:
+        NOTES.append(text)
 
 
 def scale_factor(got, expected):
@@ -224,6 +285,14 @@ def explain_factor(c, sizes=()):
         if np.isclose(c, -1.0 / size.value) or np.isclose(c, -float(size.value)):
             return text + say(f": the sign is wrong, and a factor {size.letter} = {size.value} ({size.meaning()}).",
                               f"：符号反了，还差一个因子 {size.letter} = {size.value}（{size.meaning()}）。")
+    for used in sizes:  # got = S / used where S / wanted is expected: c = wanted / used
+        for wanted in sizes:
+            if used.letter != wanted.letter and np.isclose(c, wanted.value / used.value):
+                return text + say(f" = {wanted.letter}/{used.letter}: divided by {used.letter} = {used.value} "
+                                  f"({used.meaning()}) instead of {wanted.letter} = {wanted.value} "
+                                  f"({wanted.meaning()}).",
+                                  f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}（"
+                                  f"{used.meaning()}），应该除以 {wanted.letter} = {wanted.value}（{wanted.meaning()}）。")
     return text + say(".", "。")
 
 
@@ -249,15 +318,20 @@ def require_close(got, expected, what, sizes=(), mistakes=()):
         return
     lines = [summary(what, got, expected, errors, tolerance)]
     if expected.size <= SMALL_ARRAY:
-        lines += [show(expected, "expected "), show(got, "got      ")]
+        lines += [show(expected, label("expected")), show(got, label("got"))]
         if 0 < np.count_nonzero(errors > tolerance) < got.size:
-            lines.append(show_mask(errors > tolerance, "wrong    "))
+            lines.append(show_mask(errors > tolerance, label("wrong")))
     for value, message, hint in mistakes:
         if np.shape(value) == got.shape and np.allclose(got, value, rtol=1e-5, atol=tolerance):
             raise failed([message, *(lines[1:] if expected.size <= SMALL_ARRAY else lines)], hint)
     factor = scale_factor(got, expected)
     if not np.any(got):
         lines.append(say("Every value of it is 0: is it computed at all?", "它的每个值都是 0：真的算了吗？"))
+    elif np.all(got == np.round(got)) and not np.all(expected == np.round(expected)):
+        lines.append(say("Every value of it is a whole number: was something rounded down, by a floor division // "
+                         "(use /) or an integer array (astype(int), np.floor)?",
+                         "它的每个值都是整数：是不是哪里被向下取整了？比如整除 //（应该用 /），或者整数数组"
+                         "（astype(int)、np.floor）。"))
     elif factor is not None:
         lines.append(explain_factor(factor, sizes))
     raise failed(lines)

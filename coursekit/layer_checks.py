@@ -14,10 +14,12 @@ from .gradcheck import (
     Note,
     Size,
     inputs_rng,
+    label,
     numeric_gradient,
     random_inputs,
     require_array,
     require_close,
+    require_right_state,
     scale_factor,
     show,
 )
@@ -29,11 +31,14 @@ SIZES = (Size("N", N, "the batch size", "批量大小"), Size("D", D, "the numbe
 ROUNDING = 1e-9  # a change of an input smaller than this (relative) is rounding, not a change
 
 
-def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None):
+def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forward_mistakes=None, from_output=None):
     """The four checks of a layer acting element by element (ReLU, Sigmoid, Tanh...): forward and backward, shapes
     and values. reference(x): the layer's function in float64; inputs are drawn from [low, high).
-    mistakes(x, y, grad_output): [(dx, message, hint)] of known wrong backwards, named when a student's dx is one."""
+    mistakes(x, y, grad_output), forward_mistakes(x, y): [(value, message, hint)] of known wrong results, named
+    when the student's is one. from_output(y, grad_output): dx from forward's output alone, when backward uses only
+    that: a backward right for a wrong y waits for forward's values."""
     cls = task.cls
+    values_check = f"{cls}.forward values"
 
     def forward_shape(module):
         x = random_inputs(inputs_rng(), (N, D), low, high).astype(np.float32)
@@ -42,7 +47,8 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None):
     def forward_values(module):
         x = random_inputs(inputs_rng(), (N, D), low, high)
         got = require_array(getattr(module, cls)().forward(x.copy()), (N, D), f"{cls}.forward(x)", sizes=SIZES)
-        require_close(got, reference(x), f"y = {cls}.forward(x)", SIZES)
+        known = forward_mistakes(x, reference(x)) if forward_mistakes else ()
+        require_close(got, reference(x), f"y = {cls}.forward(x)", SIZES, known)
 
     def backward_shape(module):
         layer, x = getattr(module, cls)(), random_inputs(inputs_rng(), (N, D), low, high)
@@ -54,10 +60,12 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None):
     def backward_dx(module):
         layer, rng = getattr(module, cls)(), inputs_rng()
         x, dout = random_inputs(rng, (N, D), low, high), random_inputs(rng, (N, D))
-        layer.forward(x.copy())
+        y = layer.forward(x.copy())
         what = say(f"dx, the gradient returned by {cls}.backward", f"dx（{cls}.backward 返回的梯度）")
         got = require_array(layer.backward(dout.copy()), (N, D), what, sizes=SIZES)
         expected = numeric_gradient(lambda: np.sum(reference(x) * dout), x)
+        if from_output and not np.allclose(got, expected, rtol=0, atol=1e-6):
+            require_right_state(got, y, lambda y: from_output(y, dout), what, values_check, SIZES)
         known = list(mistakes(x, reference(x), dout)) if mistakes else []
         known += [(dout, say(f"{cls}.backward returned grad_output unchanged: it must be multiplied by dy/dx.",
                              f"{cls}.backward 把 grad_output 原样返回了：还要乘上 dy/dx。"), ""),
@@ -69,7 +77,7 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None):
 
     return [
         Check(task, f"{cls}.forward shape and dtype", "forward", forward_shape, weight=0, sizes=SIZES),
-        Check(task, f"{cls}.forward values", "forward", forward_values, sizes=SIZES),
+        Check(task, values_check, "forward", forward_values, sizes=SIZES),
         Check(task, f"{cls}.backward shape and dtype", "backward", backward_shape, weight=0, sizes=SIZES),
         Check(task, f"{cls}.backward dx", "backward", backward_dx, sizes=SIZES),
     ]
@@ -89,7 +97,7 @@ def elementwise_inputs(low=-2.0, high=2.0):
 
 def both(first, second):
     """The results of a first and a second call, one above the other."""
-    return show(first, say("first  ", "第一次 ")) + "\n" + show(second, say("second ", "第二次 "))
+    return show(first, label("first")) + "\n" + show(second, label("second"))
 
 
 def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES,
@@ -164,7 +172,7 @@ def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(
             raise CheckFailed(
                 say(f"{cls}.backward changed {name}.data.{step_text}",
                     f"{cls}.backward 改动了 {name}.data。{step_text}")
-                + "\n" + show(before[name], "before ") + "\n" + show(after, "after  "),
+                + "\n" + show(before[name], label("before")) + "\n" + show(after, label("after")),
                 say(f"Updating the parameters is the optimizer's job, not backward's: backward only assigns "
                     f"{', '.join(p + '.grad' for p in parameters)}. Otherwise each step updates them twice, and "
                     f"the gradient returned is computed with weights that changed on the way.",
@@ -191,7 +199,7 @@ def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(
                     f"{name}[...] = ..., or out={name}): {kept_by[name][0]}",
                     f"{cls}.forward 改写了它的输入 {name}（原地运算：{name} -= ...、{name}[...] = ... 或 out={name}）："
                     f"{kept_by[name][1]}")
-                + "\n" + show(before, "before ") + "\n" + show(after, "after  "),
+                + "\n" + show(before, label("before")) + "\n" + show(after, label("after")),
                 say(f"Compute into a new array ({name} = {name} - m rather than {name} -= m): the caller's array "
                     f"is not yours to change.",
                     f"把结果写到新数组里（写 {name} = {name} - m，不要写 {name} -= m）：调用者的数组不该由你来改。"))

@@ -23,8 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from .diagnoses import diagnose_exception
-from .gradcheck import CheckFailed, Note
+from .diagnoses import diagnose_exception, numpy_warning_text
+from .gradcheck import NOTES, CheckFailed, Note, WaitsFor
 from .i18n import say, sentences, speaking
 from .report_text import MARKS, format_report, reread, todo_detail
 from .student_code import is_stub, student_frames
@@ -169,10 +169,13 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", divide="warn", invalid="warn",
                                                                      under="ignore"):
         warnings.simplefilter("always")
+        NOTES.clear()
         try:
             check.function(transcript.wrap(module))
         except Note as note:  # passed, with something worth saying
             return result(PASS, hint=sentences(str(note), reread_text)), transcript, None
+        except WaitsFor as wait:  # right for the wrong state another method left
+            return result(NOT_RUN, wait.detail, blocked_by=wait.check), transcript, wait
         except CheckFailed as failure:
             warned = numpy_warnings(caught, model_file)
             return result(FAIL, failure.detail + (f"\n{warned}" if warned else ""),
@@ -182,9 +185,10 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
                                    reread_text), transcript, error
     warned = numpy_warnings(caught, model_file)
     if warned:
-        harmless = say("The values are right, but a number overflowed or was divided by zero on the way.",
-                       "结果是对的，但计算过程中有数溢出或者除以了 0。")
-        return result(PASS, hint=sentences(warned, harmless, reread_text)), transcript, None
+        warned = sentences(warned, say("The values are right, but a number overflowed or was divided by zero on the "
+                                       "way.", "结果是对的，但计算过程中有数溢出或者除以了 0。"))
+    if warned or NOTES:
+        return result(PASS, hint=sentences(*NOTES, warned, reread_text)), transcript, None
     return result(PASS), transcript, None
 
 
@@ -240,7 +244,7 @@ def numpy_warnings(caught, model_file):
             continue
         where = (say(f" ({model_file.name}, line {w.lineno})", f"（{model_file.name} 第 {w.lineno} 行）")
                  if Path(w.filename).resolve() == model_file else "")
-        text = f"{w.message}{where}"
+        text = f"{numpy_warning_text(str(w.message))}{where}"
         if text not in seen:
             seen.append(text)
     return say(f"NumPy warned: {'; '.join(seen)}.", f"NumPy 警告：{'；'.join(seen)}。") if seen else ""

@@ -10,7 +10,6 @@ coursekit/report.py runs them and writes the report. Every message is built when
 
 import numpy as np
 
-from coursekit import gradcheck
 from coursekit.gradcheck import (
     CheckFailed,
     inputs_rng,
@@ -20,7 +19,6 @@ from coursekit.gradcheck import (
     require_array,
     require_close,
     require_number,
-    use_seed,
 )
 from coursekit.i18n import say
 from coursekit.layer_checks import elementwise_checks, state_checks
@@ -28,15 +26,6 @@ from coursekit.report import Check
 
 from .activation_checks import LOSS_SIZES, SIZES, D, M, N, sigmoid_checks, softmax_checks, softmax_reference
 from .tasks import TASK
-
-__all__ = ["CHECKS", "SEED", "use_seed"]  # noqa: F822 (SEED: __getattr__ below)
-
-
-def __getattr__(name):  # SEED: the seed the checks draw their inputs from now (use_seed changes it)
-    if name == "SEED":
-        return gradcheck.SEED
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def cross_entropy_reference(probs, targets):
     return -np.sum(targets * np.log(np.maximum(probs, 1e-12))) / len(probs)
@@ -154,10 +143,12 @@ def gradient_of(cls):
     return say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
 
 
-def loss_number(got, what):
+def loss_number(got, what, noted=False):
     return require_number(got, what, say("the mean over the batch", "这一批的平均值"),
-                          say("Sum over the classes and average over the N examples: the loss is a single float.",
-                              "对类别求和、对 N 个样本求平均：损失是一个 float。"))
+                          say("Sum over the classes and average over the N examples: the loss is a single float "
+                              "(float(...)); an array of shape (1,) is still an array.",
+                              "对类别求和、对 N 个样本求平均：损失是一个 float（float(...)）；形状为 (1,) 的数组仍然是"
+                              "数组。"), noted)
 
 
 def averaged_over_all(value):
@@ -171,7 +162,7 @@ def averaged_over_all(value):
 def loss_forward_value(module):
     probs, targets = loss_inputs()
     got = loss_number(module.CrossEntropyLoss().forward(probs.copy(), targets.copy()),
-                      "CrossEntropyLoss.forward(probs, targets)")
+                      "CrossEntropyLoss.forward(probs, targets)", noted=True)
     expected = cross_entropy_reference(probs, targets)
     require_close(got, expected, "L = CrossEntropyLoss.forward(probs, targets)", LOSS_SIZES,
                   [averaged_over_all(expected)])
@@ -201,7 +192,18 @@ def loss_backward_dprobs(module):
                  "(probs - targets) / N 是对 Softmax 之前的得分（logits）的梯度（损失和 softmax 合在一起）。这里后面还"
                  "有 "
                  "Softmax.backward，所以要返回对 probs 的梯度。"))
-    require_close(got, expected, what, LOSS_SIZES, [fused, averaged_over_all(expected)])
+    precedence = [(-targets / N * probs, say("CrossEntropyLoss.backward multiplied by probs where it should divide: "
+                                             "Python reads -targets / N * probs as (-targets / N) * probs.",
+                                             "CrossEntropyLoss.backward 乘了 probs，应该除以它：Python 把 "
+                                             "-targets / N * probs 读作 (-targets / N) * probs。"),
+                   say("Write -targets / probs / N, or -targets / (N * probs).",
+                       "写成 -targets / probs / N，或者 -targets / (N * probs)。")),
+                  (expected * N * N, say("CrossEntropyLoss.backward multiplied by N where it should divide: Python "
+                                         "reads -targets / probs * N as (-targets / probs) * N.",
+                                         "CrossEntropyLoss.backward 乘了 N，应该除以 N：Python 把 -targets / probs * N "
+                                         "读作 (-targets / probs) * N。"),
+                   say("Write -targets / probs / N.", "写成 -targets / probs / N。"))]
+    require_close(got, expected, what, LOSS_SIZES, [fused, averaged_over_all(expected), *precedence])
 
 
 def loss_stability(module):
