@@ -14,9 +14,9 @@ import numpy as np
 
 from . import gradcheck
 from .gradcheck import CheckFailed, label, show, show_mask
-from .i18n import say, speaking
+from .i18n import language, say, speaking
 from .report import PASS, attempt, run_checks, unwritten_methods
-from .report_text import indent
+from .report_text import chinese_typography, indent, status, title
 from .transcript import ArrayNames, Ref, keyed_arguments
 
 
@@ -24,10 +24,12 @@ def find_check(checks, wanted):
     """(the check called wanted, []) ignoring case, or else the one whose name contains it; (None, candidates)
     when none or several do."""
     key = wanted.strip().lower()
-    exact = [check for check in checks if check.name.lower() == key]
+    with speaking("zh"):
+        names = [(check, check.name.lower(), title(check.name).lower()) for check in checks]
+    exact = [check for check, en, zh in names if key in (en, zh)]
     if exact:
         return exact[0], []
-    partial = [check for check in checks if key in check.name.lower()]
+    partial = [check for check, en, zh in names if key in en or key in zh]
     if len(partial) == 1:
         return partial[0], []
     return None, partial
@@ -39,7 +41,7 @@ def explain_check(module, model_file, checks, tasks, check, lang=None):
         [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
         _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
                                        run_anyway=True)
-        lines = [f"{check.name}: {result.status}"]
+        lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
         if result.detail:
             lines.append(indent(result.detail))
         if result.blocked_by:
@@ -58,7 +60,8 @@ def explain_check(module, model_file, checks, tasks, check, lang=None):
         elif not check.replay:
             lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
                               "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
-    return "\n".join(lines), result.status == PASS
+        text = "\n".join(lines)
+        return chinese_typography(text) if language() == "zh" else text, result.status == PASS
 
 
 def values(ended):
@@ -156,7 +159,8 @@ def snippet(transcript, model_file, title, ended=None):
     if ended is not None and not isinstance(ended, CheckFailed) and body:
         body[-1] += f"  # {say('raises', '这里抛出')} {type(ended).__name__}"
     classes = ", ".join(dict.fromkeys(step.name for step in steps if step.kind == "new"))
-    head = [f"# {title}: {say('the check, replayed', '这项检查，原样重放')} (seed {gradcheck.SEED})",
+    head = [say(f"# {title}: the check, replayed (seed {gradcheck.SEED})",
+                f"# {title}：这项检查，原样重放（种子 {gradcheck.SEED}）"),
             "import sys", "", "import numpy as np", "",
             f"sys.path.insert(0, {str(Path(model_file).resolve().parent)!r})  # "
             + say("the folder of the model.py checked", "被检查的 model.py 所在的文件夹"),

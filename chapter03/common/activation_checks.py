@@ -61,7 +61,7 @@ def sigmoid_forward_mistakes(x, y):
                      "exp(-x)（不会溢出的写法里是 tanh(0.5 * x)）。"), ""),
                 (np.floor(y), say("Every value of y is 0, though a sigmoid lies between 0 and 1: a floor division // "
                                   "rounds each quotient down to a whole number (1 // (1 + e) is 0). Divide with /.",
-                                  "y 的每个值都是 0，可 sigmoid 的值在 0 和 1 之间：整除 // 把每个商向下取整成整数"
+                                  "y 的每个值都是 0，可 Sigmoid 的值在 0 和 1 之间：整除 // 把每个商向下取整成整数"
                                   "（1 // (1 + e) 是 0）。除法要用 /。"), ""),
                 (1.0 + np.exp(-x), say("Sigmoid.forward computed 1 / 1 + exp(-x) = 1 + exp(-x): Python divides before "
                                        "it adds. Write 1 / (1 + np.exp(-x)).",
