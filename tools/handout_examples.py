@@ -66,28 +66,20 @@ LONG_LINE = 120  # an exception line longer than this is quoted with its message
 
 
 def checks_only_report(tree_dir, lang):
-    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints, for the model.py in tree_dir.
-
-    It calls main.py's own entry point, so it needs no change when the report's functions change; a kit whose
-    main.py has no --lang yet gives its English report, for both languages.
-    """
+    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints, for the model.py in tree_dir."""
     from chapter03.common.cli import main
 
-    for argv in (["--checks_only", "--lang", lang], ["--checks_only"]):
-        stdout, stderr = utf8_console(), utf8_console()
-        with working_directory(REPO), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                main(tree_dir, argv)
-            except SystemExit as exit_:  # argparse: a flag this kit does not know yet
-                if exit_.code == 2 and "--lang" in argv and "--lang" in text_of(stderr):
-                    continue
-                raise KitError(f"main.py {' '.join(argv)} exited with {exit_.code}:\n{text_of(stderr)}") from None
-        return text_of(stdout).rstrip("\n")
-    raise AssertionError("unreachable: the second command line has no --lang")
+    stdout, stderr = utf8_console(), utf8_console()
+    with working_directory(REPO), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main(tree_dir, ["--checks_only", "--lang", lang])
+        except SystemExit as exit_:
+            raise KitError(f"main.py --checks_only exited with {exit_.code}:\n{text_of(stderr)}") from None
+    return text_of(stdout).rstrip("\n")
 
 
 def utf8_console():
-    """A stand-in for a UTF-8 terminal: the report prints its marks (and Chinese) as a student's console would."""
+    """A UTF-8 terminal: the report prints its marks (and Chinese) as a student's console would."""
     return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n")
 
 
@@ -98,7 +90,6 @@ def text_of(console):
 
 @contextlib.contextmanager
 def working_directory(path):
-    """Run in `path`: the report names the startup file relative to the working directory."""
     before = Path.cwd()
     os.chdir(path)
     try:
@@ -188,10 +179,6 @@ def quoted_lines(name, report):
     return [shorten(line) for line in explanation]
 
 
-def quoted_report(name, lang):
-    return "\n".join(quoted_lines(name, report_for(name, lang)))
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Rewriting a handout
 
@@ -210,7 +197,7 @@ def regenerate(text, lang, reports):
     def block(match):
         name = match["name"].strip()
         if (name, lang) not in reports:
-            reports[(name, lang)] = quoted_report(name, lang)
+            reports[(name, lang)] = "\n".join(quoted_lines(name, report_for(name, lang)))
         return f"{match['open']}```\n{reports[(name, lang)]}\n```\n{match['close']}"
 
     messages = stub_messages()
@@ -224,13 +211,6 @@ def regenerate(text, lang, reports):
     return STUB_QUOTE.sub(stub, BLOCK.sub(block, text))
 
 
-def differences(path, old, new):
-    """A short unified diff of a handout against what it should say."""
-    diff = difflib.unified_diff(old.split("\n"), new.split("\n"), f"{shown_path(path)} (now)",
-                                f"{shown_path(path)} (from the kit)", n=1, lineterm="")
-    return "\n".join(diff)
-
-
 def run(check):
     reports = {}
     stale = []
@@ -241,7 +221,9 @@ def run(check):
             continue
         stale.append(path)
         if check:
-            print(differences(path, old, new), file=sys.stderr)
+            print("\n".join(difflib.unified_diff(old.split("\n"), new.split("\n"), f"{shown_path(path)} (now)",
+                                                f"{shown_path(path)} (from the kit)", n=1, lineterm="")),
+                  file=sys.stderr)
         else:
             write_atomically(path, lambda file, new=new: file.write(new.encode("utf-8")))
             print(f"rewrote the quoted reports in {shown_path(path)}")
