@@ -291,8 +291,9 @@ def explain_factor(c, sizes=()):
                 return text + say(f" = {wanted.letter}/{used.letter}: divided by {used.letter} = {used.value} "
                                   f"({used.meaning()}) instead of {wanted.letter} = {wanted.value} "
                                   f"({wanted.meaning()}).",
-                                  f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}（"
-                                  f"{used.meaning()}），应该除以 {wanted.letter} = {wanted.value}（{wanted.meaning()}）。")
+                                  f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}"
+                                  f"（{used.meaning()}），应该除以 {wanted.letter} = {wanted.value}"
+                                  f"（{wanted.meaning()}）。")
     return text + say(".", "。")
 
 

@@ -155,8 +155,8 @@ def softmax_normalization(got, expected, what):
                               f"{what} 每一行的比例是对的，但各行的和不是 1（各行的和："
                               f"{np.round(sums.ravel(), 4).tolist()}）：{cause}。"),
                           say("Each row is one example: exps / exps.sum(axis=-1, keepdims=True).",
-                              "每一行是一个样本：exps / exps.sum(axis=-1, keepdims=True)。"), got=got, expected=expected,
-                          tolerance=1e-6)
+                              "每一行是一个样本：exps / exps.sum(axis=-1, keepdims=True)。"),
+                          got=got, expected=expected, tolerance=1e-6)
 
 
 def softmax_backward_shape(module):

@@ -27,6 +27,7 @@ from coursekit.report import Check
 from .activation_checks import LOSS_SIZES, SIZES, D, M, N, sigmoid_checks, softmax_checks, softmax_reference
 from .tasks import TASK
 
+
 def cross_entropy_reference(probs, targets):
     return -np.sum(targets * np.log(np.maximum(probs, 1e-12))) / len(probs)
 
