@@ -1,13 +1,6 @@
-"""Checking a layer's values and gradients: float64 central differences, and comparisons that say what went wrong.
-
-A check calls the student's code, then one of the require_* functions below on what came back; each raises
-CheckFailed with what was expected, what came instead, the error against the tolerance, where the wrong entries are,
-and a diagnosis when the difference has a known shape: a mistake the check names (e.g. x where y belongs), a
-constant factor (1/N, N, 1/M, -1), all zeros. coursekit/diagnoses.py does the same for exceptions.
-
-Sizes name the dimensions of a check's arrays, so that messages can say "(N, M)" and "an extra division by N".
-Every message is built when the check runs, in the run's language (coursekit/i18n.py).
-"""
+"""Checking a layer's values and gradients: float64 central differences, and require_* functions that raise
+CheckFailed saying what was expected, what came, where, and why when the difference has a known shape: a mistake
+the check names, a factor (1/N, N/M, -1), zeros, whole numbers. Sizes name the dimensions ("(N, M)", "by N")."""
 
 from dataclasses import dataclass
 
@@ -35,7 +28,7 @@ def inputs_rng(offset=0):
 
 @dataclass(frozen=True)
 class Size:
-    """A dimension of a check's arrays: its letter, its value in the check, and what it is (English, Chinese)."""
+    """A dimension of a check's arrays: its letter, its value, and what it is (English, Chinese)."""
 
     letter: str
     value: int
@@ -47,18 +40,11 @@ class Size:
 
 
 class CheckFailed(Exception):
-    """Raised by a check: what was expected and what came instead, and a hint for this particular failure.
-
-    got, expected, tolerance: the values compared, when the failure is about values (for --explain).
-    """
+    """Raised by a check: detail (what was expected, what came), a hint; got, expected, tolerance for --explain."""
 
     def __init__(self, detail, hint="", got=None, expected=None, tolerance=None):
         super().__init__(detail)
-        self.detail = detail
-        self.hint = hint
-        self.got = got
-        self.expected = expected
-        self.tolerance = tolerance
+        self.detail, self.hint, self.got, self.expected, self.tolerance = detail, hint, got, expected, tolerance
 
 
 class Note(Exception):
@@ -164,12 +150,7 @@ def shape_text(shape, sizes=()):
 
 
 def as_sizes(sizes):
-    """sizes as a tuple of Size; a bare number is the batch size N (the form older checks pass)."""
-    if sizes is None:
-        return ()
-    if isinstance(sizes, (int, np.integer)):
-        return (Size("N", int(sizes), "the batch size", "批量大小"),)
-    return tuple(sizes)
+    return tuple(sizes or ())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -33,17 +33,6 @@ class Task:
         """What a stub says: 'Task 3: Softmax.backward, see chapter03/README.md section 3'."""
         return f"Task {self.number}: {self.cls}.{method}, see {self.handout} section {self.section}"
 
-    def reread(self, tasks):
-        """Where to look when a check of this class fails."""
-        if self.kind == EXAMPLE:
-            return f"{self.cls} came complete with the kit, as the worked example: if you changed it, put it back."
-        if self.kind == INTEGRATION:
-            sections = [t.section for t in tasks if t.kind == TASK]
-            span = f"{min(sections)}-{max(sections)}" if len(sections) > 1 else f"{sections[0]}"
-            return (f"{self.cls} runs your layers: fix the failures of the other classes first, then reread "
-                    f"{self.handout} sections {span}.")
-        return f"Reread {self.handout} section {self.section} ({self.cls})."
-
 
 def student_tasks(tasks):
     """The rows students write, in task order."""
