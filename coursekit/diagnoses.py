@@ -1,13 +1,6 @@
-"""What an exception of the student's code most likely means: the shapes involved in a broadcast or matrix-product
-error, an index that is not an integer array, a value forward did not keep for backward, and the likely fix.
-
-    diagnose_exception(error, "Linear.forward", [("x", (3, 4)), ("W.data", (4, 5))], sizes)
-    -> 'In a matrix product A @ B, the last axis of A (size 4) must be the first axis of B (size 5). ...'
-
-NumPy's own message names neither the arrays nor, for @, their shapes: the report adds both. The arrays come from
-the check's transcript (coursekit/transcript.py): the arguments of the call that raised, and what the check gave
-the object before. Messages are in the run's language.
-"""
+"""What an exception of the student's code most likely means, in the run's language: the shapes of a broadcast or
+matrix-product error (NumPy names neither the arrays nor, for @, their shapes), an index that is not an integer
+array, a value forward did not keep, math.exp on a large number; with the arrays of the call (from the transcript)."""
 
 import re
 

@@ -1,12 +1,6 @@
-"""--explain CHECK: one check, run again and shown whole, with a snippet a student can paste into Python.
-
-    text, passed = explain_check(module, model_file, checks, tasks, check)
-
-What it shows: the check's status and explanation as in the report, the seed its inputs were drawn from and its
-tolerance, expected, got and a mask of the wrong entries; then the check replayed from its transcript
-(coursekit/transcript.py) as plain Python: the same inputs (exact values), the same calls on the student's model.py,
-and the comparison, which prints got, expected and the wrong entries again. Messages are in the run's language.
-"""
+"""--explain CHECK: one check run again and shown whole (status, explanation, seed, tolerance, expected, got, the
+wrong entries), then replayed from its transcript (coursekit/transcript.py) as Python a student can paste: the same
+inputs, the same calls on the student's model.py, and the comparison."""
 
 from pathlib import Path
 

@@ -1,11 +1,5 @@
-"""Checks any chapter can reuse for a common kind of layer: a chapter's checks.py adds them for its own classes.
-
-    elementwise_checks(TASK["Tanh"], np.tanh)     # the four checks of a layer y = f(x), element by element
-    state_checks(TASK["Tanh"], lambda module: module.Tanh(), tanh_inputs)
-                                                  # backward twice gives the same; inputs left unchanged
-
-Messages are built when the checks run, in the run's language (coursekit/i18n.py).
-"""
+"""Checks any chapter can reuse: elementwise_checks (a layer y = f(x), element by element: forward, backward, shapes,
+dtypes) and state_checks (backward twice gives the same; parameters and inputs left unchanged)."""
 
 import numpy as np
 

@@ -1,18 +1,6 @@
-"""The report a student reads, from the results of coursekit/report.py, in English or Chinese.
-
-    Linear
-      ✓ pass     Linear.forward values
-      ✗ FAIL     Linear.backward dW
-      · not run  MLP training lowers the loss  (waits for Linear.backward dW)
-
-    Linear.backward dW: FAIL                        every failing check, grouped by class; a class's failures
-        W.grad is wrong in 20 of its 20 values...   with the same detail are said once
-        Hint: ... Reread chapter03/README.md section 1 (Linear).
-        Inputs and wrong entries: python ... --explain "Linear.backward dW"
-
-    Next: fix Linear.backward dW (explained above).   the earliest unwritten or failing method, in task order
-    20/36 checks passed
-"""
+"""The report a student reads, from the results of coursekit/report.py, in English or Chinese: one line per check
+grouped by class; every failure explained, grouped by class (a detail said once); the notes; "Next:" (the earliest
+unwritten or failing method, in task order); last "N/M checks passed"."""
 
 import re
 

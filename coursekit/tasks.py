@@ -11,15 +11,10 @@ TASK, EXAMPLE, INTEGRATION = "task", "example", "integration"  # the kinds of ro
 
 @dataclass(frozen=True)
 class Task:
-    """One row: a class of the student's model.py and what the kit knows about it.
-
-    number:  the task number the stubs name (None for a class given complete)
-    cls:     the class name in model.py;  methods: the methods students write (a stub each)
-    section: the handout section explaining it (None when there is none);  handout: the handout's path
-    points:  what its checks are worth when graded (0 for the worked example)
-    kind:    TASK (students write it), EXAMPLE (given complete, a worked example) or INTEGRATION (given complete;
-             its checks run the student's layers together)
-    """
+    """One row: a class of the student's model.py. number: the task number (None for a class given complete);
+        methods: those students write (a stub each); section, handout: where it is explained; points: when graded;
+        kind: TASK, EXAMPLE (given complete) or INTEGRATION (given complete; runs the student's layers together).
+        """
 
     number: object
     cls: str

@@ -8,16 +8,10 @@ In chapter03/README.md and README.en.md, each quoted check report sits between t
     ```
     <!-- end report -->
 
-The name after "report:" says which model.py is checked, and which of its lines are quoted:
-    startup         chapter03/startup/model.py as handed out: the list, abridged, and the last lines
-    solution        chapter03/solution/model.py: the last lines
-    <a mistake>     a model.py with one common mistake (tests/mutants.py, or EXAMPLES below): the explanation of
-                    the first failure (or note) of the class it is about
-A mistake is applied to the file a student who finished would have: solution/model.py without its BEGIN/END SOLUTION
-marker lines, so that its line numbers are those of the startup file with each stub replaced by the code.
-
-Stub messages quoted in backticks (`Task 3: Softmax.backward, see ... section 3`) are rewritten to what the stub of
-that method says in chapter03/startup/model.py.
+The name after "report:" is `startup` (the list, abridged, and the last lines), `solution` (the last lines), or a
+mistake of tests/mutants.py or EXAMPLES below, made in the finished file (solution/model.py without its markers):
+the explanation of the first failure (or note) of its class. Stub messages quoted in backticks (`Task 3: ...`) are
+rewritten to what the stub says in chapter03/startup/model.py.
 
     python tools/handout_examples.py           # rewrite the quoted reports and stub messages in both handouts
     python tools/handout_examples.py --check   # write nothing; exit 1 when a handout differs from the kit
@@ -61,10 +55,6 @@ LONG_EXCEPTION = re.compile(r"^(?P<head>\s+\w+: [^,]{10,}?,) .*?(?P<where> ?[(ï¼
 LONG_LINE = 120  # an exception line longer than this is quoted with its message cut after the first comma
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# The one place that asks the kit for a report
-
-
 def checks_only_report(tree_dir, lang):
     """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints, for the model.py in tree_dir."""
     from chapter03.common.cli import main
@@ -98,10 +88,6 @@ def working_directory(path):
         os.chdir(before)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Which model.py each quoted report is about
-
-
 def finished_file():
     """The text of the model.py a student who finished would have: the solution without its marker lines."""
     lines = SOLUTION.read_text(encoding="utf-8").split("\n")
@@ -131,19 +117,8 @@ def report_for(name, lang):
         return checks_only_report(tree, lang)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# The lines worth quoting
-
-
-def paragraphs(report):
-    """The report's blocks of lines, as separated by blank lines: first the list of checks, then explanations,
-    notes, and last the summary."""
-    return [block.split("\n") for block in re.split(r"\n\s*\n", report.strip("\n"))]
-
-
 def abridged_list(lines):
-    """The list of checks, grouped by class (unindented class lines, indented check lines): the first class whole,
-    the second class's first check, then '...' and the last class whole."""
+    """The list of checks: the first class whole, the second class's first check, '...', the last class whole."""
     groups = []
     for line in lines:
         if line[:1].isspace() and groups:
@@ -165,7 +140,7 @@ def shorten(line):
 
 def quoted_lines(name, report):
     """The lines of report worth quoting for the example called name."""
-    blocks = paragraphs(report)
+    blocks = [block.split("\n") for block in re.split(r"\n\s*\n", report.strip("\n"))]  # list, explanations, summary
     if name == "startup":
         return [*abridged_list(blocks[0]), "", *blocks[-1]]
     if name == "solution":
@@ -179,20 +154,8 @@ def quoted_lines(name, report):
     return [shorten(line) for line in explanation]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Rewriting a handout
-
-
-def stub_messages():
-    """{'Softmax.backward': 'Task 3: Softmax.backward, see ... section 3', ...}: what each stub says."""
-    text = STARTUP.read_text(encoding="utf-8")
-    return {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(text)}
-
-
 def regenerate(text, lang, reports):
-    """text of a handout with every quoted report and stub message as the kit prints them now.
-
-    reports: a dict {(name, lang): quoted report} filled as needed, so each report is computed once."""
+    """text with every quoted report and stub message as the kit prints them now (reports: a cache by name)."""
 
     def block(match):
         name = match["name"].strip()
@@ -200,7 +163,7 @@ def regenerate(text, lang, reports):
             reports[(name, lang)] = "\n".join(quoted_lines(name, report_for(name, lang)))
         return f"{match['open']}```\n{reports[(name, lang)]}\n```\n{match['close']}"
 
-    messages = stub_messages()
+    messages = {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(STARTUP.read_text("utf-8"))}
 
     def stub(match):
         if match["where"] not in messages:
