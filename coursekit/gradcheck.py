@@ -60,7 +60,7 @@ class WaitsFor(Exception):
         self.check, self.detail = check, detail
 
 
-def require_right_state(got, state, reference, what, check, sizes=()):
+def require_right_state(got, state, reference, what, check):
     """Raise WaitsFor(check) when got, wrong, is what reference(state) gives: right for the state the student's
     other method left (e.g. the y forward kept), which is itself wrong. reference(state): the right answer for it."""
     if state is None or np.shape(got) != np.shape(state) or not np.all(np.isfinite(state)):
@@ -105,14 +105,21 @@ def width(text):
     return sum(2 if "\u2e80" <= ch <= "\uffef" else 1 for ch in text)
 
 
+LABELS_ZH = {"expected": "期望", "got": "实际", "wrong": "出错", "before": "之前", "after": "之后", "first": "第一次",
+             "second": "第二次"}
+
+
 def label(name):
     """'expected ', 'got      ', 'wrong    ' (期望/实际/出错 in Chinese): the prefixes of the arrays shown, aligned."""
-    en = {"expected": "expected", "got": "got", "wrong": "wrong", "before": "before", "after": "after",
-          "first": "first", "second": "second"}[name]
-    zh = {"expected": "期望", "got": "实际", "wrong": "出错", "before": "之前", "after": "之后", "first": "第一次",
-          "second": "第二次"}[name]
-    text = say(en, zh)
+    text = say(name, LABELS_ZH[name])
     return text + " " * (say(9, 7) - width(text))
+
+
+def gradient_of(cls, name=""):
+    """'dx, the gradient returned by Softmax.backward' (name 'dx'), or without a name."""
+    if name:
+        return say(f"{name}, the gradient returned by {cls}.backward", f"{name}（{cls}.backward 返回的梯度）")
+    return say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
 
 
 def show(array, prefix):

@@ -7,6 +7,7 @@ from .gradcheck import (
     CheckFailed,
     Note,
     Size,
+    gradient_of,
     inputs_rng,
     label,
     numeric_gradient,
@@ -48,18 +49,18 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forwa
         layer, x = getattr(module, cls)(), random_inputs(inputs_rng(), (N, D), low, high)
         layer.forward(x.astype(np.float32))
         got = layer.backward(np.ones((N, D), dtype=np.float32))
-        require_array(got, (N, D), say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度"),
+        require_array(got, (N, D), gradient_of(cls),
                       np.float32, SIZES)
 
     def backward_dx(module):
         layer, rng = getattr(module, cls)(), inputs_rng()
         x, dout = random_inputs(rng, (N, D), low, high), random_inputs(rng, (N, D))
         y = layer.forward(x.copy())
-        what = say(f"dx, the gradient returned by {cls}.backward", f"dx（{cls}.backward 返回的梯度）")
+        what = gradient_of(cls, "dx")
         got = require_array(layer.backward(dout.copy()), (N, D), what, sizes=SIZES)
         expected = numeric_gradient(lambda: np.sum(reference(x) * dout), x)
         if from_output and not np.allclose(got, expected, rtol=0, atol=1e-6):
-            require_right_state(got, y, lambda y: from_output(y, dout), what, values_check, SIZES)
+            require_right_state(got, y, lambda y: from_output(y, dout), what, values_check)
         known = list(mistakes(x, reference(x), dout)) if mistakes else []
         known += [(dout, say(f"{cls}.backward returned grad_output unchanged: it must be multiplied by dy/dx.",
                              f"{cls}.backward 把 grad_output 原样返回了：还要乘上 dy/dx。"), ""),
@@ -122,7 +123,7 @@ def one_pass(cls, layer, make_inputs, parameters):
     """One forward and backward on fresh copies of the inputs: {what: a float64 copy} of each gradient."""
     args, dout = make_inputs()
     layer.forward(*(a.copy() for a in args))
-    grads = {say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度"):
+    grads = {gradient_of(cls):
              layer.backward(dout.copy()) if dout is not None else layer.backward()}
     grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
     return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}

@@ -8,6 +8,7 @@ import numpy as np
 from coursekit.gradcheck import (
     CheckFailed,
     Size,
+    gradient_of,
     inputs_rng,
     label,
     numeric_gradient,
@@ -87,7 +88,7 @@ def sigmoid_stability(module):
         require_close(y, expected, f"Sigmoid.forward(x), x = {x.ravel().tolist()}", (),
                       sigmoid_forward_mistakes(x.astype(np.float64), expected))
         grad = require_array(layer.backward(np.ones_like(x)), x.shape,
-                             say("the gradient returned by Sigmoid.backward", "Sigmoid.backward 返回的梯度"))
+                             gradient_of("Sigmoid"))
         require_close(grad, np.array([[0.0, 0.0, 0.25, 0.0, 0.0]]), f"Sigmoid.backward(1), x = {x.ravel().tolist()}")
 
 
@@ -163,14 +164,14 @@ def softmax_backward_shape(module):
     layer = module.Softmax()
     layer.forward(random_inputs(inputs_rng(), (N, M)).astype(np.float32))
     require_array(layer.backward(np.ones((N, M), dtype=np.float32)), (N, M),
-                  say("the gradient returned by Softmax.backward", "Softmax.backward 返回的梯度"), np.float32, SIZES)
+                  gradient_of("Softmax"), np.float32, SIZES)
 
 
 def softmax_backward_dx(module):
     (x,), dout = softmax_inputs()
     layer = module.Softmax()
     y_kept = layer.forward(x.copy())
-    what = say("dx, the gradient returned by Softmax.backward", "dx（Softmax.backward 返回的梯度）")
+    what = gradient_of("Softmax", "dx")
     got = require_array(layer.backward(dout.copy()), (N, M), what, sizes=SIZES)
     y = softmax_reference(x)
     row = (dout * y).sum(axis=-1, keepdims=True)
@@ -207,7 +208,7 @@ def softmax_backward_dx(module):
     expected = numeric_gradient(lambda: np.sum(softmax_reference(x) * dout), x)
     if not np.allclose(got, expected, rtol=0, atol=1e-6):
         require_right_state(got, y_kept, lambda y: y * (dout - (dout * y).sum(axis=-1, keepdims=True)), what,
-                            "Softmax.forward values", SIZES)
+                            "Softmax.forward values")
     require_close(got, expected, what, SIZES, mistakes)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from coursekit.gradcheck import (
     CheckFailed,
+    gradient_of,
     inputs_rng,
     numeric_gradient,
     one_hot,
@@ -66,7 +67,7 @@ def linear_backward_shapes(module):
     layer, rng = new_linear(module, np.float32), inputs_rng()
     layer.forward(random_inputs(rng, (N, D)).astype(np.float32))
     grad_x = layer.backward(random_inputs(rng, (N, M)).astype(np.float32))
-    require_array(grad_x, (N, D), say("the gradient returned by Linear.backward", "Linear.backward 返回的梯度"),
+    require_array(grad_x, (N, D), gradient_of("Linear"),
                   np.float32, SIZES)
     require_array(layer.W.grad, (D, M), "W.grad", np.float32, SIZES)
     require_array(layer.b.grad, (1, M), "b.grad", np.float32, SIZES)
@@ -87,7 +88,7 @@ def linear_backward(which):
             return np.sum((x @ W + b) * dout)
 
         if which == "dx":
-            what = say("dx, the gradient returned by Linear.backward", "dx（Linear.backward 返回的梯度）")
+            what = gradient_of("Linear", "dx")
             got = require_array(grad_x, (N, D), what, sizes=SIZES)
             W_now = np.asarray(layer.W.data, dtype=np.float64)
             changed = [] if np.allclose(W_now, W) else [(dout @ W_now.T, say(
@@ -135,10 +136,6 @@ def loss_inputs():
     return probs, one_hot(np.arange(N) % M, M)
 
 
-def gradient_of(cls):
-    return say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
-
-
 def loss_number(got, what, noted=False):
     return require_number(got, what, say("the mean over the batch", "这一批的平均值"),
                           say("Sum over the classes and average over the N examples: the loss is a single float "
@@ -169,7 +166,7 @@ def loss_backward_shape(module):
     loss = module.CrossEntropyLoss()
     loss.forward(probs.astype(np.float32), targets.astype(np.float32))
     require_array(loss.backward(), (N, M),
-                  say("the gradient returned by CrossEntropyLoss.backward", "CrossEntropyLoss.backward 返回的梯度"),
+                  gradient_of("CrossEntropyLoss"),
                   np.float32, LOSS_SIZES)
 
 
@@ -177,8 +174,7 @@ def loss_backward_dprobs(module):
     probs, targets = loss_inputs()
     loss = module.CrossEntropyLoss()
     loss.forward(probs.copy(), targets.copy())
-    what = say("dprobs, the gradient returned by CrossEntropyLoss.backward",
-               "dprobs（CrossEntropyLoss.backward 返回的梯度）")
+    what = gradient_of("CrossEntropyLoss", "dprobs")
     got = require_array(loss.backward(), (N, M), what, sizes=LOSS_SIZES)
     expected = numeric_gradient(lambda: cross_entropy_reference(probs, targets), probs)
     fused = ((probs - targets) / N, say("CrossEntropyLoss.backward returned (probs - targets) / N.",
