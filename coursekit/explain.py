@@ -40,7 +40,7 @@ def explain_check(module, model_file, checks, tasks, check, lang=None):
             lines.append(indent(result.detail))
         if result.blocked_by:
             lines.append(indent(say(f"It waits for {result.blocked_by}: run below anyway.",
-                                    f"它在等 {result.blocked_by}：下面还是照样运行了它。")))
+                                    f"它在等 {title(result.blocked_by)}：下面还是照样运行了它。")))
         if result.hint:
             lines.append(indent(say("Hint: ", "提示：") + result.hint))
         lines += ["", *values(ended)]

@@ -228,21 +228,12 @@ def numpy_warnings(caught, model_file):
 # ---------------------------------------------------------------------------------------------------------------
 # Which methods of the student's file are still stubs, read from its text (the same in the grader's sandbox)
 
-_stub_cache = {}
-
-
 def unwritten_methods(model_file):
     """{(class, method): (line, message)} of the methods whose first statement raises NotImplementedError."""
-    path = Path(model_file)
     try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-        if key not in _stub_cache:
-            _stub_cache.clear()
-            _stub_cache[key] = find_stubs(ast.parse(path.read_bytes()))
+        return find_stubs(ast.parse(Path(model_file).read_bytes()))
     except (OSError, SyntaxError, ValueError):  # no file to read (a module built in memory): nothing known
         return {}
-    return _stub_cache[key]
 
 
 def find_stubs(tree):

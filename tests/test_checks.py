@@ -299,7 +299,8 @@ def test_failures_with_the_same_cause_are_said_once(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["weight gradient accumulated with +=", "backward updates W.data with a large step",
-                                  "forward with x @ W.T", "loss indexes probs with integer labels"])
+                                  "forward with x @ W.T", "loss indexes probs with integer labels",
+                                  "softmax divides by the sum of the whole batch"])
 def test_the_checks_give_the_same_statuses_through_a_sandbox(tmp_path, name):  # the grader's proxy of the module
     from coursekit.sandbox import Sandbox
 
@@ -408,6 +409,7 @@ def test_only_and_explain_on_the_command_line(capsys):
 
 def test_explain_prints_a_snippet_that_reproduces_the_failure(tmp_path, capsys):
     module, path = load_mutant(tmp_path / "tree", mutant("dW scaled by 1/N"))
+    assert find_check(CHECKS, "Softmax.forward 的值")[0].name == "Softmax.forward values"  # the Chinese name too
     check, _ = find_check(CHECKS, "linear.backward dW")
     text, passed = explain_check(module, path, CHECKS, TASKS, check)
     assert not passed and text.startswith("Linear.backward dW: FAIL")
