@@ -56,36 +56,22 @@ LONG_LINE = 120  # an exception line longer than this is quoted with its message
 
 
 def checks_only_report(tree_dir, lang):
-    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints, for the model.py in tree_dir."""
+    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints on a UTF-8 console, run from the repo."""
     from chapter03.common.cli import main
 
-    stdout, stderr = utf8_console(), utf8_console()
-    with working_directory(REPO), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            main(tree_dir, ["--checks_only", "--lang", lang])
-        except SystemExit as exit_:
-            raise KitError(f"main.py --checks_only exited with {exit_.code}:\n{text_of(stderr)}") from None
-    return text_of(stdout).rstrip("\n")
-
-
-def utf8_console():
-    """A UTF-8 terminal: the report prints its marks (and Chinese) as a student's console would."""
-    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n")
-
-
-def text_of(console):
-    console.flush()
-    return console.buffer.getvalue().decode("utf-8")
-
-
-@contextlib.contextmanager
-def working_directory(path):
+    stdout, stderr = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n") for _ in range(2))
     before = Path.cwd()
-    os.chdir(path)
+    os.chdir(REPO)  # the report names the startup file relative to the working directory
     try:
-        yield
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            main(tree_dir, ["--checks_only", "--lang", lang])
+    except SystemExit as exit_:
+        stderr.flush()
+        raise KitError(f"main.py exited with {exit_.code}:\n{stderr.buffer.getvalue().decode()}") from None
     finally:
         os.chdir(before)
+    stdout.flush()
+    return stdout.buffer.getvalue().decode("utf-8").rstrip("\n")
 
 
 def finished_file():
