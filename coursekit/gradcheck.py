@@ -139,20 +139,11 @@ def show_mask(wrong, prefix):
 def shape_text(shape, sizes=()):
     """(3, 5) as '(N, M) = (3, 5)' when sizes name every dimension unambiguously, else '(3, 5)'."""
     shape = tuple(int(n) for n in shape)
-    plain = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-    by_value = {}
-    for size in sizes:
-        by_value.setdefault(size.value, []).append(size.letter)
-    names = []
-    for n in shape:
-        if n == 1:
-            names.append("1")
-        elif len(by_value.get(n, [])) == 1:
-            names.append(by_value[n][0])
-        else:
-            return plain
-    if not shape or all(name == "1" for name in names):
+    plain = str(shape)
+    letters = [[size.letter for size in sizes if size.value == n] for n in shape]
+    if not shape or all(n == 1 for n in shape) or any(n != 1 and len(found) != 1 for n, found in zip(shape, letters)):
         return plain
+    names = ["1" if n == 1 else found[0] for n, found in zip(shape, letters)]
     return "(" + ", ".join(names) + ("," if len(shape) == 1 else "") + ") = " + plain
 
 
