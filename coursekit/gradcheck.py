@@ -249,7 +249,7 @@ def scale_factor(got, expected):
 def explain_factor(c, sizes=()):
     """What got = c * expected suggests, naming the sizes (N, M...) a factor may be about."""
     sizes = as_sizes(sizes)
-    text = say(f"got = expected x {c:.4g}", f"got = expected × {c:.4g}")
+    text = say(f"got = expected x {c:.4g}", f"实际 = 期望 × {c:.4g}")
     if np.isclose(c, -1.0):
         return text + say(": the sign is wrong.", "：符号反了。")
     for size in sizes:

@@ -7,6 +7,7 @@ import numpy as np
 
 from coursekit.gradcheck import (
     CheckFailed,
+    Size,
     gradient_of,
     inputs_rng,
     numeric_gradient,
@@ -219,7 +220,8 @@ def loss_stability(module):
                                   f"的数。"),
                               eps_hint, got=got, expected=expected)
         if len(probs) > 1:  # where the target's probability is 0, any eps of the order of 1e-12 will do
-            require_close(got, expected, f"CrossEntropyLoss.forward, probs = {probs.tolist()}")
+            sizes = (Size("N", 2, "the batch size", "批量大小"), Size("M", 3, "the number of classes", "类别数"))
+            require_close(got, expected, f"CrossEntropyLoss.forward, probs = {probs.tolist()}", sizes)
 
 
 def one_hot_index(error, call):
