@@ -45,9 +45,6 @@ class Transcript:
     raised_in: str = None  # "Linear.forward" when a call of the student's raised (the last one that did)
     _counts: dict = field(default_factory=dict)
 
-    def __post_init__(self):
-        self.classes = set(self.classes)
-
     def wrap(self, module):
         return _Module(module, self)
 
@@ -85,10 +82,6 @@ def record(value):
     return value
 
 
-def recorded_keywords(kwargs):
-    return tuple((key, record(value)) for key, value in kwargs.items())
-
-
 def unwrap(value):
     if isinstance(value, _Object):
         return object.__getattribute__(value, "_obj")
@@ -103,8 +96,7 @@ def is_method(value):
 
 class _Module:
     def __init__(self, module, transcript):
-        self._module = module
-        self._transcript = transcript
+        self._module, self._transcript = module, transcript
 
     def __getattr__(self, name):
         value = getattr(self._module, name)
@@ -120,7 +112,7 @@ class _Class:
     def __call__(self, *args, **kwargs):
         transcript = self._transcript
         var = transcript.new_variable(self._name)
-        transcript.steps.append(Step("new", var, self._name, record(args), recorded_keywords(kwargs),
+        transcript.steps.append(Step("new", var, self._name, record(args), record(tuple(kwargs.items())),
                                      owner=self._name))
         obj = _run(transcript, f"{self._name}.__init__", self._cls, args, kwargs)
         return _Object(obj, self._name, var, transcript)
@@ -139,10 +131,8 @@ class _Object:
     """A student's object (or a proxy of one) seen through the transcript."""
 
     def __init__(self, obj, cls, var, transcript):
-        object.__setattr__(self, "_obj", obj)
-        object.__setattr__(self, "_cls", cls)
-        object.__setattr__(self, "_var", var)
-        object.__setattr__(self, "_transcript", transcript)
+        for key, value in (("_obj", obj), ("_cls", cls), ("_var", var), ("_transcript", transcript)):
+            object.__setattr__(self, key, value)
 
     def __getattr__(self, name):
         obj, var, transcript = (object.__getattribute__(self, key) for key in ("_obj", "_var", "_transcript"))
@@ -169,7 +159,7 @@ class _Method:
 
     def __call__(self, *args, **kwargs):
         cls, var, transcript = (object.__getattribute__(self._owner, key) for key in ("_cls", "_var", "_transcript"))
-        step = Step("call", var, self._name, record(args), recorded_keywords(kwargs), function=self._function,
+        step = Step("call", var, self._name, record(args), record(tuple(kwargs.items())), function=self._function,
                     owner=cls or "")
         transcript.steps.append(step)
         method = "forward" if self._name == "__call__" else self._name
