@@ -169,23 +169,16 @@ def summary(results, tasks):
     passed = sum(r.status == "pass" for r in results)
     todo = sum(r.status == "TODO" for r in results)
     blocked = sum(r.status == "not run" for r in results)
-    lines = []
+    last = say(f"{passed}/{len(results)} checks passed", f"通过 {passed}/{len(results)} 项检查")
     if passed == len(results):
-        lines.append(say("Every check passed: your layers agree with the math. Time to train.",
-                         "全部检查通过：你写的各层和数学推导一致。可以开始训练了。"))
-    else:
-        left = []
-        if todo:
-            left.append(say(f"{todo} checks wait for code you have not written yet:",
-                            f"{todo} 项检查在等你还没写的代码："))
-        if blocked:
-            left.append(say(f"{blocked} {'check' if blocked == 1 else 'checks'} did not run, waiting for a method "
-                            f"that fails or is not written yet.",
-                            f"{blocked} 项检查没有运行：它们要用到的函数出错了或者还没写。"))
-        lines += left[::-1] + to_write(results, tasks)
-        lines.append(next_step(results))
-    lines.append(say(f"{passed}/{len(results)} checks passed", f"通过 {passed}/{len(results)} 项检查"))
-    return lines
+        return [say("Every check passed: your layers agree with the math. Time to train.",
+                    "全部检查通过：你写的各层和数学推导一致。可以开始训练了。"), last]
+    lines = [say(f"{blocked} {'check' if blocked == 1 else 'checks'} did not run: each waits for what is named "
+                 f"beside it.", f"{blocked} 项检查没有运行：每项都在等旁边写出的东西。")] if blocked else []
+    if todo:
+        lines.append(say(f"{todo} checks wait for code you have not written yet:",
+                         f"{todo} 项检查在等你还没写的代码："))
+    return lines + to_write(results, tasks) + [next_step(results), last]
 
 
 def to_write(results, tasks):
