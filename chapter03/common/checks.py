@@ -68,8 +68,7 @@ def linear_backward_shapes(module):
     layer, rng = new_linear(module, np.float32), inputs_rng()
     layer.forward(random_inputs(rng, (N, D)).astype(np.float32))
     grad_x = layer.backward(random_inputs(rng, (N, M)).astype(np.float32))
-    require_array(grad_x, (N, D), gradient_of("Linear"),
-                  np.float32, SIZES)
+    require_array(grad_x, (N, D), gradient_of("Linear"), np.float32, SIZES)
     require_array(layer.W.grad, (D, M), "W.grad", np.float32, SIZES)
     require_array(layer.b.grad, (1, M), "b.grad", np.float32, SIZES)
 
@@ -95,15 +94,13 @@ def linear_backward(which):
             changed = [] if np.allclose(W_now, W) else [(dout @ W_now.T, say(
                 "dx was computed with a W that backward had already changed: see the check "
                 "'Linear.backward leaves W.data and b.data unchanged'.",
-                "dx 是用 backward 中途改过的 W 算的：见检查 'Linear.backward leaves W.data and b.data unchanged'。"),
+                "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"),
                 "")]
             require_close(got, numeric_gradient(f, x), what, SIZES, changed)
-        elif which == "dW":
-            require_close(require_array(layer.W.grad, (D, M), "W.grad", sizes=SIZES), numeric_gradient(f, W),
-                          "W.grad", SIZES)
         else:
-            require_close(require_array(layer.b.grad, (1, M), "b.grad", sizes=SIZES), numeric_gradient(f, b),
-                          "b.grad", SIZES)
+            name, ours = ("W", W) if which == "dW" else ("b", b)
+            got = require_array(getattr(layer, name).grad, ours.shape, f"{name}.grad", sizes=SIZES)
+            require_close(got, numeric_gradient(f, ours), f"{name}.grad", SIZES)
 
     return check
 
