@@ -221,8 +221,8 @@ def require_number(got, what, meaning="", hint="", noted=False):
         note(say(f"{what} returned a {type(got).__name__} (NumPy's), not a Python float. Training works with it, "
                  f"as it has no axes; return float(...), as the docstring says. (An array with axes, even of shape "
                  f"(1,), would fail.)",
-                 f"{what} 返回的是 NumPy 的 {type(got).__name__}，不是 Python 的 float。它没有轴，训练照样能用；按 "
-                 f"docstring 写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
+                 f"{what} 返回的是 NumPy 的 {type(got).__name__}，不是 Python 的 float。它没有轴，训练照样能用；按"
+                 f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
     return float(got)
 
 

@@ -82,7 +82,7 @@ def sigmoid_stability(module):
                                   f"{y.ravel().tolist()}：期望值是 {[0.0, 0.0, 0.5, 1.0, 1.0]}，却出现了 NaN。"),
                               say("exp() of a large number is inf, and inf / inf is NaN. The handout gives a form of "
                                   "the sigmoid that never overflows.",
-                                  "很大的数的 exp() 是 inf，而 inf / inf 是 NaN。讲义里给了一个永远不会溢出的 sigmoid "
+                                  "很大的数的 exp() 是 inf，而 inf / inf 是 NaN。讲义里给了一个永远不会溢出的 Sigmoid "
                                   "写法。"))
         expected = np.array([[0.0, 0.0, 0.5, 1.0, 1.0]])
         require_close(y, expected, f"Sigmoid.forward(x), x = {x.ravel().tolist()}", (),
@@ -123,7 +123,7 @@ def softmax_forward_values(module):
                               f"{np.round(sums, 4).tolist()}): the softmax was taken over the wrong axis.",
                               "y = Softmax.forward(x) 是每一列的和为 1，而不是每一行（各行的和"
                               f"：{np.round(sums, 4).tolist()}）："
-                              f"softmax 沿错了轴。"),
+                              f"Softmax 沿错了轴。"),
                           say("Each row is one example: sum over the last axis (axis=-1, keepdims=True).",
                               "每一行是一个样本：沿最后一个轴求和（axis=-1, keepdims=True）。"), got=got)
     softmax_normalization(got, softmax_reference(x), "y = Softmax.forward(x)")
@@ -198,7 +198,7 @@ def softmax_backward_dx(module):
              "再算减法）。"), ""),
         (dout, say("Softmax.backward returned grad_output unchanged.", "Softmax.backward 把 grad_output 原样返回了。"),
          say("The gradient has to go through the softmax: each output of a row depends on every input of the row.",
-             "梯度必须穿过 softmax：一行里的每个输出都依赖这一行的所有输入。")),
+             "梯度必须穿过 Softmax：一行里的每个输出都依赖这一行的所有输入。")),
         (dout * y * (1 - y), say("Softmax.backward returned grad_output * y * (1 - y): only the diagonal of the "
                                  "Jacobian.",
                                  "Softmax.backward 返回的是 grad_output * y * (1 - y)：只有雅可比矩阵的对角线。"),

@@ -179,7 +179,7 @@ def loss_backward_dprobs(module):
                                         "CrossEntropyLoss.backward 返回的是 (probs - targets) / N。"),
              say("(probs - targets) / N is the gradient with respect to the logits before Softmax (loss and softmax "
                  "fused). Here Softmax.backward follows, so return the gradient with respect to probs.",
-                 "(probs - targets) / N 是对 Softmax 之前的得分（logits）的梯度（损失和 softmax 合在一起）。这里后面还"
+                 "(probs - targets) / N 是对 Softmax 之前的得分（logits）的梯度（损失和 Softmax 合在一起）。这里后面还"
                  "有 "
                  "Softmax.backward，所以要返回对 probs 的梯度。"))
     precedence = [(-targets / N * probs, say("CrossEntropyLoss.backward multiplied by probs where it should divide: "
