@@ -276,11 +276,11 @@ def explain_factor(c, sizes=()):
     return text + say(".", "。")
 
 
-def require_close(got, expected, what, sizes=(), mistakes=()):
+def require_close(got, expected, what, sizes=(), mistakes=(), not_finite=""):
     """got must equal expected up to TOLERANCE (relative to the largest expected value): else CheckFailed.
 
-    sizes: the Sizes of the check (or the batch size alone), to name a factor such as 1/N.
-    mistakes: (value, message, hint) of the known mistakes: when got is value, the message names the mistake.
+    sizes: the Sizes of the check, to name a factor such as 1/N.  mistakes: (value, message, hint) of the known
+    mistakes: when got is value, the message names the mistake.  not_finite: the hint when got holds inf or NaN.
     """
     source, sizes = got, as_sizes(sizes)
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
@@ -291,8 +291,10 @@ def require_close(got, expected, what, sizes=(), mistakes=()):
 
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        lines = [show(expected, label("expected")), show(got, label("got"))] if got.size <= SMALL_ARRAY else []
         raise failed([say(f"{what} contains {got[bad]} (at index {bad}), where {expected[bad]:.6g} was expected.",
-                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。")])
+                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。"), *lines],
+                     not_finite)
     errors = np.abs(got - expected)
     if np.max(errors) <= tolerance:
         return
