@@ -203,7 +203,7 @@ def shape_hint(got, expected):
         return say(f"A sum over the other axis? Summing over axis {expected.index(1)} gives {expected}.",
                    f"是不是对另一个轴求和了？对 axis={expected.index(1)} 求和才得到 {expected}。")
     return say("Every gradient has the shape of what it is the gradient of: check the docstrings.",
-               "每个梯度的形状都和它对应的那个数组相同：对照 docstring 里写的形状。")
+               "每个梯度的形状都和它对应的那个数组相同：对照 model.py 里各个函数说明写的形状。")
 
 
 def require_number(got, what, meaning="", hint="", noted=False):
