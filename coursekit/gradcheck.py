@@ -147,17 +147,13 @@ def shape_text(shape, sizes=()):
     return "(" + ", ".join(names) + ("," if len(shape) == 1 else "") + ") = " + plain
 
 
-def as_sizes(sizes):
-    return tuple(sizes or ())
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Requirements on what the student's code returned
 
 
 def require_array(got, shape, what, dtype=None, sizes=()):
     """got must be an ndarray of this shape (and dtype): else CheckFailed saying what came instead."""
-    sizes, shape = as_sizes(sizes), tuple(shape)
+    shape = tuple(shape)
     expected = shape_text(shape, sizes)
     if got is None:
         raise CheckFailed(say(f"{what} is None: is a `return` missing, or a `self.... =`?",
@@ -248,7 +244,6 @@ def scale_factor(got, expected):
 
 def explain_factor(c, sizes=()):
     """What got = c * expected suggests, naming the sizes (N, M...) a factor may be about."""
-    sizes = as_sizes(sizes)
     text = say(f"got = expected x {c:.4g}", f"实际 = 期望 × {c:.4g}")
     if np.isclose(c, -1.0):
         return text + say(": the sign is wrong.", "：符号反了。")
@@ -282,7 +277,7 @@ def require_close(got, expected, what, sizes=(), mistakes=(), not_finite=""):
     sizes: the Sizes of the check, to name a factor such as 1/N.  mistakes: (value, message, hint) of the known
     mistakes: when got is value, the message names the mistake.  not_finite: the hint when got holds inf or NaN.
     """
-    source, sizes = got, as_sizes(sizes)
+    source = got
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     tolerance = TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
 
