@@ -1,13 +1,6 @@
-"""What an exception of the student's code most likely means: the shapes involved in a broadcast or matrix-product
-error, an index that is not an integer array, a value forward did not keep for backward, and the likely fix.
-
-    diagnose_exception(error, "Linear.forward", [("x", (3, 4)), ("W.data", (4, 5))], sizes)
-    -> 'In a matrix product A @ B, the last axis of A (size 4) must be the first axis of B (size 5). ...'
-
-NumPy's own message names neither the arrays nor, for @, their shapes: the report adds both. The arrays come from
-the check's transcript (coursekit/transcript.py): the arguments of the call that raised, and what the check gave
-the object before. Messages are in the run's language.
-"""
+"""What an exception of the student's code most likely means, in the run's language: the shapes of a broadcast or
+matrix-product error (NumPy names neither the arrays nor, for @, their shapes), an index that is not an integer
+array, a value forward did not keep, math.exp on a large number; with the arrays of the call (from the transcript)."""
 
 import re
 
@@ -26,7 +19,8 @@ def diagnose_exception(error, call=None, arrays=(), sizes=()):
     """Lines (one string) that explain error, raised in the student's method `call` ('Linear.forward', or None),
     given the arrays of that call [(name, shape)]; '' when there is nothing to add to the error's own message."""
     message = str(error)
-    for diagnose in (broadcast, in_place, matrix_product, float_index, missing_attribute, missing_name):
+    for diagnose in (broadcast, in_place, matrix_product, float_index, missing_attribute, missing_name,
+                     python_math):
         text = diagnose(error, message, call)
         if text:
             return text + arrays_line(call, arrays, sizes)
@@ -138,3 +132,26 @@ def missing_name(error, message, call):
                f"forward (self.{name} = {name}) and use self.{name} in backward.",
                f"backward 用了 {name}，但它是 forward 的局部变量，forward 返回之后就没有了。在 forward 里把它存下来"
                f"（self.{name} = {name}），在 backward 里用 self.{name}。")
+
+
+def python_math(error, message, call):
+    if not isinstance(error, OverflowError):
+        return ""
+    return say("math.exp (and the math module) works on one Python number at a time, and raises OverflowError where "
+               "the result is too large (exp(x) for x > 709). np.exp on the whole array needs no loop, keeps the "
+               "array's dtype, and gives inf with a warning instead; the handout's form never overflows at all.",
+               "math.exp（以及整个 math 模块）一次只算一个 Python 数，结果太大时（x > 709 时的 exp(x)）抛出 "
+               "OverflowError。对整个数组用 np.exp 不用写循环，保持数组的数据类型，溢出时只给出 inf 和一个警告；讲义里"
+               "的写法则根本不会溢出。")
+
+
+NUMPY_WARNINGS = {"overflow": "溢出", "divide by zero": "除以 0", "invalid value": "无效值（NaN）",
+                  "underflow": "下溢"}
+
+
+def numpy_warning_text(message):
+    """NumPy's 'overflow encountered in exp', in the run's language: 'exp 中溢出' in Chinese."""
+    match = re.match(r"(overflow|divide by zero|invalid value|underflow) encountered in (\w+)", message)
+    if not match:
+        return message
+    return say(message, f"{match.group(2)} 中{NUMPY_WARNINGS[match.group(1)]}")

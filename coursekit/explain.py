@@ -1,22 +1,16 @@
-"""--explain CHECK: one check, run again and shown whole, with a snippet a student can paste into Python.
-
-    text, passed = explain_check(module, model_file, checks, tasks, check)
-
-What it shows: the check's status and explanation as in the report, the seed its inputs were drawn from and its
-tolerance, expected, got and a mask of the wrong entries; then the check replayed from its transcript
-(coursekit/transcript.py) as plain Python: the same inputs (exact values), the same calls on the student's model.py,
-and the comparison, which prints got, expected and the wrong entries again. Messages are in the run's language.
-"""
+"""--explain CHECK: one check run again and shown whole (status, explanation, seed, tolerance, expected, got, the
+wrong entries), then replayed from its transcript (coursekit/transcript.py) as Python a student can paste: the same
+inputs, the same calls on the student's model.py, and the comparison."""
 
 from pathlib import Path
 
 import numpy as np
 
 from . import gradcheck
-from .gradcheck import CheckFailed, show, show_mask
-from .i18n import say, speaking
+from .gradcheck import CheckFailed, label, show, show_mask
+from .i18n import language, say, speaking
 from .report import PASS, attempt, run_checks, unwritten_methods
-from .report_text import indent
+from .report_text import chinese_typography, indent, status, title
 from .transcript import ArrayNames, Ref, keyed_arguments
 
 
@@ -24,10 +18,12 @@ def find_check(checks, wanted):
     """(the check called wanted, []) ignoring case, or else the one whose name contains it; (None, candidates)
     when none or several do."""
     key = wanted.strip().lower()
-    exact = [check for check in checks if check.name.lower() == key]
+    with speaking("zh"):
+        names = [(check, check.name.lower(), title(check.name).lower()) for check in checks]
+    exact = [check for check, en, zh in names if key in (en, zh)]
     if exact:
         return exact[0], []
-    partial = [check for check in checks if key in check.name.lower()]
+    partial = [check for check, en, zh in names if key in en or key in zh]
     if len(partial) == 1:
         return partial[0], []
     return None, partial
@@ -39,12 +35,12 @@ def explain_check(module, model_file, checks, tasks, check, lang=None):
         [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
         _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
                                        run_anyway=True)
-        lines = [f"{check.name}: {result.status}"]
+        lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
         if result.detail:
             lines.append(indent(result.detail))
         if result.blocked_by:
             lines.append(indent(say(f"It waits for {result.blocked_by}: run below anyway.",
-                                    f"它在等 {result.blocked_by}：下面还是照样运行了它。")))
+                                    f"它在等 {title(result.blocked_by)}：下面还是照样运行了它。")))
         if result.hint:
             lines.append(indent(say("Hint: ", "提示：") + result.hint))
         lines += ["", *values(ended)]
@@ -58,7 +54,8 @@ def explain_check(module, model_file, checks, tasks, check, lang=None):
         elif not check.replay:
             lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
                               "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
-    return "\n".join(lines), result.status == PASS
+        text = "\n".join(lines)
+        return chinese_typography(text) if language() == "zh" else text, result.status == PASS
 
 
 def values(ended):
@@ -74,10 +71,10 @@ def values(ended):
         got = np.asarray(ended.got, dtype=np.float64)
     except (TypeError, ValueError):
         return lines
-    lines += [show(expected, "expected "), show(got, "got      ")]
+    lines += [show(expected, label("expected")), show(got, label("got"))]
     if got.shape == expected.shape and ended.tolerance is not None:
         errors = np.abs(got - expected)
-        lines.append(show_mask(errors > ended.tolerance, "wrong    "))
+        lines.append(show_mask(errors > ended.tolerance, label("wrong")))
         lines.append(say(f"largest error {np.max(errors):.4g}, allowed {ended.tolerance:.3g}",
                          f"最大误差 {np.max(errors):.4g}，允许 {ended.tolerance:.3g}"))
     return lines
@@ -156,7 +153,8 @@ def snippet(transcript, model_file, title, ended=None):
     if ended is not None and not isinstance(ended, CheckFailed) and body:
         body[-1] += f"  # {say('raises', '这里抛出')} {type(ended).__name__}"
     classes = ", ".join(dict.fromkeys(step.name for step in steps if step.kind == "new"))
-    head = [f"# {title}: {say('the check, replayed', '这项检查，原样重放')} (seed {gradcheck.SEED})",
+    head = [say(f"# {title}: the check, replayed (seed {gradcheck.SEED})",
+                f"# {title}：这项检查，原样重放（种子 {gradcheck.SEED}）"),
             "import sys", "", "import numpy as np", "",
             f"sys.path.insert(0, {str(Path(model_file).resolve().parent)!r})  # "
             + say("the folder of the model.py checked", "被检查的 model.py 所在的文件夹"),

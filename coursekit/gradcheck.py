@@ -1,13 +1,6 @@
-"""Checking a layer's values and gradients: float64 central differences, and comparisons that say what went wrong.
-
-A check calls the student's code, then one of the require_* functions below on what came back; each raises
-CheckFailed with what was expected, what came instead, the error against the tolerance, where the wrong entries are,
-and a diagnosis when the difference has a known shape: a mistake the check names (e.g. x where y belongs), a
-constant factor (1/N, N, 1/M, -1), all zeros. coursekit/diagnoses.py does the same for exceptions.
-
-Sizes name the dimensions of a check's arrays, so that messages can say "(N, M)" and "an extra division by N".
-Every message is built when the check runs, in the run's language (coursekit/i18n.py).
-"""
+"""Checking a layer's values and gradients: float64 central differences, and require_* functions that raise
+CheckFailed saying what was expected, what came, where, and why when the difference has a known shape: a mistake
+the check names, a factor (1/N, N/M, -1), zeros, whole numbers. Sizes name the dimensions ("(N, M)", "by N")."""
 
 from dataclasses import dataclass
 
@@ -35,7 +28,7 @@ def inputs_rng(offset=0):
 
 @dataclass(frozen=True)
 class Size:
-    """A dimension of a check's arrays: its letter, its value in the check, and what it is (English, Chinese)."""
+    """A dimension of a check's arrays: its letter, its value, and what it is (English, Chinese)."""
 
     letter: str
     value: int
@@ -47,22 +40,36 @@ class Size:
 
 
 class CheckFailed(Exception):
-    """Raised by a check: what was expected and what came instead, and a hint for this particular failure.
-
-    got, expected, tolerance: the values compared, when the failure is about values (for --explain).
-    """
+    """Raised by a check: detail (what was expected, what came), a hint; got, expected, tolerance for --explain."""
 
     def __init__(self, detail, hint="", got=None, expected=None, tolerance=None):
         super().__init__(detail)
-        self.detail = detail
-        self.hint = hint
-        self.got = got
-        self.expected = expected
-        self.tolerance = tolerance
+        self.detail, self.hint, self.got, self.expected, self.tolerance = detail, hint, got, expected, tolerance
 
 
 class Note(Exception):
     """Raised by a check that passes but saw something worth telling (e.g. a harmless write into an input)."""
+
+
+class WaitsFor(Exception):
+    """Raised by a check whose method is right for the state another method of its class left, and that state is
+    wrong: the check waits for `check` (the name of the check of that other method), with `detail` saying why."""
+
+    def __init__(self, check, detail):
+        super().__init__(detail)
+        self.check, self.detail = check, detail
+
+
+def require_right_state(got, state, reference, what, check):
+    """Raise WaitsFor(check) when got, wrong, is what reference(state) gives: right for the state the student's
+    other method left (e.g. the y forward kept), which is itself wrong. reference(state): the right answer for it."""
+    if state is None or np.shape(got) != np.shape(state) or not np.all(np.isfinite(state)):
+        return
+    if np.allclose(got, reference(np.asarray(state, dtype=np.float64)), rtol=1e-5, atol=TOLERANCE):
+        raise WaitsFor(check, say(f"{what} is right for the values {check.split(' ')[0]} gave, but those are wrong: "
+                                  f"fix {check} first.",
+                                  f"对 {check.split(' ')[0]} 给出的值来说，{what} 是对的，但那些值本身不对：先修好"
+                                  f" {check.split(' ')[0]} 的值。"))
 
 
 def numeric_gradient(f, array):
@@ -93,15 +100,38 @@ def one_hot(labels, classes, dtype=np.float64):
 # Showing arrays and shapes
 
 
+def width(text):
+    """Columns text takes on a console: a Chinese character takes two."""
+    return sum(2 if "\u2e80" <= ch <= "\uffef" else 1 for ch in text)
+
+
+LABELS_ZH = {"expected": "期望", "got": "实际", "wrong": "出错", "before": "之前", "after": "之后", "first": "第一次",
+             "second": "第二次"}
+
+
+def label(name):
+    """'expected ', 'got      ', 'wrong    ' (期望/实际/出错 in Chinese): the prefixes of the arrays shown, aligned."""
+    text = say(name, LABELS_ZH[name])
+    return text + " " * (say(9, 7) - width(text))
+
+
+def gradient_of(cls, name=""):
+    """'dx, the gradient returned by Softmax.backward' (name 'dx'), or without a name."""
+    if name:
+        return say(f"{name}, the gradient returned by {cls}.backward", f"{name}（{cls}.backward 返回的梯度）")
+    return say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
+
+
 def show(array, prefix):
     """An array on as few lines as it takes, aligned after prefix."""
-    text = np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ", prefix=prefix)
+    text = np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ",
+                           prefix=" " * width(prefix))
     return prefix + text
 
 
 def show_mask(wrong, prefix):
     """Where an array is wrong: x for a wrong entry, . for a right one, laid out like the array."""
-    text = np.array2string(np.asarray(wrong), separator=" ", prefix=prefix,
+    text = np.array2string(np.asarray(wrong), separator=" ", prefix=" " * width(prefix),
                            formatter={"bool": lambda bad: "x" if bad else "."})
     return prefix + text
 
@@ -109,30 +139,12 @@ def show_mask(wrong, prefix):
 def shape_text(shape, sizes=()):
     """(3, 5) as '(N, M) = (3, 5)' when sizes name every dimension unambiguously, else '(3, 5)'."""
     shape = tuple(int(n) for n in shape)
-    plain = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-    by_value = {}
-    for size in sizes:
-        by_value.setdefault(size.value, []).append(size.letter)
-    names = []
-    for n in shape:
-        if n == 1:
-            names.append("1")
-        elif len(by_value.get(n, [])) == 1:
-            names.append(by_value[n][0])
-        else:
-            return plain
-    if not shape or all(name == "1" for name in names):
+    plain = str(shape)
+    letters = [[size.letter for size in sizes if size.value == n] for n in shape]
+    if not shape or all(n == 1 for n in shape) or any(n != 1 and len(found) != 1 for n, found in zip(shape, letters)):
         return plain
+    names = ["1" if n == 1 else found[0] for n, found in zip(shape, letters)]
     return "(" + ", ".join(names) + ("," if len(shape) == 1 else "") + ") = " + plain
-
-
-def as_sizes(sizes):
-    """sizes as a tuple of Size; a bare number is the batch size N (the form older checks pass)."""
-    if sizes is None:
-        return ()
-    if isinstance(sizes, (int, np.integer)):
-        return (Size("N", int(sizes), "the batch size", "批量大小"),)
-    return tuple(sizes)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -141,29 +153,36 @@ def as_sizes(sizes):
 
 def require_array(got, shape, what, dtype=None, sizes=()):
     """got must be an ndarray of this shape (and dtype): else CheckFailed saying what came instead."""
-    sizes = as_sizes(sizes)
     shape = tuple(shape)
+    expected = shape_text(shape, sizes)
     if got is None:
         raise CheckFailed(say(f"{what} is None: is a `return` missing, or a `self.... =`?",
                               f"{what} 是 None：是不是少了 `return`，或者少了给 `self....` 的赋值？"))
+    if np.ndim(got) == 0 and isinstance(got, (np.ndarray, np.generic, int, float)):
+        raise CheckFailed(say(f"{what} should be an array of shape {expected}, got one number ({float(got):.6g}).",
+                              f"{what} 应该是形状为 {expected} 的数组，实际是一个数（{float(got):.6g}）。"),
+                          say("A sum with no axis (np.sum(a), a.sum()) adds up every value into one number: give "
+                              "the axis to sum over, with keepdims=True.",
+                              "不写 axis 的求和（np.sum(a)、a.sum()）把所有的值加成一个数：写出要求和的轴，再加上 "
+                              "keepdims=True。"))
     if not isinstance(got, np.ndarray):
         kind = type(got).__name__
-        raise CheckFailed(say(f"{what} should be a NumPy array of shape {shape_text(shape, sizes)}, got a {kind}.",
-                              f"{what} 应该是形状为 {shape_text(shape, sizes)} 的 NumPy 数组，却得到一个 {kind}。"))
+        raise CheckFailed(say(f"{what} should be a NumPy array of shape {expected}, got a {kind}.",
+                              f"{what} 应该是形状为 {expected} 的 NumPy 数组，实际是 {kind}。"))
     if got.shape != shape:
-        raise CheckFailed(say(f"{what} should have shape {shape_text(shape, sizes)}, got {shape_text(got.shape, sizes)}"
-                              ".",
-                              f"{what} 的形状应该是 {shape_text(shape, sizes)}，实际是 {shape_text(got.shape, sizes)}"
-                              "。"),
+        raise CheckFailed(say(f"{what} should have shape {expected}, got {shape_text(got.shape, sizes)}.",
+                              f"{what} 的形状应该是 {expected}，实际是 {shape_text(got.shape, sizes)}。"),
                           shape_hint(got.shape, shape))
     if dtype is not None and got.dtype != dtype:
         name = np.dtype(dtype).name
         raise CheckFailed(say(f"{what} should keep the input's dtype {name}, got {got.dtype.name}.",
                               f"{what} 应该保持输入的数据类型 {name}，实际是 {got.dtype.name}。"),
-                          say("Training runs in float32: keep the input's dtype (no .astype(np.float64), no float64 "
-                              "arrays mixed into the computation).",
-                              "训练用 float32：输出要保持输入的数据类型（不要 .astype(np.float64)，也不要在计算里混进 "
-                              "float64 的数组）。"))
+                          say("Training runs in float32. float64 comes from arrays made without a dtype "
+                              "(np.zeros(shape), np.array of Python floats, math.exp in a loop) or .astype(np.float64):"
+                              " compute on the input array with NumPy (np.exp(x)), or use np.zeros_like(x).",
+                              "训练用 float32。float64 来自没写 dtype 的新数组（np.zeros(shape)、由 Python 数构成的 "
+                              "np.array、循环里的 math.exp）或 .astype(np.float64)：直接对输入数组用 NumPy 计算"
+                              "（np.exp(x)），或者用 np.zeros_like(x)。"))
     return got
 
 
@@ -180,19 +199,36 @@ def shape_hint(got, expected):
         return say(f"A sum over the other axis? Summing over axis {expected.index(1)} gives {expected}.",
                    f"是不是对另一个轴求和了？对 axis={expected.index(1)} 求和才得到 {expected}。")
     return say("Every gradient has the shape of what it is the gradient of: check the docstrings.",
-               "每个梯度的形状都和它对应的那个数组相同：对照 docstring 里写的形状。")
+               "每个梯度的形状都和它对应的那个数组相同：对照 model.py 里各个函数说明写的形状。")
 
 
-def require_number(got, what, meaning="", hint=""):
-    """got must be one number (a Python float, or a NumPy scalar): else CheckFailed. meaning: what the number is."""
+def require_number(got, what, meaning="", hint="", noted=False):
+    """got must be one real number: a Python float, or what behaves as one in training (a NumPy scalar, a 0-d
+    array; noted=True: a note names float()). An array with axes, even of shape (1,), is refused: training's
+    math.isfinite(loss) and f"{loss:.4f}" reject it."""
     if got is None:
         raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
-    if np.ndim(got) != 0 or not np.isrealobj(got):
+    if np.ndim(got) != 0 or not np.isrealobj(got) or isinstance(got, (str, bytes, bool)):
         kind = (say(f"an array of shape {np.shape(got)}", f"一个形状为 {np.shape(got)} 的数组")
                 if isinstance(got, np.ndarray) else say(f"a {type(got).__name__}", f"一个 {type(got).__name__}"))
         raise CheckFailed(say(f"{what} should be one number{', ' + meaning if meaning else ''}, got {kind}.",
                               f"{what} 应该是一个数{'（' + meaning + '）' if meaning else ''}，实际得到{kind}。"), hint)
+    if noted and type(got) not in (float, int):
+        note(say(f"{what} returned a {type(got).__name__} (NumPy's), not a Python float. Training works with it, "
+                 f"as it has no axes; return float(...), as the docstring says. (An array with axes, even of shape "
+                 f"(1,), would fail.)",
+                 f"{what} 返回的是 NumPy 的 {type(got).__name__}，不是 Python 的 float。它没有轴，训练照样能用；按"
+                 f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
     return float(got)
+
+
+NOTES = []  # what the check running now noted without failing (the runner empties it before each check)
+
+
+def note(text):
+    """Say text with the check's result, even though it passes (a harmless deviation worth knowing)."""
+    if text not in NOTES:
+        NOTES.append(text)
 
 
 def scale_factor(got, expected):
@@ -208,8 +244,7 @@ def scale_factor(got, expected):
 
 def explain_factor(c, sizes=()):
     """What got = c * expected suggests, naming the sizes (N, M...) a factor may be about."""
-    sizes = as_sizes(sizes)
-    text = say(f"got = expected x {c:.4g}", f"got = expected × {c:.4g}")
+    text = say(f"got = expected x {c:.4g}", f"实际 = 期望 × {c:.4g}")
     if np.isclose(c, -1.0):
         return text + say(": the sign is wrong.", "：符号反了。")
     for size in sizes:
@@ -224,16 +259,25 @@ def explain_factor(c, sizes=()):
         if np.isclose(c, -1.0 / size.value) or np.isclose(c, -float(size.value)):
             return text + say(f": the sign is wrong, and a factor {size.letter} = {size.value} ({size.meaning()}).",
                               f"：符号反了，还差一个因子 {size.letter} = {size.value}（{size.meaning()}）。")
+    for used in sizes:  # got = S / used where S / wanted is expected: c = wanted / used
+        for wanted in sizes:
+            if used.letter != wanted.letter and np.isclose(c, wanted.value / used.value):
+                return text + say(f" = {wanted.letter}/{used.letter}: divided by {used.letter} = {used.value} "
+                                  f"({used.meaning()}) instead of {wanted.letter} = {wanted.value} "
+                                  f"({wanted.meaning()}).",
+                                  f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}"
+                                  f"（{used.meaning()}），应该除以 {wanted.letter} = {wanted.value}"
+                                  f"（{wanted.meaning()}）。")
     return text + say(".", "。")
 
 
-def require_close(got, expected, what, sizes=(), mistakes=()):
+def require_close(got, expected, what, sizes=(), mistakes=(), not_finite=""):
     """got must equal expected up to TOLERANCE (relative to the largest expected value): else CheckFailed.
 
-    sizes: the Sizes of the check (or the batch size alone), to name a factor such as 1/N.
-    mistakes: (value, message, hint) of the known mistakes: when got is value, the message names the mistake.
+    sizes: the Sizes of the check, to name a factor such as 1/N.  mistakes: (value, message, hint) of the known
+    mistakes: when got is value, the message names the mistake.  not_finite: the hint when got holds inf or NaN.
     """
-    source, sizes = got, as_sizes(sizes)
+    source = got
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     tolerance = TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
 
@@ -242,22 +286,29 @@ def require_close(got, expected, what, sizes=(), mistakes=()):
 
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        lines = [show(expected, label("expected")), show(got, label("got"))] if got.size <= SMALL_ARRAY else []
         raise failed([say(f"{what} contains {got[bad]} (at index {bad}), where {expected[bad]:.6g} was expected.",
-                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。")])
+                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。"), *lines],
+                     not_finite)
     errors = np.abs(got - expected)
     if np.max(errors) <= tolerance:
         return
     lines = [summary(what, got, expected, errors, tolerance)]
     if expected.size <= SMALL_ARRAY:
-        lines += [show(expected, "expected "), show(got, "got      ")]
+        lines += [show(expected, label("expected")), show(got, label("got"))]
         if 0 < np.count_nonzero(errors > tolerance) < got.size:
-            lines.append(show_mask(errors > tolerance, "wrong    "))
+            lines.append(show_mask(errors > tolerance, label("wrong")))
     for value, message, hint in mistakes:
         if np.shape(value) == got.shape and np.allclose(got, value, rtol=1e-5, atol=tolerance):
             raise failed([message, *(lines[1:] if expected.size <= SMALL_ARRAY else lines)], hint)
     factor = scale_factor(got, expected)
     if not np.any(got):
         lines.append(say("Every value of it is 0: is it computed at all?", "它的每个值都是 0：真的算了吗？"))
+    elif np.all(got == np.round(got)) and not np.all(expected == np.round(expected)):
+        lines.append(say("Every value of it is a whole number: was something rounded down, by a floor division // "
+                         "(use /) or an integer array (astype(int), np.floor)?",
+                         "它的每个值都是整数：是不是哪里被向下取整了？比如整除 //（应该用 /），或者整数数组"
+                         "（astype(int)、np.floor）。"))
     elif factor is not None:
         lines.append(explain_factor(factor, sizes))
     raise failed(lines)

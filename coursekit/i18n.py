@@ -1,13 +1,6 @@
-"""The language students read: English or Chinese, chosen once per run, every text written in both side by side.
-
-    from coursekit.i18n import say
-    print(say(f"Saved in {path}.", f"已保存到 {path}。"))   # the text in this run's language
-
-main.py chooses the language once (`--lang zh|en`; without it, Chinese under a Chinese locale, else English) with
-`choose_language`, and runs inside `speaking(lang)`. Everything else only calls say(). Outside a run (a library
-call, a test) the language is English unless set, so that nothing depends on the machine's locale by accident.
-A console that cannot show Chinese (a Windows cp1252 console) gets English, and one line saying why.
-"""
+"""The language students read, chosen once per run (main.py: `choose_language`, then `speaking(lang)`); every text
+is written in both, side by side: print(say(f"Saved in {path}.", f"已保存到 {path}。")). Outside a run (a library
+call, a test) it is English, so that nothing depends on the machine's locale by accident."""
 
 import contextlib
 import os
@@ -28,32 +21,21 @@ def sentences(*parts):
 
 
 def language():
-    """'en' or 'zh': the language of this run."""
     return _current
-
-
-def set_language(lang):
-    """Speak lang ('en' or 'zh') from now on; ValueError for any other value."""
-    global _current
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
-    _current = lang
 
 
 @contextlib.contextmanager
 def speaking(lang):
-    """Speak lang inside the block (None: keep the current language), then the language of before."""
-    before = _current
-    if lang is not None:
-        set_language(lang)
+    """Speak lang ('en' or 'zh') inside the block (None: keep the current language), then the language of before."""
+    global _current
+    if lang not in (None, *LANGUAGES):
+        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
+    before, _current = _current, lang or _current
     try:
         yield
     finally:
-        set_language(before)
+        _current = before
 
-
-# ---------------------------------------------------------------------------------------------------------------
-# Choosing the language of a run
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX: the first one set decides
 KIT_VARIABLE = "COURSEKIT_LANG"  # zh or en: the kit's language whatever the locale (the tests set en)
@@ -61,13 +43,8 @@ WINDOWS_CHINESE = 0x04  # the primary language id of Chinese in a Windows LANGID
 
 
 def locale_language(environ=None, windows_ui_language=None):
-    """'zh' when the user's locale is Chinese, else 'en'.
-
-    environ: the environment to read (default os.environ): COURSEKIT_LANG (zh or en) when set, then LANGUAGE (GNU's
-    list of preferred languages, as gettext reads it: ignored under the C locale), then LC_ALL, LC_MESSAGES, LANG.
-    When none is set and this is Windows, the user's interface language (windows_ui_language: a LANGID, default:
-    asked from Windows).
-    """
+    """'zh' when the user's locale is Chinese, else 'en': COURSEKIT_LANG, then LANGUAGE (as gettext reads it:
+    ignored under the C locale), LC_ALL, LC_MESSAGES, LANG; with none set, on Windows, the interface language."""
     environ = os.environ if environ is None else environ
     if environ.get(KIT_VARIABLE) in LANGUAGES:
         return environ[KIT_VARIABLE]

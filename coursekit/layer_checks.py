@@ -1,11 +1,5 @@
-"""Checks any chapter can reuse for a common kind of layer: a chapter's checks.py adds them for its own classes.
-
-    elementwise_checks(TASK["Tanh"], np.tanh)     # the four checks of a layer y = f(x), element by element
-    state_checks(TASK["Tanh"], lambda module: module.Tanh(), tanh_inputs)
-                                                  # backward twice gives the same; inputs left unchanged
-
-Messages are built when the checks run, in the run's language (coursekit/i18n.py).
-"""
+"""Checks any chapter can reuse: elementwise_checks (a layer y = f(x), element by element: forward, backward, shapes,
+dtypes) and state_checks (backward twice gives the same; parameters and inputs left unchanged)."""
 
 import numpy as np
 
@@ -13,11 +7,14 @@ from .gradcheck import (
     CheckFailed,
     Note,
     Size,
+    gradient_of,
     inputs_rng,
+    label,
     numeric_gradient,
     random_inputs,
     require_array,
     require_close,
+    require_right_state,
     scale_factor,
     show,
 )
@@ -29,11 +26,14 @@ SIZES = (Size("N", N, "the batch size", "批量大小"), Size("D", D, "the numbe
 ROUNDING = 1e-9  # a change of an input smaller than this (relative) is rounding, not a change
 
 
-def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None):
+def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forward_mistakes=None, from_output=None):
     """The four checks of a layer acting element by element (ReLU, Sigmoid, Tanh...): forward and backward, shapes
     and values. reference(x): the layer's function in float64; inputs are drawn from [low, high).
-    mistakes(x, y, grad_output): [(dx, message, hint)] of known wrong backwards, named when a student's dx is one."""
+    mistakes(x, y, grad_output), forward_mistakes(x, y): [(value, message, hint)] of known wrong results, named
+    when the student's is one. from_output(y, grad_output): dx from forward's output alone, when backward uses only
+    that: a backward right for a wrong y waits for forward's values."""
     cls = task.cls
+    values_check = f"{cls}.forward values"
 
     def forward_shape(module):
         x = random_inputs(inputs_rng(), (N, D), low, high).astype(np.float32)
@@ -42,22 +42,25 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None):
     def forward_values(module):
         x = random_inputs(inputs_rng(), (N, D), low, high)
         got = require_array(getattr(module, cls)().forward(x.copy()), (N, D), f"{cls}.forward(x)", sizes=SIZES)
-        require_close(got, reference(x), f"y = {cls}.forward(x)", SIZES)
+        known = forward_mistakes(x, reference(x)) if forward_mistakes else ()
+        require_close(got, reference(x), f"y = {cls}.forward(x)", SIZES, known)
 
     def backward_shape(module):
         layer, x = getattr(module, cls)(), random_inputs(inputs_rng(), (N, D), low, high)
         layer.forward(x.astype(np.float32))
         got = layer.backward(np.ones((N, D), dtype=np.float32))
-        require_array(got, (N, D), say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度"),
+        require_array(got, (N, D), gradient_of(cls),
                       np.float32, SIZES)
 
     def backward_dx(module):
         layer, rng = getattr(module, cls)(), inputs_rng()
         x, dout = random_inputs(rng, (N, D), low, high), random_inputs(rng, (N, D))
-        layer.forward(x.copy())
-        what = say(f"dx, the gradient returned by {cls}.backward", f"dx（{cls}.backward 返回的梯度）")
+        y = layer.forward(x.copy())
+        what = gradient_of(cls, "dx")
         got = require_array(layer.backward(dout.copy()), (N, D), what, sizes=SIZES)
         expected = numeric_gradient(lambda: np.sum(reference(x) * dout), x)
+        if from_output and not np.allclose(got, expected, rtol=0, atol=1e-6):
+            require_right_state(got, y, lambda y: from_output(y, dout), what, values_check)
         known = list(mistakes(x, reference(x), dout)) if mistakes else []
         known += [(dout, say(f"{cls}.backward returned grad_output unchanged: it must be multiplied by dy/dx.",
                              f"{cls}.backward 把 grad_output 原样返回了：还要乘上 dy/dx。"), ""),
@@ -69,7 +72,7 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None):
 
     return [
         Check(task, f"{cls}.forward shape and dtype", "forward", forward_shape, weight=0, sizes=SIZES),
-        Check(task, f"{cls}.forward values", "forward", forward_values, sizes=SIZES),
+        Check(task, values_check, "forward", forward_values, sizes=SIZES),
         Check(task, f"{cls}.backward shape and dtype", "backward", backward_shape, weight=0, sizes=SIZES),
         Check(task, f"{cls}.backward dx", "backward", backward_dx, sizes=SIZES),
     ]
@@ -87,11 +90,6 @@ def elementwise_inputs(low=-2.0, high=2.0):
 # State across calls
 
 
-def both(first, second):
-    """The results of a first and a second call, one above the other."""
-    return show(first, say("first  ", "第一次 ")) + "\n" + show(second, say("second ", "第二次 "))
-
-
 def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES,
                  after=()):
     """The checks of what a layer does to state: backward twice (after forward each time) gives the same result
@@ -100,119 +98,114 @@ def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(
 
     make_layer(module): the student's layer, with our parameters.  make_inputs(): (forward's arguments, backward's
     argument or None when backward takes none), float64.  parameters: the names of its Parameters ('W', 'b').
-    kept_by: {input name: (English, Chinese)} for the inputs of forward that the caller keeps (e.g. the previous
-    layer's output, which that layer uses in its backward): writing into those is a failure; into others, a note.
-    after: the checks of the gradients' values: the first two checks run only once those pass (a backward returning
-    zeros passes "twice the same" trivially, and must earn nothing for it).
+    kept_by: {input name: (English, Chinese)} for the inputs the caller keeps (the previous layer's output, used in
+    its backward): writing into those is a failure; into others, a note.  after: the checks of the gradients' values,
+    which the first two checks wait for (a backward returning zeros passes "twice the same" trivially).
     """
-    cls, kept_by = task.cls, kept_by or {}
+    cls = task.cls
+    checks = []
+    if parameters:  # first: a backward that changes W changes its next result too, for that reason alone
+        listed = " and ".join(f"{name}.data" for name in parameters)
+        checks.append(Check(task, f"{cls}.backward leaves {listed} unchanged", "backward",
+                            lambda module: parameters_kept(cls, make_layer(module), make_inputs, parameters),
+                            sizes=sizes, after=tuple(after)))
+    checks.append(Check(task, f"{cls}.backward twice gives the same result", "backward",
+                        lambda module: twice(cls, make_layer(module), make_inputs, parameters), sizes=sizes,
+                        after=(*after, *checks)))
+    # An exception here is forward's or backward's own failure, explained by their checks: it blocks this one.
+    checks.append(Check(task, f"{cls} leaves its inputs unchanged", "forward",
+                        lambda module: inputs_kept(cls, make_layer(module), make_inputs, input_names, kept_by or {}),
+                        weight=0, methods=("forward", "backward"), sizes=sizes, blames_exceptions=False))
+    return checks
 
-    def step(layer):
-        """One forward and backward on fresh copies of the inputs: {what: a float64 copy} of each gradient (the
-        checks of their values say whether they are right: here, only whether they change from call to call)."""
-        args, dout = make_inputs()
-        layer.forward(*(a.copy() for a in args))
-        grads = {say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度"):
-                 layer.backward(dout.copy()) if dout is not None else layer.backward()}
-        grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
-        return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items()
-                if isinstance(grad, np.ndarray)}
 
-    def twice(module):
-        layer = make_layer(module)
-        first, second = step(layer), step(layer)
-        for what, value in second.items():
-            if what not in first or value.shape != first[what].shape or np.allclose(value, first[what], rtol=1e-6,
-                                                                                    atol=1e-9):
-                continue
-            if np.any(first[what]) and np.allclose(value, 2 * first[what], rtol=1e-6, atol=1e-9):
-                raise CheckFailed(
-                    say(f"{what} doubled on the second forward and backward with the same inputs: backward adds to "
-                        f"it (+=) where it should assign it (=).",
-                        f"用同样的输入第二次做 forward 和 backward 后，{what} 变成了两倍：backward 把梯度累加（+=）了，"
-                        f"应该赋值（=）。")
-                    + "\n" + both(first[what], value),
-                    say("Each backward replaces the gradients: there is no zero_grad() here, the optimizer uses each "
-                        "gradient once. Write self.W.grad = ..., not +=.",
-                        "每次 backward 都直接覆盖梯度：这里没有 zero_grad()，优化器每个梯度只用一次。写 "
-                        "self.W.grad = ...，不要写 +=。"), got=value, expected=first[what],
-                    tolerance=1e-6 * max(1.0, float(np.max(np.abs(first[what])))))
+def one_pass(cls, layer, make_inputs, parameters):
+    """One forward and backward on fresh copies of the inputs: {what: a float64 copy} of each gradient."""
+    args, dout = make_inputs()
+    layer.forward(*(a.copy() for a in args))
+    grads = {gradient_of(cls):
+             layer.backward(dout.copy()) if dout is not None else layer.backward()}
+    grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
+    return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}
+
+
+def twice(cls, layer, make_inputs, parameters):
+    first, second = one_pass(cls, layer, make_inputs, parameters), one_pass(cls, layer, make_inputs, parameters)
+    for what, value in second.items():
+        if what not in first or value.shape != first[what].shape or np.allclose(value, first[what], rtol=1e-6,
+                                                                                atol=1e-9):
+            continue
+        tolerance = 1e-6 * max(1.0, float(np.max(np.abs(first[what]))))
+        shown = "\n" + show(first[what], label("first")) + "\n" + show(value, label("second"))
+        if np.any(first[what]) and np.allclose(value, 2 * first[what], rtol=1e-6, atol=1e-9):
             raise CheckFailed(
-                say(f"{what} changed between two forward-and-backward passes on the same inputs: something kept "
-                    f"from one call changes the next.",
-                    f"用同样的输入做两次 forward 和 backward，{what} 却不一样：上一次调用留下的东西影响了下一次。")
-                + "\n" + both(first[what], value),
-                say("backward should depend only on grad_output and on what forward kept from its input.",
-                    "backward 的结果应该只取决于 grad_output 和 forward 从输入存下来的东西。"),
-                got=value, expected=first[what],
-                    tolerance=1e-6 * max(1.0, float(np.max(np.abs(first[what])))))
+                say(f"{what} doubled on the second forward and backward with the same inputs: backward adds to it "
+                    f"(+=) where it should assign it (=).",
+                    f"用同样的输入第二次做 forward 和 backward 后，{what} 变成了两倍：backward 把梯度累加（+=）了，"
+                    f"应该赋值（=）。") + shown,
+                say("Each backward replaces the gradients: there is no zero_grad() here, the optimizer uses each "
+                    "gradient once. Write self.W.grad = ..., not +=.",
+                    "每次 backward 都直接覆盖梯度：这里没有 zero_grad()，优化器每个梯度只用一次。写 "
+                    "self.W.grad = ...，不要写 +=。"), got=value, expected=first[what], tolerance=tolerance)
+        raise CheckFailed(
+            say(f"{what} changed between two forward-and-backward passes on the same inputs: something kept from "
+                f"one call changes the next.",
+                f"用同样的输入做两次 forward 和 backward，{what} 却不一样：上一次调用留下的东西影响了下一次。") + shown,
+            say("backward should depend only on grad_output and on what forward kept from its input.",
+                "backward 的结果应该只取决于 grad_output 和 forward 从输入存下来的东西。"),
+            got=value, expected=first[what], tolerance=tolerance)
 
-    def parameters_kept(module):
-        layer = make_layer(module)
-        before = {name: np.array(getattr(layer, name).data, dtype=np.float64) for name in parameters}
-        args, dout = make_inputs()
-        layer.forward(*(a.copy() for a in args))
-        layer.backward(dout.copy()) if dout is not None else layer.backward()
-        for name in parameters:
-            after = np.array(getattr(layer, name).data, dtype=np.float64)
-            if np.allclose(after, before[name], rtol=0, atol=1e-12):
-                continue
-            grad = np.asarray(getattr(layer, name).grad, dtype=np.float64)
-            c = scale_factor(before[name] - after, grad) if np.shape(grad) == after.shape else None
-            step_text = (say(f" It took a gradient step: {name}.data -= {c:.3g} * {name}.grad.",
-                             f"它做了一步梯度下降：{name}.data -= {c:.3g} * {name}.grad。") if c else "")
-            raise CheckFailed(
-                say(f"{cls}.backward changed {name}.data.{step_text}",
-                    f"{cls}.backward 改动了 {name}.data。{step_text}")
-                + "\n" + show(before[name], "before ") + "\n" + show(after, "after  "),
-                say(f"Updating the parameters is the optimizer's job, not backward's: backward only assigns "
-                    f"{', '.join(p + '.grad' for p in parameters)}. Otherwise each step updates them twice, and "
-                    f"the gradient returned is computed with weights that changed on the way.",
-                    f"更新参数是优化器的事，不是 backward 的：backward 只负责给 "
-                    f"{'、'.join(p + '.grad' for p in parameters)} 赋值。否则每一步参数会被更新两次，返回的梯度也是用"
-                    f"中途改过的权重算的。"), got=after, expected=before[name], tolerance=1e-12)
 
-    def inputs_kept(module):
-        layer = make_layer(module)
-        args, dout = make_inputs()
-        saved = [a.copy() for a in args]
-        layer.forward(*args)  # the arrays themselves: in this process, a write into them shows in ours
-        written = [(name, a, s) for name, a, s in zip(input_names, args, saved) if not np.array_equal(a, s)]
-        if dout is not None:
-            saved_dout = dout.copy()
-            layer.backward(dout)
-            if not np.array_equal(dout, saved_dout):
-                written.append(("grad_output", dout, saved_dout))
-        harmful = [(name, a, s) for name, a, s in written if name in kept_by
-                   and np.max(np.abs(a - s)) > ROUNDING * max(1.0, float(np.max(np.abs(s))))]
-        for name, after, before in harmful:
+def parameters_kept(cls, layer, make_inputs, parameters):
+    before = {name: np.array(getattr(layer, name).data, dtype=np.float64) for name in parameters}
+    args, dout = make_inputs()
+    layer.forward(*(a.copy() for a in args))
+    layer.backward(dout.copy()) if dout is not None else layer.backward()
+    for name in parameters:
+        after = np.array(getattr(layer, name).data, dtype=np.float64)
+        if np.allclose(after, before[name], rtol=0, atol=1e-12):
+            continue
+        grad = np.asarray(getattr(layer, name).grad, dtype=np.float64)
+        c = scale_factor(before[name] - after, grad) if np.shape(grad) == after.shape else None
+        step_text = (say(f" It took a gradient step: {name}.data -= {c:.3g} * {name}.grad.",
+                         f"它做了一步梯度下降：{name}.data -= {c:.3g} * {name}.grad。") if c else "")
+        raise CheckFailed(
+            say(f"{cls}.backward changed {name}.data.{step_text}", f"{cls}.backward 改动了 {name}.data。{step_text}")
+            + "\n" + show(before[name], label("before")) + "\n" + show(after, label("after")),
+            say(f"Updating the parameters is the optimizer's job, not backward's: backward only assigns "
+                f"{', '.join(p + '.grad' for p in parameters)}. Otherwise each step updates them twice, and the "
+                f"gradient returned is computed with weights that changed on the way.",
+                f"更新参数是优化器的事，不是 backward 的：backward 只负责给 "
+                f"{'、'.join(p + '.grad' for p in parameters)} 赋值。否则每一步参数会被更新两次，返回的梯度也是用中途改"
+                f"过的权重算的。"),
+            got=after, expected=before[name], tolerance=1e-12)
+
+
+def inputs_kept(cls, layer, make_inputs, input_names, kept_by):
+    args, dout = make_inputs()
+    saved = [a.copy() for a in args]
+    layer.forward(*args)  # the arrays themselves: in this process, a write into them shows in ours
+    written = [(name, a, s) for name, a, s in zip(input_names, args, saved) if not np.array_equal(a, s)]
+    if dout is not None:
+        saved_dout = dout.copy()
+        layer.backward(dout)
+        if not np.array_equal(dout, saved_dout):
+            written.append(("grad_output", dout, saved_dout))
+    for name, after, before in written:
+        if name in kept_by and np.max(np.abs(after - before)) > ROUNDING * max(1.0, float(np.max(np.abs(before)))):
             raise CheckFailed(
                 say(f"{cls}.forward wrote into its input {name} (an in-place operation: {name} -= ..., "
                     f"{name}[...] = ..., or out={name}): {kept_by[name][0]}",
                     f"{cls}.forward 改写了它的输入 {name}（原地运算：{name} -= ...、{name}[...] = ... 或 out={name}）："
-                    f"{kept_by[name][1]}")
-                + "\n" + show(before, "before ") + "\n" + show(after, "after  "),
+                    f"{kept_by[name][1]}") + "\n" + show(before, label("before")) + "\n" + show(after, label("after")),
                 say(f"Compute into a new array ({name} = {name} - m rather than {name} -= m): the caller's array "
                     f"is not yours to change.",
                     f"把结果写到新数组里（写 {name} = {name} - m，不要写 {name} -= m）：调用者的数组不该由你来改。"))
-        if written:
-            names = ", ".join(name for name, _, _ in written)
-            method = "backward" if names == "grad_output" else "forward"
-            raise Note(say(f"{cls}.{method} wrote into its input {names} (an in-place operation such as -=, *=, "
-                           f"[...] = or out=). Harmless in this network, where nothing else uses that array "
-                           f"afterwards; but it is the caller's array: a new array is safer.",
-                           f"{cls}.{method} 改写了它的输入 {names}（-=、*=、[...] = 或 out= 这样的原地运算）。在这个网"
-                           "络里"
-                           f"没有别的地方再用这个数组，所以没有影响；但它是调用者的数组，写到新数组里更安全。"))
-
-    checks = []
-    if parameters:  # first: a backward that changes W changes its next result too, for that reason alone
-        listed = " and ".join(f"{name}.data" for name in parameters)
-        checks.append(Check(task, f"{cls}.backward leaves {listed} unchanged", "backward", parameters_kept,
-                            sizes=sizes, after=tuple(after)))
-    checks.append(Check(task, f"{cls}.backward twice gives the same result", "backward", twice, sizes=sizes,
-                        after=(*after, *checks)))
-    # An exception here is forward's or backward's own failure, explained by their checks: it blocks this one.
-    checks.append(Check(task, f"{cls} leaves its inputs unchanged", "forward", inputs_kept, weight=0,
-                        methods=("forward", "backward"), sizes=sizes, blames_exceptions=False))
-    return checks
+    if written:
+        names = ", ".join(name for name, _, _ in written)
+        method = "backward" if names == "grad_output" else "forward"
+        raise Note(say(f"{cls}.{method} wrote into its input {names} (an in-place operation such as -=, *=, [...] = "
+                       f"or out=). Harmless in this network, where nothing else uses that array afterwards; but it is "
+                       f"the caller's array: a new array is safer.",
+                       f"{cls}.{method} 改写了它的输入 {names}（-=、*=、[...] = 或 out= 这样的原地运算）。在这个网络"
+                       f"里没有别的地方再用这个数组，所以没有影响；但它是调用者的数组，写到新数组里更安全。"))

@@ -1,18 +1,12 @@
-"""Running a chapter's checks on a student's module, and the report a student reads.
+"""Running a chapter's checks on a student's module: results = run_checks(module, model_file, checks, tasks), which
+never raises because of the student's code; format_report(results, tasks) (coursekit/report_text.py) is the report.
 
-    results = run_checks(module, model_file, checks, tasks)   # never raises because of the student's code
-    print(format_report(results, tasks))                      # last line: "N/M checks passed"
-
-Statuses, decided here for main.py and the grader alike:
-  pass     the check passed (with a note in `hint` when NumPy warned on the way, or something harmless was seen);
-  FAIL     a wrong value, or an exception of the method the check tests (its type, message, line of model.py,
-           and what it most likely means: coursekit/diagnoses.py);
-  TODO     the method the check tests is still a stub (it raises NotImplementedError), even when a method it only
-           uses on the way fails first: an unwritten method is never blamed;
-  not run  blocked: a method the check only uses on the way (forward, for a backward check) raises or is a stub, or a
-           check listed in `after` did not pass. `blocked_by` says what blocked it; it earns nothing.
-The transcript of each check (coursekit/transcript.py) says which call raised. Messages are in the run's language
-(coursekit/i18n.py): run_checks and format_report take lang=, or speak the language set for the run.
+Statuses, for main.py and the grader alike:
+  pass     passed (`hint`: a note, when NumPy warned on the way or something harmless was seen);
+  FAIL     a wrong value, or an exception of the method the check tests (where, and what it likely means);
+  TODO     the method the check tests is still a stub (NotImplementedError): an unwritten method is never blamed;
+  not run  blocked (`blocked_by`): a method only used on the way raises or is a stub, a check of `after` did not
+           pass, or the method is right for the wrong state another method left (WaitsFor). It earns nothing.
 """
 
 import ast
@@ -23,30 +17,23 @@ from typing import Callable
 
 import numpy as np
 
-from .diagnoses import diagnose_exception
-from .gradcheck import CheckFailed, Note
+from .diagnoses import diagnose_exception, numpy_warning_text
+from .gradcheck import NOTES, CheckFailed, Note, WaitsFor
 from .i18n import say, sentences, speaking
-from .report_text import MARKS, format_report, reread, todo_detail
-from .student_code import is_stub, student_frames
+from .report_text import MARKS, format_report, reread, todo_detail  # noqa: F401 (format_report: callers use it here)
+from .student_code import explain_exception, is_stub, student_frames
 from .transcript import Transcript
 
 PASS, FAIL, TODO, NOT_RUN = "pass", "FAIL", "TODO", "not run"
-__all__ = ["Check", "CheckResult", "run_checks", "format_report", "selected", "MARKS", "PASS", "FAIL", "TODO",
-           "NOT_RUN"]  # format_report and MARKS live in report_text.py: imported from here as before
 
 
 @dataclass(frozen=True)
 class Check:
-    """One check of one class: function(module) returns when it passes and raises CheckFailed when it fails.
+    """One check of one class: function(module) returns when it passes, raises CheckFailed when it fails.
 
-    methods: the methods of the class it tests (default: forward for part "forward", backward for "backward", all
-             of the row's methods otherwise); a failure of another method on the way blocks it ("not run").
-    after:   checks that must pass before this one runs (else it is "not run"), e.g. an integration check.
-    sizes:   the Sizes of its arrays (coursekit/gradcheck.py), to name shapes in messages.
-    explain_error(error, call): a chapter's own diagnosis of an exception (text, or '' to say nothing).
-    replay:  False when --explain cannot replay it as a snippet (e.g. it trains for many steps).
-    blames_exceptions: False when an exception of a tested method is not this check's failure (another check
-             explains it): the check is then "not run", blocked by that method.
+    methods: the methods it tests (default: its part's, or all of the row's); another one failing blocks it.
+    after: checks that must pass first.  explain_error(error, call): the chapter's diagnosis of an exception, or ''.
+    replay: False when --explain cannot replay it.  blames_exceptions: False when another check explains them.
     """
 
     task: object  # the row of the task table of the class it checks
@@ -169,10 +156,13 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", divide="warn", invalid="warn",
                                                                      under="ignore"):
         warnings.simplefilter("always")
+        NOTES.clear()
         try:
             check.function(transcript.wrap(module))
         except Note as note:  # passed, with something worth saying
             return result(PASS, hint=sentences(str(note), reread_text)), transcript, None
+        except WaitsFor as wait:  # right for the wrong state another method left
+            return result(NOT_RUN, wait.detail, blocked_by=wait.check), transcript, wait
         except CheckFailed as failure:
             warned = numpy_warnings(caught, model_file)
             return result(FAIL, failure.detail + (f"\n{warned}" if warned else ""),
@@ -182,9 +172,10 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
                                    reread_text), transcript, error
     warned = numpy_warnings(caught, model_file)
     if warned:
-        harmless = say("The values are right, but a number overflowed or was divided by zero on the way.",
-                       "结果是对的，但计算过程中有数溢出或者除以了 0。")
-        return result(PASS, hint=sentences(warned, harmless, reread_text)), transcript, None
+        warned = sentences(warned, say("The values are right, but a number overflowed or was divided by zero on the "
+                                       "way.", "结果是对的，但计算过程中有数溢出或者除以了 0。"))
+    if warned or NOTES:
+        return result(PASS, hint=sentences(*NOTES, warned, reread_text)), transcript, None
     return result(PASS), transcript, None
 
 
@@ -200,7 +191,7 @@ def judge_exception(error, check, transcript, model_file, unwritten, result, tod
         if unwritten:
             return todo()
         return result(NOT_RUN, say(f"{call} is not written yet.", f"{call} 还没写。"), blocked_by=call)
-    text = exception_text(error, model_file)
+    text = explain_exception(error, model_file)
     step = transcript.last_call()
     arrays = transcript.call_arrays(step) if step is not None and step.kind == "call" else []
     own = check.explain_error(error, call) if check.explain_error else ""
@@ -212,18 +203,6 @@ def judge_exception(error, check, transcript, model_file, unwritten, result, tod
     if unwritten:
         return todo()
     return result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
-
-
-def exception_text(error, model_file):
-    """The exception's type and message, and the line of model_file where it was raised, in the run's language."""
-    text = f"{type(error).__name__}: {error}"
-    frames = student_frames(error, model_file)
-    if frames:
-        where = frames[-1]  # the innermost line of the student's file
-        code = (where.line or "").strip()
-        text += say(f" ({Path(model_file).name}, line {where.lineno}, in {where.name}: {code})",
-                    f"（{Path(model_file).name} 第 {where.lineno} 行，{where.name} 中：{code}）")
-    return text
 
 
 def stub_line(error, model_file):
@@ -240,7 +219,7 @@ def numpy_warnings(caught, model_file):
             continue
         where = (say(f" ({model_file.name}, line {w.lineno})", f"（{model_file.name} 第 {w.lineno} 行）")
                  if Path(w.filename).resolve() == model_file else "")
-        text = f"{w.message}{where}"
+        text = f"{numpy_warning_text(str(w.message))}{where}"
         if text not in seen:
             seen.append(text)
     return say(f"NumPy warned: {'; '.join(seen)}.", f"NumPy 警告：{'；'.join(seen)}。") if seen else ""
@@ -249,21 +228,12 @@ def numpy_warnings(caught, model_file):
 # ---------------------------------------------------------------------------------------------------------------
 # Which methods of the student's file are still stubs, read from its text (the same in the grader's sandbox)
 
-_stub_cache = {}
-
-
 def unwritten_methods(model_file):
     """{(class, method): (line, message)} of the methods whose first statement raises NotImplementedError."""
-    path = Path(model_file)
     try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-        if key not in _stub_cache:
-            _stub_cache.clear()
-            _stub_cache[key] = find_stubs(ast.parse(path.read_bytes()))
+        return find_stubs(ast.parse(Path(model_file).read_bytes()))
     except (OSError, SyntaxError, ValueError):  # no file to read (a module built in memory): nothing known
         return {}
-    return _stub_cache[key]
 
 
 def find_stubs(tree):

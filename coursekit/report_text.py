@@ -1,26 +1,48 @@
-"""The report a student reads, from the results of coursekit/report.py, in English or Chinese.
+"""The report a student reads, from the results of coursekit/report.py, in English or Chinese: one line per check
+grouped by class; every failure explained, grouped by class (a detail said once); the notes; "Next:" (the earliest
+unwritten or failing method, in task order); last "N/M checks passed"."""
 
-    Linear
-      ✓ pass     Linear.forward values
-      ✗ FAIL     Linear.backward dW
-      · not run  MLP training lowers the loss  (waits for Linear.backward dW)
-
-    Linear.backward dW: FAIL                        every failing check, grouped by class; a class's failures
-        W.grad is wrong in 20 of its 20 values...   with the same detail are said once
-        Hint: ... Reread chapter03/README.md section 1 (Linear).
-        Inputs and wrong entries: python ... --explain "Linear.backward dW"
-
-    Next: fix Linear.backward dW (explained above).   the earliest unwritten or failing method, in task order
-    20/36 checks passed
-"""
+import re
 
 from .files import shown_path
+from .gradcheck import width
 from .i18n import can_show_chinese, console_encoding, language, say, speaking
 from .tasks import EXAMPLE, INTEGRATION
 
 MARKS = {"pass": "✓", "FAIL": "✗", "TODO": "○", "not run": "·"}
 ASCII_MARKS = {"pass": "+", "FAIL": "x", "TODO": "-", "not run": "."}
+STATUS_ZH = {"pass": "通过", "FAIL": "失败", "TODO": "待完成", "not run": "未运行"}
 BLOCKERS_SHOWN = 2  # checks named in "(waits for ...)"; the others are counted
+# The Chinese of the check names coursekit/layer_checks.py and the chapters build (the English names are the
+# identifiers: --explain, the grader's results.json).
+TITLES_ZH = [(r"^(\S+) shapes? and dtype$", r"\1 的形状和数据类型"), (r"^(\S+) values?$", r"\1 的值"),
+             (r"^(\S+) stability at (.+)$", r"\1 在 \2 时的稳定性"),
+             (r"^(\S+) stability with probabilities of 0$", r"\1 在概率为 0 时的稳定性"),
+             (r"^(\S+) leaves (\S+) and (\S+) unchanged$", r"\1 不改动 \2 和 \3"),
+             (r"^(\S+) leaves its inputs unchanged$", r"\1 不改动它的输入"),
+             (r"^(\S+) twice gives the same result$", r"\1 两次的结果相同"),
+             (r"^(\S+) training lowers the loss$", r"\1 训练能让损失下降")]
+CJK = "\u2e80-\u9fff\uff00-\uffef"
+STRAY_SPACE = re.compile(f"(?<=[{CJK}]) +(?=[{CJK}])")
+
+
+def title(name):
+    """A check's name as the report shows it: in Chinese, its Chinese name (the class and arrays stay code)."""
+    if language() != "zh":
+        return name
+    for pattern, zh in TITLES_ZH:
+        if re.match(pattern, name):
+            return re.sub(pattern, zh, name).replace(" and ", " 和 ")
+    return name
+
+
+def status(name):
+    return say(name, STATUS_ZH.get(name, name))
+
+
+def chinese_typography(text):
+    """No space between two Chinese characters or full-width punctuation ('返回的梯度 应该' -> '返回的梯度应该')."""
+    return STRAY_SPACE.sub("", text)
 
 
 def marks_for(encoding):
@@ -57,7 +79,7 @@ def todo_detail(task, method, message, model_file, line):
     path = shown_path(model_file)
     if language() == "zh" and task.number is not None:
         where = f"；{path} 第 {line} 行" if line else ""
-        return f"Task {task.number}：{task.cls}.{method}（见讲义 {task.handout} 第 {task.section} 节{where}）"
+        return f"任务 {task.number}：{task.cls}.{method}（见讲义 {task.handout} 第 {task.section} 节{where}）"
     text = message or (task.where(method) if task.number is not None else f"{task.cls}.{method}")
     return text + (f" ({path}, line {line})" if line else "")
 
@@ -85,10 +107,11 @@ def format_report(results, tasks, encoding=None, lang=None, explain_command=None
             lines += [""] + block if block else []
         for result in results:
             if result.status == "pass" and result.hint:
-                lines += ["", say(f"{result.name}: passed, with a note", f"{result.name}：通过，但有提示"),
+                lines += ["", say(f"{result.name}: passed, with a note", f"{title(result.name)}：通过，但有提示"),
                           indent(result.hint)]
         lines += [""] + summary(results, tasks)
-    report = "\n".join(lines)
+        report = "\n".join(lines)
+        report = chinese_typography(report) if language() == "zh" else report
     # The student's own text (an exception message, a line of code) may hold characters the console cannot print.
     return report.encode(encoding, errors="replace").decode(encoding)
 
@@ -100,9 +123,10 @@ def check_list(results, tasks, marks):
         example = say(" (the worked example, already complete)", "（示例，已经写好）")
         lines.append(cls + (example if kinds.get(cls) == EXAMPLE else ""))
         for r in (r for r in results if r.cls == cls):
-            line = f"  {marks[r.status]} {r.status:<7}  {r.name}"
+            shown = status(r.status)
+            line = f"  {marks[r.status]} {shown}{' ' * (7 - width(shown))}  {title(r.name)}"
             if r.status == "not run" and r.blocked_by:
-                line += "  " + say(f"(waits for {blockers(r.blocked_by)})", f"（等待 {blockers(r.blocked_by)}）")
+                line += say(f"  (waits for {blockers(r.blocked_by)})", f"（等待 {blockers(r.blocked_by)}）")
             lines.append(line)
     return lines
 
@@ -111,9 +135,9 @@ def blockers(blocked_by):
     """What a check waits for: the checks (or method) named, or, when they are many, their classes."""
     names = blocked_by.split(", ")
     if len(names) <= BLOCKERS_SHOWN:
-        return blocked_by
+        return say(blocked_by, "、".join(title(name) for name in names))
     classes = ", ".join(dict.fromkeys(name.split(".")[0].split(" ")[0] for name in names))
-    return say(f"checks of {classes}", f"{classes} 的检查")
+    return say(f"checks of {classes}", f"{classes.replace(', ', '、')} 的检查")
 
 
 def failures_of(results, reread_text, explain_command):
@@ -123,10 +147,10 @@ def failures_of(results, reread_text, explain_command):
     for r in (r for r in results if r.status == "FAIL"):
         if r.detail in said:
             lines.append(say(f"{r.name}: FAIL, for the same reason as {said[r.detail]}.",
-                             f"{r.name}：FAIL，原因同 {said[r.detail]}。"))
+                             f"{title(r.name)}：失败，原因同 {title(said[r.detail])}。"))
             continue
         said[r.detail] = r.name
-        lines += [f"{r.name}: FAIL", indent(r.detail)]
+        lines += [say(f"{r.name}: FAIL", f"{title(r.name)}：失败"), indent(r.detail)]
         hint = r.hint
         if not first and reread_text and hint.endswith(reread_text):
             hint = hint[:-len(reread_text)].strip()
@@ -145,23 +169,16 @@ def summary(results, tasks):
     passed = sum(r.status == "pass" for r in results)
     todo = sum(r.status == "TODO" for r in results)
     blocked = sum(r.status == "not run" for r in results)
-    lines = []
+    last = say(f"{passed}/{len(results)} checks passed", f"通过 {passed}/{len(results)} 项检查")
     if passed == len(results):
-        lines.append(say("Every check passed: your layers agree with the math. Time to train.",
-                         "全部检查通过：你写的各层和数学推导一致。可以开始训练了。"))
-    else:
-        left = []
-        if todo:
-            left.append(say(f"{todo} checks wait for code you have not written yet:",
-                            f"{todo} 项检查在等你还没写的代码："))
-        if blocked:
-            left.append(say(f"{blocked} {'check' if blocked == 1 else 'checks'} did not run, waiting for a method "
-                            f"that fails or is not written yet.",
-                            f"{blocked} 项检查没有运行：它们要用到的函数出错了或者还没写。"))
-        lines += left[::-1] + to_write(results, tasks)
-        lines.append(next_step(results))
-    lines.append(say(f"{passed}/{len(results)} checks passed", f"通过 {passed}/{len(results)} 项检查"))
-    return lines
+        return [say("Every check passed: your layers agree with the math. Time to train.",
+                    "全部检查通过：你写的各层和数学推导一致。可以开始训练了。"), last]
+    lines = [say(f"{blocked} {'check' if blocked == 1 else 'checks'} did not run: each waits for what is named "
+                 f"beside it.", f"{blocked} 项检查没有运行：每项都在等旁边写出的东西。")] if blocked else []
+    if todo:
+        lines.append(say(f"{todo} checks wait for code you have not written yet:",
+                         f"{todo} 项检查在等你还没写的代码："))
+    return lines + to_write(results, tasks) + [next_step(results), last]
 
 
 def to_write(results, tasks):
@@ -177,7 +194,7 @@ def to_write(results, tasks):
             lines.append(f"  {names}")
         else:
             where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
-            lines.append(say(f"  Task {task.number}: {names}", f"  Task {task.number}：{names.replace(', ', '、')}")
+            lines.append(say(f"  Task {task.number}: {names}", f"  任务 {task.number}：{names.replace(', ', '、')}")
                          + where)
     return lines
 
@@ -188,7 +205,7 @@ def next_step(results):
     if first is None:
         first = next(r for r in results if r.status != "pass")
         return say(f"Next: {first.name} did not run; see what it waits for above.",
-                   f"下一步：{first.name} 没有运行，看上面它在等什么。")
+                   f"下一步：{title(first.name)} 没有运行，看上面它在等什么。")
     if first.status == "TODO":
         return say("Next: ", "下一步：") + first.detail
-    return say(f"Next: fix {first.name} (explained above).", f"下一步：修好 {first.name}（见上面的解释）。")
+    return say(f"Next: fix {first.name} (explained above).", f"下一步：修好 {title(first.name)}（见上面的解释）。")

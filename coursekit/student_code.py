@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .errors import KitError
 from .files import shown_path
+from .i18n import say
 
 _counter = itertools.count()
 LOADED_FILES = set()  # every model.py imported so far (resolved paths): an exit() raised in one is the student's
@@ -48,8 +49,10 @@ def explain_exception(exc, model_file):
     text = describe_exception(exc)
     frames = student_frames(exc, model_file)
     if frames:
-        where = frames[-1]  # the innermost line of the student's file
-        text += f" ({Path(model_file).name}, line {where.lineno}, in {where.name}: {(where.line or '').strip()})"
+        where, name = frames[-1], Path(model_file).name  # the innermost line of the student's file
+        code = (where.line or "").strip()
+        text += say(f" ({name}, line {where.lineno}, in {where.name}: {code})",
+                    f"（{name} 第 {where.lineno} 行，{where.name} 中：{code}）")
     return text
 
 
@@ -57,7 +60,8 @@ def describe_exception(exc):
     """'ValueError: message'; for the SystemExit of an exit() or sys.exit() call, what that call would do."""
     if isinstance(exc, SystemExit):
         called = "exit()" if exc.code is None else f"exit({exc.code!r})"
-        return f"SystemExit: {called} was called, which ends the whole program; a layer must return or raise instead"
+        return say(f"SystemExit: {called} was called, which ends the whole program; a layer must return or raise "
+                   f"instead", f"SystemExit：调用了 {called}，它会结束整个程序；层应该返回结果或者抛出异常")
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -1,6 +1,5 @@
 """A chapter's task table: which classes students write (or get complete), where the handout explains them, and
-what they are worth. Stubs, checks, the report's "reread section N", grading points and the tests derive from it.
-"""
+what they are worth. Stubs, checks, the report's "reread section N" and grading points derive from it."""
 
 from dataclasses import dataclass
 
@@ -11,15 +10,9 @@ TASK, EXAMPLE, INTEGRATION = "task", "example", "integration"  # the kinds of ro
 
 @dataclass(frozen=True)
 class Task:
-    """One row: a class of the student's model.py and what the kit knows about it.
-
-    number:  the task number the stubs name (None for a class given complete)
-    cls:     the class name in model.py;  methods: the methods students write (a stub each)
-    section: the handout section explaining it (None when there is none);  handout: the handout's path
-    points:  what its checks are worth when graded (0 for the worked example)
-    kind:    TASK (students write it), EXAMPLE (given complete, a worked example) or INTEGRATION (given complete;
-             its checks run the student's layers together)
-    """
+    """One row: a class of the student's model.py. number: the task number (None for a class given complete);
+    methods: those students write (a stub each); section, handout: where it is explained; points: when graded;
+    kind: TASK, EXAMPLE (given complete) or INTEGRATION (given complete; runs the student's layers together)."""
 
     number: object
     cls: str
@@ -32,17 +25,6 @@ class Task:
     def where(self, method):
         """What a stub says: 'Task 3: Softmax.backward, see chapter03/README.md section 3'."""
         return f"Task {self.number}: {self.cls}.{method}, see {self.handout} section {self.section}"
-
-    def reread(self, tasks):
-        """Where to look when a check of this class fails."""
-        if self.kind == EXAMPLE:
-            return f"{self.cls} came complete with the kit, as the worked example: if you changed it, put it back."
-        if self.kind == INTEGRATION:
-            sections = [t.section for t in tasks if t.kind == TASK]
-            span = f"{min(sections)}-{max(sections)}" if len(sections) > 1 else f"{sections[0]}"
-            return (f"{self.cls} runs your layers: fix the failures of the other classes first, then reread "
-                    f"{self.handout} sections {span}.")
-        return f"Reread {self.handout} section {self.section} ({self.cls})."
 
 
 def student_tasks(tasks):

@@ -1,17 +1,10 @@
-"""What a check does with the student's code, recorded as it happens.
+"""What a check does with the student's code, recorded as it happens: which call of the student's raised (the
+runner, coursekit/report.py, tells a failure of the tested method from one of a method only used on the way), and
+the calls replayed as a snippet by --explain. The wrapper only forwards (to the student's object, or its proxy in the
+grader's sandbox); arrays passed in are recorded as copies taken before the call, what comes back as it is.
 
     transcript = Transcript(["Linear", "Softmax"])   # the classes of the task table
-    check.function(transcript.wrap(module))           # the check runs as before: module.Linear(4, 5), layer.forward(x)
-    transcript.raised_in                              # "Linear.forward": the student's call that raised, if one did
-    print(transcript.snippet(folder, title))          # the same calls, as Python a student can paste
-
-Two uses. The runner (coursekit/report.py) tells a failure of the method a check tests from a failure of a method it
-only uses on the way: a backward check whose forward raises is "not run", not a FAIL of backward. And --explain
-replays a check as a snippet: the inputs, the calls, expected, and the wrong entries.
-
-The wrapper only forwards: every attribute access, call and assignment goes to the student's object unchanged (to its
-proxy, in the grader's sandbox, where only data crosses). Arrays passed in are recorded as copies taken before the
-call, since the call may change them; what comes back is kept as it is, to find which step gave `got`.
+    check.function(transcript.wrap(module))           # transcript.raised_in: "Linear.forward", if it raised
 """
 
 import inspect
@@ -25,8 +18,8 @@ DATA = (np.ndarray, np.generic, int, float, complex, bool, str, bytes, type(None
 
 @dataclass
 class Step:
-    """One thing the check did: kind 'new' (target = name(*args)), 'set' (target.name = args[0]),
-    'call' (target.name(*args), value: what it returned) or 'get' (target.name read, value: what it was)."""
+    """kind 'new' (target = name(*args)), 'set' (target.name = args[0]), 'call' (target.name(*args) returned value)
+    or 'get' (target.name read: value). function: the method called; owner: the class of the object."""
 
     kind: str
     target: str
@@ -34,13 +27,13 @@ class Step:
     args: tuple = ()
     kwargs: tuple = ()  # (name, value) pairs
     value: object = None
-    function: object = None  # the method called, to name its parameters in a snippet
-    owner: str = ""  # the class of the object the step is about ('' for a Parameter and the like)
+    function: object = None
+    owner: str = ""
 
 
 @dataclass
 class Ref:
-    """A student's object passed as an argument, recorded by its variable."""
+    """A student's object passed as an argument, by its variable."""
 
     var: str
 
@@ -52,9 +45,6 @@ class Transcript:
     raised_in: str = None  # "Linear.forward" when a call of the student's raised (the last one that did)
     _counts: dict = field(default_factory=dict)
 
-    def __post_init__(self):
-        self.classes = set(self.classes)
-
     def wrap(self, module):
         return _Module(module, self)
 
@@ -62,8 +52,6 @@ class Transcript:
         base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", cls).lower()
         self._counts[base] = self._counts.get(base, 0) + 1
         return base if self._counts[base] == 1 else f"{base}{self._counts[base]}"
-
-    # -- what the runner asks
 
     def call_arrays(self, call_step):
         """[(name, shape)] of the arrays the object of call_step was given: set on it (W.data...), passed to it."""
@@ -74,27 +62,13 @@ class Transcript:
                 break
             on_it = step.target == call_step.target or step.target.startswith(call_step.target + ".")
             if step.kind == "set" and on_it:
-                arrays.append((attribute_path(step.target, step.name, call_step.target), step.args[0]))
+                arrays.append((f"{step.target}.{step.name}"[len(call_step.target) + 1:], step.args[0]))
             elif step.kind == "call" and step.target == call_step.target:
                 arrays += named_arguments(step, names)
-        shown = {}
-        for name, value in arrays:
-            if isinstance(value, np.ndarray):
-                shown[name] = value.shape
-        return list(shown.items())
+        return list({name: value.shape for name, value in arrays if isinstance(value, np.ndarray)}.items())
 
     def last_call(self):
         return next((step for step in reversed(self.steps) if step.kind in ("call", "new")), None)
-
-
-def attribute_path(target, name, root):
-    """'W.data' for layer.W.data set on the object root='layer'."""
-    path = f"{target}.{name}"
-    return path[len(root) + 1:]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The wrappers
 
 
 def record(value):
@@ -106,10 +80,6 @@ def record(value):
     if type(value) in (list, tuple):
         return type(value)(record(item) for item in value)
     return value
-
-
-def recorded_keywords(kwargs):
-    return tuple((key, record(value)) for key, value in kwargs.items())
 
 
 def unwrap(value):
@@ -126,8 +96,7 @@ def is_method(value):
 
 class _Module:
     def __init__(self, module, transcript):
-        self._module = module
-        self._transcript = transcript
+        self._module, self._transcript = module, transcript
 
     def __getattr__(self, name):
         value = getattr(self._module, name)
@@ -143,7 +112,7 @@ class _Class:
     def __call__(self, *args, **kwargs):
         transcript = self._transcript
         var = transcript.new_variable(self._name)
-        transcript.steps.append(Step("new", var, self._name, record(args), recorded_keywords(kwargs),
+        transcript.steps.append(Step("new", var, self._name, record(args), record(tuple(kwargs.items())),
                                      owner=self._name))
         obj = _run(transcript, f"{self._name}.__init__", self._cls, args, kwargs)
         return _Object(obj, self._name, var, transcript)
@@ -162,10 +131,8 @@ class _Object:
     """A student's object (or a proxy of one) seen through the transcript."""
 
     def __init__(self, obj, cls, var, transcript):
-        object.__setattr__(self, "_obj", obj)
-        object.__setattr__(self, "_cls", cls)
-        object.__setattr__(self, "_var", var)
-        object.__setattr__(self, "_transcript", transcript)
+        for key, value in (("_obj", obj), ("_cls", cls), ("_var", var), ("_transcript", transcript)):
+            object.__setattr__(self, key, value)
 
     def __getattr__(self, name):
         obj, var, transcript = (object.__getattribute__(self, key) for key in ("_obj", "_var", "_transcript"))
@@ -192,16 +159,12 @@ class _Method:
 
     def __call__(self, *args, **kwargs):
         cls, var, transcript = (object.__getattribute__(self._owner, key) for key in ("_cls", "_var", "_transcript"))
-        step = Step("call", var, self._name, record(args), recorded_keywords(kwargs), function=self._function,
+        step = Step("call", var, self._name, record(args), record(tuple(kwargs.items())), function=self._function,
                     owner=cls or "")
         transcript.steps.append(step)
         method = "forward" if self._name == "__call__" else self._name
         step.value = _run(transcript, f"{cls or var}.{method}", self._function, args, kwargs)
         return step.value
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Naming what a snippet shows
 
 
 class ArrayNames:

@@ -3,7 +3,7 @@ correct files written differently from the solution, which must pass every check
 
 A mutant is (name, class to blame, edits): each edit (old, new) replaces text that occurs exactly once in the
 solution, so that a mutant can never silently stop applying when the solution changes. WORDS[name] must appear in
-the report's explanation of that class (in English), so that the mistake is named, not only caught.
+the report's explanation of that class (in English; WORDS_ZH[name] in Chinese), so that the mistake is named.
 NOTED: (name, class, edits, words) of mistakes harmless in this network: every check passes, with a note naming it.
 CORRECT: (name, edits) of right answers written another way (np.dot, loops, float64 inside...).
 """
@@ -33,6 +33,8 @@ _NAMED = [  # (name, class, edits, words)
     ("bias gradient forgotten", "Linear", [(f"        {LINEAR_DB}\n", "")], "Every value of it is 0"),
     ("bias gradient zeroed", "Linear", [(LINEAR_DB, "self.b.grad = np.zeros_like(self.b.data)")],
      "Every value of it is 0"),
+    ("bias gradient summed with no axis", "Linear", [(LINEAR_DB, "self.b.grad = np.sum(grad_output)")],
+     "got one number", "实际是一个数"),
     ("bias gradient averaged", "Linear", [(LINEAR_DB, "self.b.grad = grad_output.mean(axis=0, keepdims=True)")],
      "an extra division by N"),
     ("bias gradient without keepdims", "Linear", [(LINEAR_DB, "self.b.grad = grad_output.sum(axis=0)")],
@@ -69,7 +71,34 @@ _NAMED = [  # (name, class, edits, words)
      "NaN"),
     ("softmax without the max shift", "Softmax", [(SOFTMAX_EXP, "exps = np.exp(x)")], "NaN"),
     ("softmax shifted by the max of the whole batch", "Softmax", [(SOFTMAX_EXP, "exps = np.exp(x - x.max())")],
-     "NaN"),
+     "subtracts the batch's maximum", "减去的是整批的最大值"),
+    ("softmax divides by the sum of the whole batch", "Softmax", [(SOFTMAX_SUM, "self.y = exps / np.sum(exps)")],
+     "divided by the sum of the whole batch", "除以的是整批的和"),
+    ("softmax backward sums over the whole array", "Softmax",
+     [(SOFTMAX_BACKWARD, "return self.y * (grad_output - np.sum(grad_output * self.y))")],
+     "over the whole batch (np.sum with no axis)", "对整批的 grad_output * y 求了和"),
+    ("softmax backward sums grad_output without y", "Softmax",
+     [(SOFTMAX_BACKWARD, "return self.y * (grad_output - grad_output.sum(axis=-1, keepdims=True))")],
+     "the row sum of grad_output alone", "减去的是 grad_output 本身的行和"),
+    ("softmax backward sums over the batch axis", "Softmax",
+     [(SOFTMAX_BACKWARD, "return self.y * (grad_output - (grad_output * self.y).sum(axis=0, keepdims=True))")],
+     "over the batch axis (axis=0)", "沿批量的轴（axis=0）"),
+    ("softmax backward with y outside the bracket", "Softmax",
+     [(SOFTMAX_BACKWARD, "return self.y * grad_output - (grad_output * self.y).sum(axis=-1, keepdims=True)")],
+     "y multiplies the whole bracket", "y 要乘整个括号"),
+    ("sigmoid of -x (a lost minus)", "Sigmoid", [(SIGMOID_FORWARD, "self.y = 0.5 * (1.0 + np.tanh(-0.5 * x))")],
+     "a minus sign was lost", "丢了一个负号"),
+    ("sigmoid with a floor division", "Sigmoid", [(SIGMOID_FORWARD, "self.y = 1 // (1 + np.exp(-x))")],
+     "a floor division //", "整除 //"),
+    ("sigmoid as 1 / 1 + exp(-x)", "Sigmoid", [(SIGMOID_FORWARD, "self.y = 1 / 1 + np.exp(-x)")],
+     "Python divides before it adds", "Python 先算除法再算加法"),
+    ("sigmoid in a Python loop with math.exp", "Sigmoid",
+     [("import numpy as np\n", "import math\n\nimport numpy as np\n"),
+      (SIGMOID_FORWARD, "self.y = np.zeros(x.shape)\n"
+                        "        for i in range(x.shape[0]):\n"
+                        "            for j in range(x.shape[1]):\n"
+                        "                self.y[i, j] = 1 / (1 + math.exp(-x[i, j]))")],
+     "np.exp on the whole array", "对整个数组用 np.exp"),
     ("softmax over the wrong axis", "Softmax",
      [(SOFTMAX_EXP, "exps = np.exp(x - x.max(axis=0, keepdims=True))"),
       (SOFTMAX_SUM, "self.y = exps / exps.sum(axis=0, keepdims=True)")], "wrong axis"),
@@ -89,6 +118,23 @@ _NAMED = [  # (name, class, edits, words)
      [(LOSS_FORWARD, "return float(-np.mean(targets * np.log(self.probs)))")], "averaged over all N·M"),
     ("loss of each example, not their mean", "CrossEntropyLoss",
      [(LOSS_FORWARD, "return -np.sum(targets * np.log(self.probs), axis=1)")], "should be one number"),
+    ("loss divided by the number of classes", "CrossEntropyLoss",
+     [(LOSS_FORWARD, "return float(-np.sum(targets * np.log(self.probs)) / probs.shape[1])")],
+     "divided by M = 5 (the number of classes) instead of N = 3 (the batch size)",
+     "除以的是 M = 5（类别数），应该除以 N = 3（批量大小）"),
+    ("loss backward divided by the number of classes", "CrossEntropyLoss",
+     [(LOSS_BACKWARD, "return -self.targets / self.probs / self.probs.shape[1]")],
+     "divided by M = 5 (the number of classes) instead of N = 3 (the batch size)",
+     "除以的是 M = 5（类别数），应该除以 N = 3（批量大小）"),
+    ("loss backward with -targets / N * probs", "CrossEntropyLoss",
+     [(LOSS_BACKWARD, "return -self.targets / len(self.probs) * self.probs")], "(-targets / N) * probs",
+     "读作 (-targets / N) * probs"),
+    ("loss backward with -targets / probs * N", "CrossEntropyLoss",
+     [(LOSS_BACKWARD, "return -self.targets / self.probs * len(self.probs)")], "(-targets / probs) * N",
+     "读作 (-targets / probs) * N"),
+    ("loss returned as an array of shape (1,)", "CrossEntropyLoss",
+     [(LOSS_FORWARD, "return (-np.sum(targets * np.log(self.probs)) / len(probs)).reshape(1)")],
+     "got an array of shape (1,)", "一个形状为 (1,) 的数组"),
     ("loss indexes probs with integer labels", "CrossEntropyLoss",
      [(LOSS_FORWARD, "return float(-np.log(self.probs[np.arange(len(probs)), targets]).mean())")], "one-hot"),
     ("loss without epsilon", "CrossEntropyLoss", [(LOSS_CLIP, "self.probs = probs")], "self.eps"),
@@ -104,8 +150,9 @@ _NAMED = [  # (name, class, edits, words)
      [(LOSS_BACKWARD, "return (self.probs - self.targets) / len(self.probs)")], "(probs - targets) / N"),
 ]
 
-MUTANTS = [(name, cls, edits) for name, cls, edits, _ in _NAMED]
-WORDS = {name: words for name, _, _, words in _NAMED}
+MUTANTS = [(name, cls, edits) for name, cls, edits, *_ in _NAMED]
+WORDS = {name: words for name, _, _, words, *_ in _NAMED}
+WORDS_ZH = {name: zh[0] for name, _, _, _, *zh in _NAMED if zh}  # the mistakes named in Chinese too (issue 20)
 
 NOTED = [
     ("softmax subtracts the max in place", "Softmax",
@@ -113,6 +160,11 @@ NOTED = [
     ("sigmoid backward multiplies grad_output in place", "Sigmoid",
      [(SIGMOID_BACKWARD, "grad_output *= self.y * (1.0 - self.y)\n        return grad_output")],
      "wrote into its input grad_output"),
+    ("loss returned as a NumPy scalar", "CrossEntropyLoss",
+     [(LOSS_FORWARD, "return -np.sum(targets * np.log(self.probs)) / len(probs)")], "not a Python float"),
+    ("loss returned as a 0-d array", "CrossEntropyLoss",
+     [(LOSS_FORWARD, "return np.asarray(-np.sum(targets * np.log(self.probs)) / len(probs))")],
+     "not a Python float"),
     ("loss clips probs in place", "CrossEntropyLoss",
      [(LOSS_CLIP, "self.probs = np.maximum(probs, self.eps, out=probs)")], "wrote into its input probs"),
 ]

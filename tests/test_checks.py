@@ -2,6 +2,7 @@
 on the right class and named, right answers written differently pass; statuses (pass, FAIL, TODO, not run), "Next:",
 --only and --explain; the report in English and Chinese, and the language chosen from the locale."""
 
+import ast
 import os
 import re
 import subprocess
@@ -17,7 +18,18 @@ from coursekit import i18n, report
 from coursekit.explain import explain_check, find_check
 from coursekit.report import CheckResult
 from coursekit.student_code import load_model_module
-from mutants import CORRECT, LINEAR_DW, MUTANTS, NOTED, SIGMOID_BACKWARD, SIGMOID_FORWARD, WORDS, mutate
+from mutants import (
+    CORRECT,
+    LINEAR_DW,
+    MUTANTS,
+    NOTED,
+    SIGMOID_BACKWARD,
+    SIGMOID_FORWARD,
+    SOFTMAX_SUM,
+    WORDS,
+    WORDS_ZH,
+    mutate,
+)
 
 STUDENT_CLASSES = [task.cls for task in TASKS if task.number is not None]
 ALL_CLASSES = [task.cls for task in TASKS]
@@ -126,6 +138,47 @@ def test_each_mistake_fails_in_its_own_class_and_is_named(tmp_path, name, cls, e
     assert WORDS[name] in explanation, f"{name}: caught but not named\n{text}"
     assert f"README.md section {STUDENT_CLASSES.index(cls) + 1}" in own[0].hint
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("name", sorted(WORDS_ZH))
+def test_each_mistake_is_named_in_chinese_too(tmp_path, name):
+    cls, edits = next((cls, edits) for known, cls, edits in MUTANTS if known == name)
+    module, path = load_mutant(tmp_path, edits)
+    text = format_report(run_checks(module, path, lang="zh"), lang="zh")
+    assert WORDS_ZH[name] in text, text
+
+
+def test_a_backward_right_for_a_wrong_forward_waits_for_it(tmp_path):
+    module, path = load_mutant(tmp_path, [(SOFTMAX_SUM, "self.y = exps / np.sum(exps)")])
+    results = by_name(run_checks(module, path))
+    assert results["Softmax.forward values"].status == "FAIL"
+    dx = results["Softmax.backward dx"]
+    assert dx.status == "not run" and dx.blocked_by == "Softmax.forward values"
+    assert "(waits for Softmax.forward values)" in format_report(list(results.values()))
+    chinese = format_report(run_checks(module, path, lang="zh"), lang="zh")
+    assert "未运行   Softmax.backward dx（等待 Softmax.forward 的值）" in chinese
+
+
+def english_words(text):
+    """The English words of text outside code: the solution's identifiers, paths, flags, commands, quoted code."""
+    tree = ast.parse(SOLUTION_MODEL.read_text(encoding="utf-8"))
+    code = {getattr(node, key) for node in ast.walk(tree) for key in ("id", "attr", "name", "arg")
+            if isinstance(getattr(node, key, None), str)}
+    code |= {"NumPy", "Python", "True", "dtype", "float32", "float64", "NaN", "inf", "dx", "dW", "db", "dprobs", "MLP"}
+    text = re.sub(r"python \S+\.py.*|\S+\.py\b|\S*/\S*|--\w+|`[^`]*`|\w*Error\b", " ", text)
+    return sorted({word for word in re.findall(r"[A-Za-z][A-Za-z_]+", text) if word not in code})
+
+
+def test_a_half_written_model_reports_in_chinese_only(tmp_path):
+    todo = 'raise NotImplementedError("Task 3: later")'
+    module, path = load_mutant(tmp_path, [(SOFTMAX_SUM, "self.y = exps / np.sum(exps)"),
+                                          ("return -self.targets / self.probs / len(self.probs)", todo),
+                                          (SIGMOID_FORWARD, "self.y = 1 // (1 + np.exp(-x))")])
+    text = format_report(run_checks(module, path, lang="zh"), lang="zh", explain_command='python main.py '
+                         '--explain "{name}"')
+    assert english_words(text) == [], text
+    assert not re.search(r"[\u4e00-\u9fff] +[\u4e00-\u9fff，。：）（]", text), text  # no stray space
+    assert ": " not in re.sub(r"\"[^\"]*\"|\w+Error: ", "", text).replace("dtype: ", ""), text
 
 
 @pytest.mark.parametrize("name, cls, edits, words", NOTED, ids=[m[0] for m in NOTED])
@@ -246,7 +299,8 @@ def test_failures_with_the_same_cause_are_said_once(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["weight gradient accumulated with +=", "backward updates W.data with a large step",
-                                  "forward with x @ W.T", "loss indexes probs with integer labels"])
+                                  "forward with x @ W.T", "loss indexes probs with integer labels",
+                                  "softmax divides by the sum of the whole batch"])
 def test_the_checks_give_the_same_statuses_through_a_sandbox(tmp_path, name):  # the grader's proxy of the module
     from coursekit.sandbox import Sandbox
 
@@ -265,7 +319,7 @@ def test_the_report_speaks_chinese_with_the_handouts_terms(tmp_path, startup):
     results = run_checks(startup, STARTUP_MODEL, lang="zh")
     text = format_report(results, lang="zh")
     assert "ReLU（示例，已经写好）" in text
-    assert "下一步：Task 1：Linear.forward（见讲义 chapter03/README.md 第 1 节" in text
+    assert "下一步：任务 1：Linear.forward（见讲义 chapter03/README.md 第 1 节" in text
     assert text.splitlines()[-1] == f"通过 4/{len(results)} 项检查"
     module, path = load_mutant(tmp_path, mutant("softmax backward with only the diagonal"))
     text = format_report(run_checks(module, path, lang="zh"), lang="zh")
@@ -355,6 +409,7 @@ def test_only_and_explain_on_the_command_line(capsys):
 
 def test_explain_prints_a_snippet_that_reproduces_the_failure(tmp_path, capsys):
     module, path = load_mutant(tmp_path / "tree", mutant("dW scaled by 1/N"))
+    assert find_check(CHECKS, "Softmax.forward 的值")[0].name == "Softmax.forward values"  # the Chinese name too
     check, _ = find_check(CHECKS, "linear.backward dW")
     text, passed = explain_check(module, path, CHECKS, TASKS, check)
     assert not passed and text.startswith("Linear.backward dW: FAIL")

@@ -8,16 +8,10 @@ In chapter03/README.md and README.en.md, each quoted check report sits between t
     ```
     <!-- end report -->
 
-The name after "report:" says which model.py is checked, and which of its lines are quoted:
-    startup         chapter03/startup/model.py as handed out: the list, abridged, and the last lines
-    solution        chapter03/solution/model.py: the last lines
-    <a mistake>     a model.py with one common mistake (tests/mutants.py, or EXAMPLES below): the explanation of
-                    the first failure (or note) of the class it is about
-A mistake is applied to the file a student who finished would have: solution/model.py without its BEGIN/END SOLUTION
-marker lines, so that its line numbers are those of the startup file with each stub replaced by the code.
-
-Stub messages quoted in backticks (`Task 3: Softmax.backward, see ... section 3`) are rewritten to what the stub of
-that method says in chapter03/startup/model.py.
+The name after "report:" is `startup` (the list, abridged, and the last lines), `solution` (the last lines), or a
+mistake of tests/mutants.py or EXAMPLES below, made in the finished file (solution/model.py without its markers):
+the explanation of the first failure (or note) of its class. Stub messages quoted in backticks (`Task 3: ...`) are
+rewritten to what the stub says in chapter03/startup/model.py.
 
     python tools/handout_examples.py           # rewrite the quoted reports and stub messages in both handouts
     python tools/handout_examples.py --check   # write nothing; exit 1 when a handout differs from the kit
@@ -61,54 +55,23 @@ LONG_EXCEPTION = re.compile(r"^(?P<head>\s+\w+: [^,]{10,}?,) .*?(?P<where> ?[(ï¼
 LONG_LINE = 120  # an exception line longer than this is quoted with its message cut after the first comma
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# The one place that asks the kit for a report
-
-
 def checks_only_report(tree_dir, lang):
-    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints, for the model.py in tree_dir.
-
-    It calls main.py's own entry point, so it needs no change when the report's functions change; a kit whose
-    main.py has no --lang yet gives its English report, for both languages.
-    """
+    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints on a UTF-8 console, run from the repo."""
     from chapter03.common.cli import main
 
-    for argv in (["--checks_only", "--lang", lang], ["--checks_only"]):
-        stdout, stderr = utf8_console(), utf8_console()
-        with working_directory(REPO), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                main(tree_dir, argv)
-            except SystemExit as exit_:  # argparse: a flag this kit does not know yet
-                if exit_.code == 2 and "--lang" in argv and "--lang" in text_of(stderr):
-                    continue
-                raise KitError(f"main.py {' '.join(argv)} exited with {exit_.code}:\n{text_of(stderr)}") from None
-        return text_of(stdout).rstrip("\n")
-    raise AssertionError("unreachable: the second command line has no --lang")
-
-
-def utf8_console():
-    """A stand-in for a UTF-8 terminal: the report prints its marks (and Chinese) as a student's console would."""
-    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n")
-
-
-def text_of(console):
-    console.flush()
-    return console.buffer.getvalue().decode("utf-8")
-
-
-@contextlib.contextmanager
-def working_directory(path):
-    """Run in `path`: the report names the startup file relative to the working directory."""
+    stdout, stderr = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n") for _ in range(2))
     before = Path.cwd()
-    os.chdir(path)
+    os.chdir(REPO)  # the report names the startup file relative to the working directory
     try:
-        yield
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            main(tree_dir, ["--checks_only", "--lang", lang])
+    except SystemExit as exit_:
+        stderr.flush()
+        raise KitError(f"main.py exited with {exit_.code}:\n{stderr.buffer.getvalue().decode()}") from None
     finally:
         os.chdir(before)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Which model.py each quoted report is about
+    stdout.flush()
+    return stdout.buffer.getvalue().decode("utf-8").rstrip("\n")
 
 
 def finished_file():
@@ -140,19 +103,8 @@ def report_for(name, lang):
         return checks_only_report(tree, lang)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# The lines worth quoting
-
-
-def paragraphs(report):
-    """The report's blocks of lines, as separated by blank lines: first the list of checks, then explanations,
-    notes, and last the summary."""
-    return [block.split("\n") for block in re.split(r"\n\s*\n", report.strip("\n"))]
-
-
 def abridged_list(lines):
-    """The list of checks, grouped by class (unindented class lines, indented check lines): the first class whole,
-    the second class's first check, then '...' and the last class whole."""
+    """The list of checks: the first class whole, the second class's first check, '...', the last class whole."""
     groups = []
     for line in lines:
         if line[:1].isspace() and groups:
@@ -174,7 +126,7 @@ def shorten(line):
 
 def quoted_lines(name, report):
     """The lines of report worth quoting for the example called name."""
-    blocks = paragraphs(report)
+    blocks = [block.split("\n") for block in re.split(r"\n\s*\n", report.strip("\n"))]  # list, explanations, summary
     if name == "startup":
         return [*abridged_list(blocks[0]), "", *blocks[-1]]
     if name == "solution":
@@ -188,29 +140,18 @@ def quoted_lines(name, report):
     return [shorten(line) for line in explanation]
 
 
-def quoted_report(name, lang):
-    return "\n".join(quoted_lines(name, report_for(name, lang)))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Rewriting a handout
-
-
 def stub_messages():
     """{'Softmax.backward': 'Task 3: Softmax.backward, see ... section 3', ...}: what each stub says."""
-    text = STARTUP.read_text(encoding="utf-8")
-    return {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(text)}
+    return {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(STARTUP.read_text("utf-8"))}
 
 
 def regenerate(text, lang, reports):
-    """text of a handout with every quoted report and stub message as the kit prints them now.
-
-    reports: a dict {(name, lang): quoted report} filled as needed, so each report is computed once."""
+    """text with every quoted report and stub message as the kit prints them now (reports: a cache by name)."""
 
     def block(match):
         name = match["name"].strip()
         if (name, lang) not in reports:
-            reports[(name, lang)] = quoted_report(name, lang)
+            reports[(name, lang)] = "\n".join(quoted_lines(name, report_for(name, lang)))
         return f"{match['open']}```\n{reports[(name, lang)]}\n```\n{match['close']}"
 
     messages = stub_messages()
@@ -224,13 +165,6 @@ def regenerate(text, lang, reports):
     return STUB_QUOTE.sub(stub, BLOCK.sub(block, text))
 
 
-def differences(path, old, new):
-    """A short unified diff of a handout against what it should say."""
-    diff = difflib.unified_diff(old.split("\n"), new.split("\n"), f"{shown_path(path)} (now)",
-                                f"{shown_path(path)} (from the kit)", n=1, lineterm="")
-    return "\n".join(diff)
-
-
 def run(check):
     reports = {}
     stale = []
@@ -241,7 +175,9 @@ def run(check):
             continue
         stale.append(path)
         if check:
-            print(differences(path, old, new), file=sys.stderr)
+            print("\n".join(difflib.unified_diff(old.split("\n"), new.split("\n"), f"{shown_path(path)} (now)",
+                                                f"{shown_path(path)} (from the kit)", n=1, lineterm="")),
+                  file=sys.stderr)
         else:
             write_atomically(path, lambda file, new=new: file.write(new.encode("utf-8")))
             print(f"rewrote the quoted reports in {shown_path(path)}")

@@ -5,12 +5,9 @@ maintainers: students never need to run it.
     python tools/make_startup.py --check   # write nothing; exit 1 when the startup file is not what would be written
     python tools/make_startup.py --force   # write it even over changes made since it was generated (kept in a backup)
 
-The tool remembers what it wrote: the SHA-256 of the generated file, in a file beside it (chapter03/startup/
-.model.py.sha256, in the format of `sha256sum`, of the text with "\\n" line ends). A startup file that no longer has
-that hash was changed after it was generated: on a student's checkout, that is the student's work. It is never
-overwritten without --force, and with --force a copy of it is kept first, beside it, under a name of its own.
-
-How the solution file is marked up: coursekit/startup.py.
+The SHA-256 of what it wrote is kept beside it (chapter03/startup/.model.py.sha256, as `sha256sum` writes it): a
+startup file without that hash was changed since (on a student's checkout, the student's work) and is never
+overwritten without --force, which first keeps a copy. How the solution file is marked up: coursekit/startup.py.
 """
 
 import argparse
@@ -30,18 +27,16 @@ from coursekit.startup import MarkerError, make_startup  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Generate the students' model.py from the reference model.py (for maintainers). A startup file "
-                    "changed since it was generated (a student's work) is not overwritten without --force.")
+    parser = argparse.ArgumentParser(description="Generate the students' model.py from the reference model.py (for "
+                                                 "maintainers); a startup file holding a student's work is kept.")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the startup file differs from what would be generated")
     action.add_argument("--force", action="store_true",
-                        help="write the startup file even if it was changed since it was generated, after keeping a "
-                             "copy of it beside it (model.py.<date-time>.bak)")
+                        help="write it even if it was changed since it was generated, after keeping a copy of it "
+                             "beside it (model.py.<date-time>.bak)")
     parser.add_argument("--chapter", type=Path, default=REPO / "chapter03",
-                        help="the chapter's folder, holding solution/, startup/ and common/tasks.py "
-                             "(default: chapter03)")
+                        help="the chapter's folder, with solution/, startup/ and common/tasks.py (default: chapter03)")
     parser.add_argument("--solution", type=Path, help="the reference (default: <chapter>/solution/model.py)")
     parser.add_argument("--startup", type=Path, help="the file to generate (default: <chapter>/startup/model.py)")
     args = parser.parse_args(argv)
@@ -52,19 +47,14 @@ def main(argv=None):
     return run_command(generate, solution, startup, args.chapter, args.force)
 
 
-def chapter_tasks(chapter):
-    """The task table of a chapter: TASKS in <chapter>/common/tasks.py, imported as the package <chapter>.common."""
+def expected_text(solution, chapter):
+    """The text the startup file should hold, from the solution and <chapter>/common/tasks.py's TASKS."""
     chapter = chapter.resolve()
     sys.path.insert(0, str(chapter.parent))
     try:
-        return importlib.import_module(f"{chapter.name}.common.tasks").TASKS
+        tasks = importlib.import_module(f"{chapter.name}.common.tasks").TASKS
     except ImportError as exc:
         raise KitError(f"make_startup: no task table in {shown_path(chapter)}/common/tasks.py ({exc}).") from None
-
-
-def expected_text(solution, chapter):
-    """The text the startup file should hold."""
-    tasks = chapter_tasks(chapter)
     try:
         return make_startup(solution.read_text(encoding="utf-8"), tasks)
     except OSError as exc:
@@ -76,11 +66,7 @@ def expected_text(solution, chapter):
         raise KitError(f"make_startup: {shown_path(solution)}, {exc}. Nothing was written.") from None
 
 
-# ---------------------------------------------------------------------------------------------------- the record
-
-
 def record_path(startup):
-    """Where the hash of the generated startup file is kept: beside it, chapter03/startup/.model.py.sha256."""
     return startup.with_name(f".{startup.name}.sha256")
 
 
@@ -89,7 +75,7 @@ def digest(text):
 
 
 def recorded_digest(startup):
-    """The hash written when the startup file was last generated; None when there is no readable record."""
+    """The hash written when the startup file was last generated; None without a readable record."""
     try:
         fields = record_path(startup).read_text(encoding="utf-8").split()
     except (OSError, UnicodeDecodeError):
@@ -97,60 +83,50 @@ def recorded_digest(startup):
     return fields[0] if fields else None
 
 
-def write_record(startup, text):
-    record = f"{digest(text)}  {startup.name}\n"
-    write_atomically(record_path(startup), lambda file: file.write(record.encode("utf-8")))
-
-
 def read_text(path):
-    """The startup file's text with "\\n" line ends, whatever git checked out; None when there is no file."""
-    refuse_folder(path)  # the path of a folder: a plain message, not IsADirectoryError
+    """The startup file's text; None when there is none. Text that is not UTF-8 is someone's: kept as changed."""
+    refuse_folder(path)
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise KitError(f"make_startup: cannot read {shown_path(path)}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:  # not text the tool wrote: someone's, so never overwritten without --force
+    except UnicodeDecodeError as exc:
         return path.read_bytes().decode("utf-8", errors="replace") + f"\n# not UTF-8: {exc.reason}"
 
 
 def changed_since_generated(startup, current):
-    """True when the startup file's text is not what the tool last wrote (or there is no record of it)."""
     return current is not None and digest(current) != recorded_digest(startup)
 
 
-# ---------------------------------------------------------------------------------------------------- the commands
-
-
 def generate(solution, startup, chapter, force):
-    """Write the startup file, unless it holds changes made since it was generated (then only with force)."""
+    """Write the startup file and its record, unless it holds changes made since it was generated (then: force)."""
     expected = expected_text(solution, chapter)
     current = read_text(startup)
-    if current == expected:
-        if recorded_digest(startup) != digest(expected):
-            write_record(startup, expected)
+    if current != expected:
+        if changed_since_generated(startup, current):
+            if not force:
+                raise KitError(
+                    f"make_startup: {shown_path(startup)} was changed after it was generated (on a student's "
+                    f"checkout: the student's code), so it was not overwritten; nothing was written.\n"
+                    f"Students: you never need this tool, your file is untouched.\n"
+                    f"Maintainers: change the startup file through {shown_path(solution)}. To replace this one "
+                    f"anyway, --force keeps a copy of it beside it first.")
+            print(f"kept a copy of the changed {shown_path(startup)} in {shown_path(keep_backup(startup))}")
+        write_atomically(startup, lambda file: file.write(expected.encode("utf-8")))
+        print(f"wrote {shown_path(startup)} from {shown_path(solution)}")
+    else:
         print(f"{shown_path(startup)} is up to date with {shown_path(solution)}: nothing to write.")
-        return 0
-    if changed_since_generated(startup, current):
-        if not force:
-            raise KitError(
-                f"make_startup: {shown_path(startup)} was changed after it was generated (on a student's checkout: "
-                f"the student's code), so it was not overwritten; nothing was written.\n"
-                f"Students: you never need this tool, your file is untouched.\n"
-                f"Maintainers: change the startup file through {shown_path(solution)}. To replace this one anyway, "
-                f"--force keeps a copy of it beside it first.")
-        print(f"kept a copy of the changed {shown_path(startup)} in {shown_path(keep_backup(startup))}")
-    write_atomically(startup, lambda file: file.write(expected.encode("utf-8")))
-    write_record(startup, expected)
-    print(f"wrote {shown_path(startup)} from {shown_path(solution)}")
+    if recorded_digest(startup) != digest(expected):
+        record = f"{digest(expected)}  {startup.name}\n"
+        write_atomically(record_path(startup), lambda file: file.write(record.encode("utf-8")))
     return 0
 
 
 def keep_backup(path):
     """Copy path to path.<date-time>.bak beside it, under a name no file has yet; returns the copy's path."""
-    content = path.read_bytes()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    content, stamp = path.read_bytes(), time.strftime("%Y%m%d-%H%M%S")
     for number in range(1, 1000):
         backup = path.with_name(f"{path.name}.{stamp}{'' if number == 1 else f'-{number}'}.bak")
         try:
@@ -160,7 +136,7 @@ def keep_backup(path):
         except FileExistsError:
             continue
         except OSError as exc:
-            with contextlib.suppress(OSError):  # a half-written copy; on a disk that refuses, there is none
+            with contextlib.suppress(OSError):  # a half-written copy
                 backup.unlink()
             raise KitError(f"make_startup: could not keep a copy of {shown_path(path)} ({exc.strerror}), so nothing "
                            f"was written.") from None
@@ -174,30 +150,23 @@ def check(solution, startup, chapter):
     if current == expected and recorded_digest(startup) == digest(expected):
         print(f"{shown_path(startup)} is up to date with {shown_path(solution)}")
         return 0
+    line = next((n for n, (a, b) in enumerate(zip((current or "").split("\n"), expected.split("\n")), 1) if a != b),
+                None)
     if current == expected:
         why = (f"its record {shown_path(record_path(startup))} is missing or stale; "
                f"`python tools/make_startup.py` writes it (and nothing else)")
     elif current is None:
         why = "it is missing; `python tools/make_startup.py` writes it"
     elif changed_since_generated(startup, current):
-        why = (f"it differs from it at line {first_difference(current, expected)} and was changed after it was "
-               f"generated (a student's work, on a student's checkout); change it through the solution file only, "
-               f"then regenerate it (make_startup.py will not overwrite it without --force)")
+        why = (f"it differs from it at line {line} and was changed after it was generated (a student's work, on a "
+               f"student's checkout); change it through the solution file only, then regenerate it (make_startup.py "
+               f"will not overwrite it without --force)")
     else:
-        why = (f"it differs from it at line {first_difference(current, expected)}: the solution file changed since; "
-               f"regenerate it with `python tools/make_startup.py`")
+        why = (f"it differs from it at line {line}: the solution file changed since; regenerate it with "
+               f"`python tools/make_startup.py`")
     print(f"make_startup: {shown_path(startup)} is out of date: it should be generated from {shown_path(solution)} "
           f"but {why}.", file=sys.stderr)
     return 1
-
-
-def first_difference(a, b):
-    """The 1-based number of the first line where the texts a and b differ."""
-    a_lines, b_lines = a.split("\n"), b.split("\n")
-    for number, (line_a, line_b) in enumerate(zip(a_lines, b_lines), start=1):
-        if line_a != line_b:
-            return number
-    return min(len(a_lines), len(b_lines)) + 1
 
 
 if __name__ == "__main__":

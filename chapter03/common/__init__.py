@@ -1,14 +1,3 @@
-"""Chapter 3's machinery, shared by both trees. Students do not need to change anything here.
-
-- tasks.py                the task table: which classes students write, handout sections, points
-- checks.py               the checks of Linear, ReLU, the loss and MLP; activation_checks.py: Sigmoid and Softmax
-- cli.py                  main.py's command line: checks, then data, then the training run
-- run.py                  one training run: epochs, a checkpoint after each, the test
-- diagnose.py             a run that does not learn: which layer, or the learning rate
-- train.py                the SGD optimizer, one epoch, evaluation
-- checkpoint.py           model.npz: its schema, save, load, resume, rebuild the network
-- data.py                 find, verify and load MNIST; download.py fetches it; verify.py checks its SHA-256
-- plots.py                loss curves, confusion matrix, the digits the network got most wrong
-- digit_image.py          turn a drawing into a 28x28 MNIST-like input
-- canvas.py               the drawing window of handwriting_canvas.py
-"""
+"""Chapter 3's machinery, shared by both trees (students change nothing here): the task table (tasks.py), the
+checks (checks.py, activation_checks.py), the run (cli.py, run.py, train.py, checkpoint.py), MNIST (data.py,
+download.py, verify.py), plots, the canvas (canvas.py, digit_image.py) and diagnose.py."""

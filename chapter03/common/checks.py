@@ -1,18 +1,14 @@
-"""The checks of chapter 3's layers: each tests one thing of one class of the student's model.py.
-
-Forward values against the formula, backward against float64 central differences of the checker's own reference
-(coursekit/gradcheck.py), shapes and dtypes, the inputs that break a careless implementation (stability), state
-across calls (gradients assigned, not accumulated; parameters and inputs left alone: coursekit/layer_checks.py), and
-last the student's layers inside MLP, trained for a few steps on a tiny problem (integration). The references here
-are computed without looking at model.py; the mistakes students make are named when a result matches one.
-coursekit/report.py runs them and writes the report. Every message is built when a check runs, in its language.
+"""The checks of chapter 3's Linear, ReLU, CrossEntropyLoss and MLP (Sigmoid and Softmax: activation_checks.py):
+values against the formula, gradients against float64 central differences of our own references (never model.py),
+shapes and dtypes, stability, state across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem.
 """
 
 import numpy as np
 
-from coursekit import gradcheck
 from coursekit.gradcheck import (
     CheckFailed,
+    Size,
+    gradient_of,
     inputs_rng,
     numeric_gradient,
     one_hot,
@@ -20,7 +16,6 @@ from coursekit.gradcheck import (
     require_array,
     require_close,
     require_number,
-    use_seed,
 )
 from coursekit.i18n import say
 from coursekit.layer_checks import elementwise_checks, state_checks
@@ -28,14 +23,6 @@ from coursekit.report import Check
 
 from .activation_checks import LOSS_SIZES, SIZES, D, M, N, sigmoid_checks, softmax_checks, softmax_reference
 from .tasks import TASK
-
-__all__ = ["CHECKS", "SEED", "use_seed"]  # noqa: F822 (SEED: __getattr__ below)
-
-
-def __getattr__(name):  # SEED: the seed the checks draw their inputs from now (use_seed changes it)
-    if name == "SEED":
-        return gradcheck.SEED
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def cross_entropy_reference(probs, targets):
@@ -81,8 +68,7 @@ def linear_backward_shapes(module):
     layer, rng = new_linear(module, np.float32), inputs_rng()
     layer.forward(random_inputs(rng, (N, D)).astype(np.float32))
     grad_x = layer.backward(random_inputs(rng, (N, M)).astype(np.float32))
-    require_array(grad_x, (N, D), say("the gradient returned by Linear.backward", "Linear.backward 返回的梯度"),
-                  np.float32, SIZES)
+    require_array(grad_x, (N, D), gradient_of("Linear"), np.float32, SIZES)
     require_array(layer.W.grad, (D, M), "W.grad", np.float32, SIZES)
     require_array(layer.b.grad, (1, M), "b.grad", np.float32, SIZES)
 
@@ -102,21 +88,19 @@ def linear_backward(which):
             return np.sum((x @ W + b) * dout)
 
         if which == "dx":
-            what = say("dx, the gradient returned by Linear.backward", "dx（Linear.backward 返回的梯度）")
+            what = gradient_of("Linear", "dx")
             got = require_array(grad_x, (N, D), what, sizes=SIZES)
             W_now = np.asarray(layer.W.data, dtype=np.float64)
             changed = [] if np.allclose(W_now, W) else [(dout @ W_now.T, say(
                 "dx was computed with a W that backward had already changed: see the check "
                 "'Linear.backward leaves W.data and b.data unchanged'.",
-                "dx 是用 backward 中途改过的 W 算的：见检查 'Linear.backward leaves W.data and b.data unchanged'。"),
+                "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"),
                 "")]
             require_close(got, numeric_gradient(f, x), what, SIZES, changed)
-        elif which == "dW":
-            require_close(require_array(layer.W.grad, (D, M), "W.grad", sizes=SIZES), numeric_gradient(f, W),
-                          "W.grad", SIZES)
         else:
-            require_close(require_array(layer.b.grad, (1, M), "b.grad", sizes=SIZES), numeric_gradient(f, b),
-                          "b.grad", SIZES)
+            name, ours = ("W", W) if which == "dW" else ("b", b)
+            got = require_array(getattr(layer, name).grad, ours.shape, f"{name}.grad", sizes=SIZES)
+            require_close(got, numeric_gradient(f, ours), f"{name}.grad", SIZES)
 
     return check
 
@@ -150,14 +134,12 @@ def loss_inputs():
     return probs, one_hot(np.arange(N) % M, M)
 
 
-def gradient_of(cls):
-    return say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
-
-
-def loss_number(got, what):
+def loss_number(got, what, noted=False):
     return require_number(got, what, say("the mean over the batch", "这一批的平均值"),
-                          say("Sum over the classes and average over the N examples: the loss is a single float.",
-                              "对类别求和、对 N 个样本求平均：损失是一个 float。"))
+                          say("Sum over the classes and average over the N examples: the loss is a single float "
+                              "(float(...)); an array of shape (1,) is still an array.",
+                              "对类别求和、对 N 个样本求平均：损失是一个 float（float(...)）；形状为 (1,) 的数组仍然是"
+                              "数组。"), noted)
 
 
 def averaged_over_all(value):
@@ -171,7 +153,7 @@ def averaged_over_all(value):
 def loss_forward_value(module):
     probs, targets = loss_inputs()
     got = loss_number(module.CrossEntropyLoss().forward(probs.copy(), targets.copy()),
-                      "CrossEntropyLoss.forward(probs, targets)")
+                      "CrossEntropyLoss.forward(probs, targets)", noted=True)
     expected = cross_entropy_reference(probs, targets)
     require_close(got, expected, "L = CrossEntropyLoss.forward(probs, targets)", LOSS_SIZES,
                   [averaged_over_all(expected)])
@@ -182,7 +164,7 @@ def loss_backward_shape(module):
     loss = module.CrossEntropyLoss()
     loss.forward(probs.astype(np.float32), targets.astype(np.float32))
     require_array(loss.backward(), (N, M),
-                  say("the gradient returned by CrossEntropyLoss.backward", "CrossEntropyLoss.backward 返回的梯度"),
+                  gradient_of("CrossEntropyLoss"),
                   np.float32, LOSS_SIZES)
 
 
@@ -190,54 +172,53 @@ def loss_backward_dprobs(module):
     probs, targets = loss_inputs()
     loss = module.CrossEntropyLoss()
     loss.forward(probs.copy(), targets.copy())
-    what = say("dprobs, the gradient returned by CrossEntropyLoss.backward",
-               "dprobs（CrossEntropyLoss.backward 返回的梯度）")
+    what = gradient_of("CrossEntropyLoss", "dprobs")
     got = require_array(loss.backward(), (N, M), what, sizes=LOSS_SIZES)
     expected = numeric_gradient(lambda: cross_entropy_reference(probs, targets), probs)
     fused = ((probs - targets) / N, say("CrossEntropyLoss.backward returned (probs - targets) / N.",
                                         "CrossEntropyLoss.backward 返回的是 (probs - targets) / N。"),
              say("(probs - targets) / N is the gradient with respect to the logits before Softmax (loss and softmax "
                  "fused). Here Softmax.backward follows, so return the gradient with respect to probs.",
-                 "(probs - targets) / N 是对 Softmax 之前的得分（logits）的梯度（损失和 softmax 合在一起）。这里后面还"
+                 "(probs - targets) / N 是对 Softmax 之前的得分（logits）的梯度（损失和 Softmax 合在一起）。这里后面还"
                  "有 "
                  "Softmax.backward，所以要返回对 probs 的梯度。"))
-    require_close(got, expected, what, LOSS_SIZES, [fused, averaged_over_all(expected)])
+    precedence = [(-targets / N * probs, say("CrossEntropyLoss.backward multiplied by probs where it should divide: "
+                                             "Python reads -targets / N * probs as (-targets / N) * probs.",
+                                             "CrossEntropyLoss.backward 乘了 probs，应该除以它：Python 把 "
+                                             "-targets / N * probs 读作 (-targets / N) * probs。"),
+                   say("Write -targets / probs / N, or -targets / (N * probs).",
+                       "写成 -targets / probs / N，或者 -targets / (N * probs)。")),
+                  (expected * N * N, say("CrossEntropyLoss.backward multiplied by N where it should divide: Python "
+                                         "reads -targets / probs * N as (-targets / probs) * N.",
+                                         "CrossEntropyLoss.backward 乘了 N，应该除以 N：Python 把 -targets / probs * N "
+                                         "读作 (-targets / probs) * N。"),
+                   say("Write -targets / probs / N.", "写成 -targets / probs / N。"))]
+    require_close(got, expected, what, LOSS_SIZES, [fused, averaged_over_all(expected), *precedence])
 
 
 def loss_stability(module):
-    targets = one_hot([1, 0], 3)
-    zero_elsewhere = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])  # zeros only where the target is 0
-    loss = module.CrossEntropyLoss()
-    got = loss_number(loss.forward(zero_elsewhere.copy(), targets.copy()), "CrossEntropyLoss.forward")
+    """Zeros where the target is 0 (clipped harmlessly), then a zero where it is 1 (sure and wrong): finite."""
     eps_hint = say("log(0) is -inf, and 0 * log(0) is NaN: clip the probabilities to at least self.eps before the "
                    "log, and divide by the clipped ones in backward.",
                    "log(0) 是 -inf，而 0 * log(0) 是 NaN：取 log 之前先把概率截断到至少 self.eps，backward 里也除以截断"
                    "后的概率。")
-    expected = cross_entropy_reference(zero_elsewhere, targets)
-    if not np.isfinite(got):
-        raise CheckFailed(say(f"CrossEntropyLoss.forward(probs={zero_elsewhere.tolist()}, targets={targets.tolist()}) "
-                              f"gave {got}, expected {expected:.6g}.",
-                              f"CrossEntropyLoss.forward(probs={zero_elsewhere.tolist()}, targets={targets.tolist()}) "
-                              f"给出了 {got}，期望值是 {expected:.6g}。"), eps_hint, got=got, expected=expected)
-    require_close(got, expected, f"CrossEntropyLoss.forward, probs = {zero_elsewhere.tolist()}")
-    grad = require_array(loss.backward(), targets.shape,
-                         gradient_of("CrossEntropyLoss"))
-    if not np.all(np.isfinite(grad)):
-        raise CheckFailed(say(f"CrossEntropyLoss.backward after probs = {zero_elsewhere.tolist()} gave "
-                              f"{grad.tolist()}: not finite.",
-                              f"probs = {zero_elsewhere.tolist()} 之后，CrossEntropyLoss.backward 给出了 "
-                              f"{grad.tolist()}：不是有限的数。"), eps_hint)
-    zero_on_target = np.array([[1.0, 0.0, 0.0]])  # the network is sure and wrong
-    got = loss_number(loss.forward(zero_on_target.copy(), one_hot([1], 3)), "CrossEntropyLoss.forward")
-    grad = require_array(loss.backward(), (1, 3),
-                         gradient_of("CrossEntropyLoss"))
-    if not (np.isfinite(got) and got > 0 and np.all(np.isfinite(grad))):
-        raise CheckFailed(say(f"For probs = {zero_on_target.tolist()} and targets = [[0, 1, 0]], CrossEntropyLoss "
-                              f"gave the loss {got} and the gradient {grad.tolist()}: both should be finite "
-                              f"(about -log(eps) for the loss).",
-                              f"probs = {zero_on_target.tolist()}、targets = [[0, 1, 0]] 时，CrossEntropyLoss 给出的损"
-                              "失是 "
-                              f"{got}，梯度是 {grad.tolist()}：两者都应该是有限的数（损失约为 -log(eps)）。"), eps_hint)
+    loss = module.CrossEntropyLoss()
+    for probs, targets in ((np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]]), one_hot([1, 0], 3)),
+                           (np.array([[1.0, 0.0, 0.0]]), one_hot([1], 3))):
+        got = loss_number(loss.forward(probs.copy(), targets.copy()), "CrossEntropyLoss.forward")
+        grad = require_array(loss.backward(), targets.shape, gradient_of("CrossEntropyLoss"))
+        expected = cross_entropy_reference(probs, targets)
+        if not (np.isfinite(got) and np.all(np.isfinite(grad))):
+            raise CheckFailed(say(f"For probs = {probs.tolist()} and targets = {targets.tolist()}, CrossEntropyLoss "
+                                  f"gave the loss {got} (expected {expected:.6g}) and the gradient {grad.tolist()}: "
+                                  f"both should be finite.",
+                                  f"probs = {probs.tolist()}、targets = {targets.tolist()} 时，CrossEntropyLoss 给出的"
+                                  f"损失是 {got}（期望值 {expected:.6g}），梯度是 {grad.tolist()}：两者都应该是有限"
+                                  f"的数。"),
+                              eps_hint, got=got, expected=expected)
+        if len(probs) > 1:  # where the target's probability is 0, any eps of the order of 1e-12 will do
+            sizes = (Size("N", 2, "the batch size", "批量大小"), Size("M", 3, "the number of classes", "类别数"))
+            require_close(got, expected, f"CrossEntropyLoss.forward, probs = {probs.tolist()}", sizes)
 
 
 def one_hot_index(error, call):

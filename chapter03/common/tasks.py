@@ -1,10 +1,5 @@
-"""The task table of chapter 3: the one place that says which classes students write, where the handout explains
-them, and what they are worth. The stubs of startup/model.py, the checks, the report's "reread section N" and the
-grader's points all come from here (coursekit/tasks.py says how).
-
-To add a layer: write it between markers in solution/model.py, add its row here, write its checks in checks.py,
-then run `python tools/make_startup.py`. README.md (section "Adding a task") walks through it.
-"""
+"""The task table of chapter 3: which classes students write, their handout sections and points; the stubs, checks,
+"reread section N" and grading points come from it. Adding a layer: MAINTAINING.md ("Adding a task")."""
 
 from coursekit.tasks import EXAMPLE, INTEGRATION, Task
 
