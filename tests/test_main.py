@@ -17,8 +17,6 @@ from threadpoolctl import threadpool_info
 from chapter03.common import cli, data, diagnose, run, train
 from conftest import CHAPTER, SOLUTION_MODEL
 from coursekit import report
-from coursekit.errors import run_command
-from coursekit.student_code import load_model_module
 
 SOLUTION_MAIN = CHAPTER / "solution" / "main.py"
 STARTUP_MAIN = CHAPTER / "startup" / "main.py"
@@ -236,37 +234,39 @@ def small_mnist(mnist_dir):
     return mnist._replace(train_images=mnist.train_images[:8000], train_labels=mnist.train_labels[:8000])
 
 
-def train_in_process(module_file, mnist, model_dir, **settings):
-    """run.train_and_test as main.py runs it (settings: Config fields in `config`, and keyword arguments); its exit
-    status."""
-    config = run.Config(**{"hidden_dims": (32,), "lr": 0.01, "momentum": 0.95, "batch_size": 64, "epochs": 2,
-                           "seed": 0, **settings.pop("config", {})})
-    return run_command(lambda: run.train_and_test(load_model_module(module_file), module_file, mnist, config,
-                                                  model_dir, "python chapter03/startup/main.py", **settings))
+def main_in_process(tree, mnist, model_dir, *flags, monkeypatch):
+    """main.py of tree in this process on `mnist` (its checks taken as passed): the exit status."""
+    monkeypatch.setattr(run, "load_data", lambda args: mnist)
+    monkeypatch.setattr(run, "check_layers", lambda *args: True)
+    return cli.main(tree, ["--model_dir", str(model_dir), "--hidden_dims", "32", "--epochs", "2", *map(str, flags)])
 
 
-def test_a_tiny_learning_rate_stops_and_a_larger_one_is_suggested(small_mnist, tmp_path, capsys, no_time_limit):
-    student = student_tree(tmp_path) / "model.py"  # the reference's code, in a student's file
-    assert train_in_process(student, small_mnist, tmp_path / "model", config={"lr": 1e-6, "momentum": 0.0}) == 1
+def test_a_tiny_learning_rate_stops_and_a_larger_one_is_suggested(small_mnist, tmp_path, capsys, no_time_limit,
+                                                                  monkeypatch):
+    tree = student_tree(tmp_path)  # the reference's code, in a student's file
+    assert main_in_process(tree, small_mnist, tmp_path / "model", "--lr", "1e-6", "--momentum", "0",
+                           monkeypatch=monkeypatch) == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "Even the reference layers do not learn at lr 1e-06: the learning rate is at fault" in err
     assert re.search(r"Train with --lr (1|0\.1|0\.01) \(", err), err
 
 
-def test_resuming_a_finished_run_has_nothing_to_do_and_names_the_saved_settings(small_mnist, tmp_path, capsys):
+def test_resuming_a_finished_run_has_nothing_to_do_and_names_the_saved_settings(small_mnist, tmp_path, capsys,
+                                                                                 monkeypatch):
     model_dir = tmp_path / "model"
-    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1}) == 0
+    solution = CHAPTER / "solution"
+    assert main_in_process(solution, small_mnist, model_dir, "--epochs", 1, monkeypatch=monkeypatch) == 0
     out = capsys.readouterr().out
     assert "1 epoch." in out and "1 epochs" not in out
     before = (model_dir / "model.npz").read_bytes()
 
-    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1}, resume=True) == 0
+    assert main_in_process(solution, small_mnist, model_dir, "--epochs", 1, "--resume", monkeypatch=monkeypatch) == 0
     out = capsys.readouterr().out
     assert f"Nothing to do: {model_dir / 'model.npz'} already holds 1 epoch of training" in out
     assert "That run was trained with" not in out and "Test accuracy" not in out
 
-    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1, "lr": 0.1, "seed": 3},
-                            resume=True) == 0
+    assert main_in_process(solution, small_mnist, model_dir, "--epochs", 1, "--lr", 0.1, "--seed", 3, "--resume",
+                           monkeypatch=monkeypatch) == 0
     out = capsys.readouterr().out
     assert "That run was trained with --lr 0.01, --seed 0; your flags say --lr 0.1, --seed 3." in out
     assert (model_dir / "model.npz").read_bytes() == before
