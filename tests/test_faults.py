@@ -678,6 +678,7 @@ DAMAGES = {
     "b2 of the wrong shape": (replaced("b2", np.zeros(10, np.float32)), "b2 has shape (10,), not (1, 10)"),
     "hidden_dims text": (replaced("hidden_dims", np.array(["16", "8"])), "hidden_dims is not a list of whole numbers"),
     "history too short": (replaced("train_loss", np.zeros(0)), "train_loss has shape (0,), not (1,)"),
+    "NaN weights": (with_nan("W0"), "W0 holds NaN"),
 }
 
 

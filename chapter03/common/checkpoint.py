@@ -94,7 +94,12 @@ def format_problem(saved):
         shapes[f"W{i}"], shapes[f"b{i}"] = (dims[i], dims[i + 1]), (1, dims[i + 1])
     shapes.update({f"velocity{j}": shape for j, shape in enumerate(list(shapes.values()))})
     shapes.update(dict.fromkeys(HISTORY_KEYS, (int(saved["epoch"]),)))
-    return next(filter(None, (shape_problem(saved, key, shape) for key, shape in shapes.items())), None)
+    problem = next(filter(None, (shape_problem(saved, key, shape) for key, shape in shapes.items())), None)
+    if problem:
+        return problem
+    not_finite = [key for key in shapes if saved[key].dtype.kind == "f" and not np.isfinite(saved[key]).all()]
+    return say(f"{not_finite[0]} holds NaN or infinite values", f"{not_finite[0]} 里有 NaN 或无穷大的值") \
+        if not_finite else None
 
 
 def shape_problem(saved, key, shape):

@@ -152,14 +152,14 @@ def check_selection(flags, args):
                       f"请给出下面的一个名字（加引号）：\n  {names}"))
 
 
-def resume_command(tree_dir, argv=None):
+def resume_command(tree, argv=None):
     """The command that continues this run (with --resume), quoted for the shell it runs in: POSIX single quotes
     where they work, double quotes on Windows (cmd.exe and PowerShell do not read single quotes)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     quote = shlex.quote if os.name != "nt" else (
         lambda arg: arg if arg and not re.search(r'[\s"&|<>^%;,()\']', arg) else '"' + arg.replace('"', '\\"') + '"')
     resume = [] if "--resume" in argv else ["--resume"]
-    return " ".join([f"python chapter03/{Path(tree_dir).name}/main.py", *map(quote, [*argv, *resume])])
+    return " ".join([f"python chapter03/{tree}/main.py", *map(quote, [*argv, *resume])])
 
 
 def folder_path(text):

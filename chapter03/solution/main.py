@@ -55,7 +55,7 @@ def main(argv=None, tree=TREE):
                                rng=np.random.default_rng(config.seed))
         loss_fn = model_py.CrossEntropyLoss()
         optimizer = train.SGD(network.parameters(), config.lr, config.momentum)
-        folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree, argv))  # model.npz, loss.png
+        folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv))  # model.npz, loss.png
         if args.resume and run.nothing_left_to_train(folder.model_path, config):
             return 0
         if args.resume:
