@@ -1,9 +1,6 @@
-"""One exception type for every failure the kit expects and explains, and the one place that turns it into an exit.
+"""KitError, a failure explained in plain words, and run_command, the one place that turns failures into an exit:
 
-    sys.exit(run_command(main, args))      # in every command: expected failures become a message and a status
-
-Exit status: 0 success; 1 a failure explained in plain words; 130 stopped by Ctrl-C, Ctrl-Break (Windows), SIGTERM
-(an IDE's stop button, `kill`) or SIGHUP (its terminal closed), which all raise KeyboardInterrupt where the program is.
+    sys.exit(run_command(main, args))   # 0 success; 1 a failure explained; 130 stopped by a signal (see below)
 """
 
 import errno
@@ -25,27 +22,26 @@ class KitError(Exception):
 
 
 class Terminated(KeyboardInterrupt):
-    """A stop signal other than Ctrl-C, raised where the program is: every `except KeyboardInterrupt` that keeps a
-    model or removes a temporary file works for it too."""
+    """A stop signal other than Ctrl-C: a KeyboardInterrupt, so every `except KeyboardInterrupt` works for it too."""
 
 
 def stop_signals():
     """{signal number: what sends it} for the signals that stop a run; SIGHUP and SIGBREAK exist on one OS each."""
-    names = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM (a stop button, or kill)",
-             "SIGHUP": "SIGHUP (its terminal was closed)", "SIGBREAK": "Ctrl-Break"}
-    return {getattr(signal, name): told for name, told in names.items() if hasattr(signal, name)}
+    names = {"SIGINT": ("Ctrl-C", "Ctrl-C"), "SIGBREAK": ("Ctrl-Break", "Ctrl-Break"),
+             "SIGTERM": ("SIGTERM (a stop button, or kill)", "SIGTERM（停止按钮或 kill）"),
+             "SIGHUP": ("SIGHUP (its terminal was closed)", "SIGHUP（终端被关掉了）")}
+    return {getattr(signal, name): say(*told) for name, told in names.items() if hasattr(signal, name)}
 
 
 # OSErrors that say something about this computer, not about a bug in the kit: a message, not a traceback.
 ADVICE_FOR = {
-    errno.ENOSPC: ("The disk is full: free some space, or choose a folder on another disk.",
-                   "磁盘满了：腾出一些空间，或者换一个在别的磁盘上的文件夹。"),
-    errno.EDQUOT: ("Your disk quota is used up: free some space, or choose a folder on another disk.",
-                   "你的磁盘配额用完了：腾出一些空间，或者换一个在别的磁盘上的文件夹。"),
-    errno.EROFS: ("That place is read-only: choose a folder you can write to.",
-                  "那里是只读的：换一个可以写入的文件夹。"),
-    errno.EACCES: ("You may not write there: choose a folder you can write to.",
-                   "你没有权限写入那里：换一个可以写入的文件夹。"),
+    errno.ENOSPC: ("The disk is full: free some space, or choose a folder on another disk.", "磁盘满了：腾出一些空间，"
+                   "或者换一个在别的磁盘上的文件夹。"),
+    errno.EDQUOT: ("Your disk quota is used up: free some space.", "你的磁盘配额用完了：腾出一些空间。"),
+    errno.EROFS: ("That place is read-only: choose a folder you can write to.", "那里是只读的：换一个可以写入的"
+                  "文件夹。"),
+    errno.EACCES: ("You may not write there: choose a folder you can write to.", "你没有权限写入那里：换一个可以"
+                   "写入的文件夹。"),
     errno.ENAMETOOLONG: ("Choose a shorter name or folder.", "换一个短一些的名字或文件夹。"),
     errno.EIO: ("The disk or the terminal reported an input/output error.", "磁盘或终端报告了输入输出错误。"),
 }
@@ -53,11 +49,8 @@ ADVICE_FOR[errno.EPERM] = ADVICE_FOR[errno.EACCES]
 
 
 def run_command(main, *args):
-    """Call main(*args) and return its exit status; expected failures become a message and a status, not a traceback.
-
-    KitError: its message, status 1. A stop signal: status 130 (main has said what was kept). Out of memory, a full
-    or read-only disk: a message, status 1. A closed pipe (`| head`): status 1, quietly. exit() called in a
-    student's model.py: a message naming its line, status 1."""
+    """main(*args)'s exit status. KitError, out of memory, a full or read-only disk, exit() in a student's model.py:
+    a message and status 1; a stop signal: 130 (main has said what was kept); a closed pipe (`| head`): 1, quietly."""
     for stream in (sys.stdout, sys.stderr):  # a GBK console (Chinese Windows) shows '?' for what it cannot encode
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
@@ -122,9 +115,7 @@ def silence_stdout():
 
 
 class _StopState:
-    deferring = 0  # how many interrupts_deferred() blocks the main thread is in
-    pending = None  # a signal number held back until they end
-    stopping_since = None  # time.monotonic() when a stop signal was raised
+    deferring, pending, stopping_since = 0, None, None  # interrupts_deferred() depth, a held signal, time of a stop
 
 
 def stop_exception(signum):
@@ -144,9 +135,9 @@ def _on_stop_signal(signum, frame):
 
 @contextmanager
 def stop_signals_handled():
-    """Inside the block the stop signals raise KeyboardInterrupt (Terminated) where the program is, a second press
-    right after the first is ignored, and interrupts_deferred() works. Signals a parent asked to ignore (nohup, a
-    background job) stay ignored. Only the main thread gets signals."""
+    """Inside the block Ctrl-C, Ctrl-Break (Windows), SIGTERM (a stop button, kill) and SIGHUP (the terminal closed)
+    raise KeyboardInterrupt where the program is; a second press right after the first is ignored. Signals a parent
+    asked to ignore (nohup) stay ignored. Only the main thread gets signals."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -163,10 +154,7 @@ def stop_signals_handled():
 @contextmanager
 def interrupts_deferred():
     """A stop signal arriving inside the block takes effect when it ends: for the steps that must not be cut in two,
-    such as saving model.npz and noting which epoch it holds. In the main thread under run_command only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    saving model.npz and noting which epoch it holds. Under run_command only."""
     state = _StopState
     state.deferring += 1
     try:
@@ -180,12 +168,10 @@ def interrupts_deferred():
 
 
 def _quiet_interrupt_hook(exc_type, exc, traceback):
-    """Ctrl-C before run_command has started (while Python loads NumPy) or after it has ended: one word instead of
-    a traceback of import machinery. Other uncaught exceptions are shown as usual."""
-    if issubclass(exc_type, KeyboardInterrupt):
-        print_error("\nInterrupted.")
-        return  # Python then ends the program as Ctrl-C would (status 130 in a shell)
-    _previous_hook(exc_type, exc, traceback)
+    """Ctrl-C outside run_command (while the kit loads): one word, not a traceback of import machinery."""
+    if not issubclass(exc_type, KeyboardInterrupt):
+        return _previous_hook(exc_type, exc, traceback)
+    print_error("\nInterrupted.")  # Python then ends the program as Ctrl-C would (status 130 in a shell)
 
 
 _previous_hook = sys.excepthook

@@ -2,16 +2,17 @@
 no traceback, and the documented exit status (0 success, 1 explained failure, 2 bad command line, 130 stopped).
 
 - Two programs writing the same file, many times over: threads and processes.
-- Ctrl-C, SIGTERM and SIGHUP at each point of a run: while importing, training, saving model.npz (the write, the
-  rename, keeping an earlier run aside), drawing a plot, testing, downloading; and pressed twice.
+- Ctrl-C, SIGTERM, SIGHUP and Ctrl-Break at each point of a run: while importing, training, saving model.npz (the
+  write, the rename), drawing a plot, testing, downloading; and pressed twice.
 - Read-only and full folders: a small tmpfs of their own where this runs as root and may mount one; elsewhere a
   stand-in that makes open() fail the same way for the files under the folder.
-- Damaged model.npz files of every kind, for --resume and for the canvas.
+- Windows refusing to replace a file another program holds (PermissionError), for a while or for good.
+- Damaged model.npz files, for --resume and for the canvas.
 
-Most trials run in this process, where they are cheap: a small network on a slice of real MNIST, and the signal sent
-by os.kill to this process at an exact point of the run through a hook, inside run_command as in main.py. A few run
-main.py in a subprocess to show the exit status and stderr end to end (their data: a slice of MNIST in a folder of
-their own, with its checksums passed to data.py by a small runner script).
+Most trials run main.py in this process, where they are cheap: a small network on a slice of real MNIST, and the
+signal sent by os.kill to this process at an exact point of the run through a hook. A few run main.py in a
+subprocess to show the exit status and stderr end to end (their data: a slice of MNIST in a folder of their own,
+with its checksums passed to data.py by a small runner script).
 """
 
 import builtins
@@ -31,6 +32,7 @@ import sys
 import threading
 import time
 import zipfile
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -869,3 +871,62 @@ def test_zip_members_that_are_not_arrays_are_refused(good_model, tmp_path):
         archive.writestr("W0.npy", b"\x93NUMPY garbage")
     with pytest.raises(checkpoint.BadModelFile):
         checkpoint.load(path)
+
+
+# ---------------------------------------------------------------------------------------------------- Windows
+
+
+@needs_posix
+def test_ctrl_break_is_handled_like_ctrl_c(monkeypatch, capsys):
+    monkeypatch.setattr(signal, "SIGBREAK", signal.SIGUSR1, raising=False)  # signal.SIGBREAK exists on Windows only
+
+    def pressed():
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(5)
+
+    assert run_command(pressed) == 130
+    assert "Stopped by Ctrl-Break." in capsys.readouterr().err
+
+
+def refused(monkeypatch, name, times=None, after=0):
+    """os.replace onto a file called name is refused (PermissionError, as Windows says WinError 5 or 32 when
+    antivirus or OneDrive holds the file) `times` times (None: for good), after `after` allowed ones; replace_file
+    then gives up after 0.3 s instead of 5."""
+    real, calls = os.replace, itertools.count(1)
+
+    def replace(source, target):
+        if Path(target).name == name:
+            number = next(calls)
+            if number > after and (times is None or number <= after + times):
+                raise PermissionError(errno.EACCES, "Access is denied", str(target))
+        return real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(files.replace_file, "__defaults__", (0.3,))
+
+
+def test_a_model_npz_refused_twice_then_allowed_finishes_the_run(solution, mnist, tmp_path, monkeypatch, capsys):
+    refused(monkeypatch, "model.npz", times=2)
+    assert train_run(solution, mnist, tmp_path, test_pictures=False) == 0
+    assert "Warning" not in capsys.readouterr().err and saved_epoch(tmp_path / "model.npz") == 2
+    assert_clean(tmp_path)
+
+
+def test_a_model_npz_refused_for_good_stops_with_the_command_to_continue(solution, mnist, tmp_path, monkeypatch,
+                                                                        capsys):
+    refused(monkeypatch, "model.npz", after=1)  # epoch 1 saved, epoch 2 refused
+    assert train_run(solution, mnist, tmp_path, epochs=3) == 1
+    out, err = capsys.readouterr()
+    assert err.count("another program keeps it open") == 1 and "OneDrive" in err and "Traceback" not in err
+    assert f"--model_dir {tmp_path} --epochs 3" in err and err.rstrip().endswith("--resume")
+    assert "Epoch  2/3" not in out and saved_epoch(tmp_path / "model.npz") == 1
+    assert_clean(tmp_path)
+
+
+def test_a_loss_plot_refused_for_good_is_a_warning_and_not_said_saved(solution, mnist, tmp_path, monkeypatch, capsys):
+    refused(monkeypatch, "loss.png")
+    assert train_run(solution, mnist, tmp_path) == 0
+    out, err = capsys.readouterr()
+    assert "Warning: Could not replace" in err and "loss.png" in err and "Traceback" not in err
+    assert f"Saved in {tmp_path}: model.npz, confusion.png, mistakes.png" in out
+    assert not (tmp_path / "loss.png").exists() and out.splitlines()[-1].startswith("Test accuracy: ")

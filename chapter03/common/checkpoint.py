@@ -1,5 +1,4 @@
 """model.npz: everything needed to rebuild the network, use it, and resume training; and the folder it lives in.
-
 Every key is a plain array (np.load(path, allow_pickle=False) reads it), d = [input_dim, *hidden_dims, output_dim]:
 
     format_version              1
@@ -11,13 +10,14 @@ Every key is a plain array (np.load(path, allow_pickle=False) reads it), d = [in
     lr, momentum, batch_size, epochs, seed   the run's Config (run.py)
     train_loss, train_acc, val_loss, val_acc   the history, (epoch,) each
 
-load() checks the version and every array's shape: a file that breaks them is refused in one line, never half-used.
+load() checks the version, every array's shape, finite values: a file that breaks them is refused in one line.
 """
 
 import io
 import sys
 import zipfile
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ NUMBERS = ("format_version", "input_dim", "output_dim", "input_mean", "input_std
 
 
 class BadModelFile(KitError):
-    """A model.npz that cannot be used."""
+    """A model.npz that cannot be used: damaged, or not written by this kit."""
 
 
 def save(path, model, optimizer, config, epoch, history):
@@ -45,14 +45,14 @@ def save(path, model, optimizer, config, epoch, history):
     params = model.parameters()
     arrays = {"format_version": FORMAT_VERSION, "input_dim": params[0].data.shape[0],
               "output_dim": params[-1].data.shape[-1], "input_mean": MNIST_MEAN, "input_std": MNIST_STD,
-              "epoch": epoch, **config.as_dict(), **{key: np.asarray(history[key], np.float64) for key in HISTORY_KEYS}}
+              "epoch": epoch, **asdict(config), **{key: np.asarray(history[key], np.float64) for key in HISTORY_KEYS}}
     arrays["hidden_dims"] = np.asarray(config.hidden_dims, dtype=np.int64)
     for i, (weight, bias) in enumerate(zip(params[0::2], params[1::2])):
         arrays[f"W{i}"], arrays[f"b{i}"] = weight.data.astype(np.float32), bias.data.astype(np.float32)
     for i, velocity in enumerate(optimizer.velocities):
         arrays[f"velocity{i}"] = np.asarray(velocity, dtype=np.float32)
     problem = format_problem({key: np.asarray(value) for key, value in arrays.items()})
-    if problem:
+    if problem:  # a file that cannot be loaded is never written
         raise KitError(say(f"{path} was not written: {problem} (was the MLP class of model.py changed?)",
                            f"{path} 没有写入：{problem}（model.py 里的 MLP 类被改过吗？）"))
     buffer = io.BytesIO()  # zipped in memory first: a full disk then fails one write of ours, not NumPy's zip writer
@@ -111,26 +111,6 @@ def shape_problem(saved, key, shape):
     return None
 
 
-def resume(path, model, optimizer, config):
-    """Load weights, optimizer state and history from model.npz into model and optimizer; returns (epoch, history)."""
-    if not path.is_file():
-        raise KitError(say(f"--resume: there is no {path} to continue from. Train once without --resume.",
-                           f"--resume：没有可以接着训练的 {path}。先不加 --resume 训练一次。"))
-    saved = load(path)
-    saved_sizes, sizes = (" ".join(map(str, dims)) for dims in (saved["hidden_dims"], config.hidden_dims))
-    if saved_sizes != sizes:
-        raise KitError(say(f"--resume: {path} was trained with --hidden_dims {saved_sizes}, not {sizes}. Use the same "
-                           f"sizes, or another --model_dir.",
-                           f"--resume：{path} 是用 --hidden_dims {saved_sizes} 训练的，不是 {sizes}。用同样的大小，"
-                           f"或者换一个 --model_dir。"))
-    load_weights(model, saved, path)
-    optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
-    epoch = int(saved["epoch"])
-    print(say(f"Resuming from {path}: {epoch} of {config.epochs} epochs done.",
-              f"从 {path} 接着训练：{config.epochs} 轮中已完成 {epoch} 轮。"))
-    return epoch, {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
-
-
 def build_model(saved, model_module):
     """An MLP of `model_module` (the model.py of a tree) with the saved architecture and weights."""
     model = model_module.MLP(int(saved["input_dim"]), [int(n) for n in saved["hidden_dims"]], int(saved["output_dim"]))
@@ -177,7 +157,6 @@ class ModelFolder:
                                f"--model_dir。")) from None
 
     def note_earlier_model(self):
-        """Say that this run replaces the model of an earlier run, and how to continue that one instead."""
         if self.model_path.is_file():
             print(say(f"Note: {self.model_path} holds an earlier run; this run starts from scratch and replaces it "
                       f"when its first epoch is saved. To continue that run instead, stop and add --resume.",
@@ -185,8 +164,23 @@ class ModelFolder:
                       f"如果想接着它训练，请停下来并加上 --resume。"))
 
     def resume(self, model, optimizer, config):
-        self.saved_epoch, history = resume(self.model_path, model, optimizer, config)
-        return self.saved_epoch, history
+        """Load weights, optimizer state and history from model.npz into model and optimizer: (epoch, history)."""
+        path = self.model_path
+        if not path.is_file():
+            raise KitError(say(f"--resume: there is no {path} to continue from. Train once without --resume.",
+                               f"--resume：没有可以接着训练的 {path}。先不加 --resume 训练一次。"))
+        saved = load(path)
+        saved_sizes, sizes = (" ".join(map(str, dims)) for dims in (saved["hidden_dims"], config.hidden_dims))
+        if saved_sizes != sizes:
+            raise KitError(say(f"--resume: {path} was trained with --hidden_dims {saved_sizes}, not {sizes}. Use the "
+                               f"same sizes, or another --model_dir.", f"--resume：{path} 是用 --hidden_dims "
+                               f"{saved_sizes} 训练的，不是 {sizes}。用同样的大小，或者换一个 --model_dir。"))
+        load_weights(model, saved, path)
+        optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
+        self.saved_epoch = int(saved["epoch"])
+        print(say(f"Resuming from {path}: {self.saved_epoch} of {config.epochs} epochs done.",
+                  f"从 {path} 接着训练：{config.epochs} 轮中已完成 {self.saved_epoch} 轮。"))
+        return self.saved_epoch, {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
 
     def save(self, model, optimizer, config, epoch, history):
         """model.npz. A stop signal during the save takes effect once it is done (a fraction of a second), so

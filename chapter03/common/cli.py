@@ -116,13 +116,10 @@ def argparse_speaking(lang):
 
 
 def requested_language(argv):
-    """The value of --lang in argv when it is a language (argparse checks it later), else None."""
-    for i, arg in enumerate(argv):
-        value = arg.partition("=")[2] if arg.startswith("--lang=") else argv[i + 1] if (
-            arg == "--lang" and i + 1 < len(argv)) else None
-        if value is not None:
-            return value if value in LANGUAGES else None
-    return None
+    """The language --lang in argv asks for, when it names one (argparse checks it later), else None."""
+    values = [arg.partition("=")[2] for arg in argv if arg.startswith("--lang=")]
+    values += [value for flag, value in zip(argv, argv[1:]) if flag == "--lang"]
+    return next((value for value in values if value in LANGUAGES), None)
 
 
 def check_selection(flags, args):
@@ -133,23 +130,22 @@ def check_selection(flags, args):
     from .checks import CHECKS
     from .tasks import TASKS
 
-    error = flags.error
     if args.only and args.explain:
-        error(say("use --only or --explain, not both", "--only 和 --explain 只能用一个"))
+        flags.error(say("use --only or --explain, not both", "--only 和 --explain 只能用一个"))
     if args.only and not selected(CHECKS, args.only):
         classes = ", ".join(task.cls for task in TASKS)
         numbers = ", ".join(str(task.number) for task in TASKS if task.number is not None)
-        error(say(f"--only {args.only}: no class or task of that name; one of {classes}, or a task number "
-                  f"({numbers})", f"--only {args.only}：没有这个类或任务；可以是 {classes} 之一，"
-                  f"或者任务编号（{numbers}）"))
+        flags.error(say(f"--only {args.only}: no class or task of that name; one of {classes}, or a task number "
+                        f"({numbers})", f"--only {args.only}：没有这个类或任务；可以是 {classes} 之一，"
+                        f"或者任务编号（{numbers}）"))
     if args.explain:
         args.explain_check, candidates = find_check(CHECKS, args.explain)
         if args.explain_check is None:
             names = "\n  ".join(check.name for check in (candidates or CHECKS))
-            error(say(f"--explain {args.explain!r} matches {'several checks' if candidates else 'no check'}; give "
-                      f"one of these names (in quotes):\n  {names}",
-                      f"--explain {args.explain!r} {'对应了好几项检查' if candidates else '没有对应的检查'}；"
-                      f"请给出下面的一个名字（加引号）：\n  {names}"))
+            matches = say(f"matches {'several checks' if candidates else 'no check'}",
+                          "对应了好几项检查" if candidates else "没有对应的检查")
+            flags.error(say(f"--explain {args.explain!r} {matches}; give one of these names (in quotes):\n  {names}",
+                            f"--explain {args.explain!r} {matches}；请给出下面的一个名字（加引号）：\n  {names}"))
 
 
 def resume_command(tree, argv=None):
@@ -170,28 +166,22 @@ def folder_path(text):
     return Path(text)
 
 
-def positive_int(text):
-    return _number(text, int, lambda n: n >= 1, say("a whole number >= 1", "一个 >= 1 的整数"))
+def number(kind, is_valid, en, zh):
+    """An argparse type: text -> a number of `kind` for which is_valid holds, else a message saying what is expected."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not is_valid(value):
+            raise argparse.ArgumentTypeError(say(f"expected {en}, got {text!r}", f"需要{zh}，得到的是 {text!r}"))
+        return value
+
+    return parse
 
 
-def non_negative_int(text):
-    return _number(text, int, lambda n: n >= 0, say("a whole number >= 0", "一个 >= 0 的整数"))
-
-
-def positive_float(text):
-    return _number(text, float, lambda x: 0 < x < float("inf"), say("a number > 0", "一个 > 0 的数"))
-
-
-def momentum_value(text):
-    return _number(text, float, lambda x: 0 <= x < 1, say("a number in [0, 1)", "一个在 [0, 1) 之间的数"))
-
-
-def _number(text, kind, is_valid, expected):
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not is_valid(value):
-        raise argparse.ArgumentTypeError(say(f"expected {expected}, got {text!r}",
-                                             f"需要{expected}，得到的是 {text!r}"))
-    return value
+positive_int = number(int, lambda n: n >= 1, "a whole number >= 1", "一个 >= 1 的整数")
+non_negative_int = number(int, lambda n: n >= 0, "a whole number >= 0", "一个 >= 0 的整数")
+positive_float = number(float, lambda x: 0 < x < float("inf"), "a number > 0", "一个 > 0 的数")
+momentum_value = number(float, lambda x: 0 <= x < 1, "a number in [0, 1)", "一个在 [0, 1) 之间的数")

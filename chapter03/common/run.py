@@ -1,7 +1,6 @@
 """The steps of main.py that are more than one line: the checks, the data, the lines a run prints, the progress bar,
 and what a run says when it stops early (Ctrl-C, a network that does not learn, divergence, a bug in model.py)."""
 
-import math
 import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -33,19 +32,11 @@ class Config:
     def from_args(cls, args):
         return cls(tuple(args.hidden_dims), args.lr, args.momentum, args.batch_size, args.epochs, args.seed)
 
-    def as_dict(self):
-        return asdict(self)
-
-    def layers(self):
-        return "-".join(map(str, (INPUT_DIM, *self.hidden_dims, CLASSES)))
-
     def settings(self):
         epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
         return say(f"lr {self.lr}, momentum {self.momentum}, batch {self.batch_size}, {epochs}",
                    f"学习率 {self.lr}，动量 {self.momentum}，批大小 {self.batch_size}，{self.epochs} 轮")
 
-
-# ---------------------------------------------------------------------------------------------------- checks, data
 
 def check_layers(model_module, model_file, args):
     """Print the check report (of the checks --only selects, or --explain's one check); True when they all pass."""
@@ -79,11 +70,10 @@ def skip_checks_banner(statuses):
                     "--skip_checks：上面的检查还是 TODO（代码还没写），仍然开始训练。"),
                 say("Training stops with an error at the first method not written yet.",
                     "训练会在第一个还没写的方法处报错停下。")]
-    first = (say("--skip_checks: training although the checks above FAIL or are TODO.",
-                 "--skip_checks：上面的检查有的没有通过，有的还是 TODO，仍然开始训练。") if "TODO" in statuses else
-             say("--skip_checks: training although the checks above FAIL.",
-                 "--skip_checks：上面的检查没有通过，仍然开始训练。"))
-    return [first, say("Expect errors or a network that does not learn.", "很可能会报错，或者网络学不会。")]
+    both = "TODO" in statuses
+    return [say(f"--skip_checks: training although the checks above FAIL{' or are TODO' * both}.",
+                f"--skip_checks：上面的检查{'有的没有通过，有的还是 TODO' if both else '没有通过'}，仍然开始训练。"),
+            say("Expect errors or a network that does not learn.", "很可能会报错，或者网络学不会。")]
 
 
 def load_data(args):
@@ -97,11 +87,10 @@ def load_data(args):
     return data.load_mnist(args.data_dir)
 
 
-# ---------------------------------------------------------------------------------------------------- the lines
-
 def training_line(config, images):
-    return say(f"\nTraining {config.layers()} on {images:,} images: {config.settings()}.",
-               f"\n训练 {config.layers()}，共 {images:,} 张图片：{config.settings()}。")
+    layers = "-".join(map(str, (INPUT_DIM, *config.hidden_dims, CLASSES)))
+    return say(f"\nTraining {layers} on {images:,} images: {config.settings()}.",
+               f"\n训练 {layers}，共 {images:,} 张图片：{config.settings()}。")
 
 
 def epoch_line(epoch, epochs, train_loss, train_acc, val_loss, val_acc, seconds):
@@ -133,18 +122,15 @@ def progress_bar(epoch, config, images):
 
 
 def is_utf8(stream):
-    """True when stream writes UTF-8: tqdm's bar of Unicode blocks shows there; elsewhere (an old Windows console,
-    cp936 or cp437) it is drawn with ASCII characters."""
+    """True when stream writes UTF-8: tqdm's Unicode blocks show there; elsewhere (an old Windows console) ASCII."""
     return (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
 
-
-# ---------------------------------------------------------------------------------------------------- resume
 
 def nothing_left_to_train(model_path, config):
     """For --resume: True, after saying so, when model_path already holds config.epochs epochs or more; names the
     saved run's settings that differ from the flags, since a finished run is not trained again with them."""
     if not model_path.is_file():
-        return False  # checkpoint.resume says there is nothing to continue from
+        return False  # ModelFolder.resume says there is nothing to continue from
     saved = checkpoint.load(model_path)
     done = int(saved["epoch"])
     if done < config.epochs:
@@ -152,8 +138,8 @@ def nothing_left_to_train(model_path, config):
     print(say(f"Nothing to do: {model_path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
               f"asks for {config.epochs}.",
               f"没有要做的：{model_path} 已经训练了 {done} 轮，而 --epochs 要求的是 {config.epochs} 轮。"))
-    differences = [(f"--{name}", shown(saved[name].tolist()), shown(value)) for name, value in config.as_dict().items()
-                   if not same(saved[name].tolist(), value)]
+    flags = [(f"--{name}", shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()]
+    differences = [(flag, saved_value, yours) for flag, saved_value, yours in flags if saved_value != yours]
     if differences:
         saved_flags = ", ".join(f"{flag} {saved_value}" for flag, saved_value, _ in differences)
         your_flags = ", ".join(f"{flag} {yours}" for flag, _, yours in differences)
@@ -166,18 +152,11 @@ def nothing_left_to_train(model_path, config):
     return True
 
 
-def same(saved, value):
-    if isinstance(value, float):
-        return math.isclose(saved, value)
-    return list(saved) == list(value) if isinstance(value, tuple) else saved == value
-
-
 def shown(value):
-    return f"{value:g}" if isinstance(value, float) else " ".join(map(str, value)) if isinstance(
-        value, (tuple, list)) else value
+    """A setting as a flag takes it: 0.01, 64, 256 128."""
+    return f"{value:g}" if isinstance(value, float) else " ".join(map(str, value)) if isinstance(value, (tuple, list)) \
+        else str(value)
 
-
-# ---------------------------------------------------------------------------------------------------- early stops
 
 def stop_if_diverged(val_loss):
     if not np.isfinite(val_loss):
@@ -208,11 +187,9 @@ def stops_explained(folder, model_module, model_file, mnist, config, checks_pass
         raise KitError(say(f"Training diverged: {why}. Try a smaller learning rate, e.g. --lr {smaller}.",
                            f"训练发散了：{why}。试试更小的学习率，例如 --lr {smaller}。") + kept) from None
     except FileHeld as held:
-        raise KitError(f"{held} " + (say(f"Close that program (or pause OneDrive), then continue with:  "
-                                         f"{folder.resume_command}", f"关掉那个程序（或暂停 OneDrive），然后接着训练："
-                                         f"  {folder.resume_command}") if folder.saved_epoch else say(
-            "Close that program (or pause OneDrive), then run the same command again.",
-            "关掉那个程序（或暂停 OneDrive），然后再运行一次同样的命令。"))) from None
+        again = folder.resume_command if folder.saved_epoch else say("the same command again", "同样的命令")
+        raise KitError(say(f"{held}\nClose that program (or pause OneDrive), then run:\n  {again}",
+                           f"{held}\n关掉那个程序（或暂停 OneDrive），然后运行：\n  {again}")) from None
     except (Exception, SystemExit) as error:  # SystemExit: an exit() left in model.py
         if isinstance(error, MemoryError) or not raised_in(error, model_file):
             raise  # a bug in the kit itself (keep the traceback), or too little memory (run_command explains it)

@@ -1,11 +1,9 @@
 """Check the layers in model.py, then train a multilayer perceptron on MNIST with them, and test it.
 
-    python main.py                 # checks, download, 20 epochs, test accuracy
-    python main.py --checks_only   # only check the layers
-    python main.py --help          # every flag
+    python main.py [--checks_only] [--help]
 
-This file is the same in startup/ and solution/; each uses the model.py beside it. It is the recipe of a run, read
-from top to bottom; each step is one call into chapter03/common/, whose files say how it is done.
+The same file in startup/ and solution/, each using the model.py beside it: the recipe of a run, top to bottom.
+Each step is one call into chapter03/common/, whose files say how it is done.
 """
 
 import sys
@@ -31,8 +29,7 @@ from coursekit.student_code import load_model_module  # noqa: E402
 
 
 def main(argv=None, tree=TREE):
-    """One run: the checks, the data, the training, the test. Returns the exit status: 0 done, 1 stopped with a
-    message saying why (run_command turns the rest into a status: 130 after Ctrl-C)."""
+    """One run: the checks, the data, the training, the test. Its exit status: 0 done, 1 stopped, saying why."""
     args = cli.parse_args(tree, argv)  # the flags: a bad one is a message and exit 2
     with speaking(args.lang), blas_threads(args.blas_threads):  # every message in one language; NumPy's threads
         # 1. The checks: each layer of model.py against the formulas, values and gradients.
@@ -58,7 +55,7 @@ def main(argv=None, tree=TREE):
         folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv))  # model.npz, loss.png
         if args.resume and run.nothing_left_to_train(folder.model_path, config):
             return 0
-        if args.resume:
+        elif args.resume:
             done, history = folder.resume(network, optimizer, config)  # the weights, velocities and history saved
         else:
             done, history = 0, {key: [] for key in checkpoint.HISTORY_KEYS}
