@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 ARGPARSE_ZH = {"usage: ": "用法：", "options": "选项", "optional arguments": "选项",
                "show this help message and exit": "显示这段帮助，然后退出", "%(prog)s: error: %(message)s\n":
                "%(prog)s：错误：%(message)s\n", "unrecognized arguments: %s": "不认识的参数：%s",
-               "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
                "expected one argument": "需要一个值", "expected at least one argument": "至少需要一个值",
                "invalid choice: %(value)r (choose from %(choices)s)": "无效的选择：%(value)r（可选：%(choices)s）"}
 
@@ -53,8 +52,19 @@ def parse_args(tree_dir, argv=None):
     return args
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with what its `_` cannot translate in Chinese: the colon after a section's title, and
+    "argument --x:" (not looked up through `_` before Python 3.11)."""
+
+    def format_help(self):
+        return say(super().format_help(), super().format_help().replace("选项:\n", "选项：\n"))
+
+    def error(self, message):
+        super().error(say(message, re.sub(r"^argument (\S+): ", r"参数 \1：", message)))
+
+
 def parser(tree):
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=f"python chapter03/{tree}/main.py", allow_abbrev=False,  # a mistyped --epoch is an error, not a guess
         description=say("Check the layers in model.py, then train a multilayer perceptron on MNIST and test it.",
                         "检查 model.py 里的各层，然后在 MNIST 上训练一个多层感知机并测试。"),
