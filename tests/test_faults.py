@@ -64,7 +64,8 @@ def mnist(shared_mnist):
                       full.val_labels[:VAL], full.test_images[:TEST], full.test_labels[:TEST])
 
 
-def train_run(solution, mnist, model_dir, epochs=2, resume=False, lr=0.05, hidden=(16,), test_pictures=True):
+def train_run(solution, mnist, model_dir, epochs=2, resume=False, lr=0.05, hidden=(16,), test_pictures=True,
+              more=()):
     """A training run of main.py in this process on `mnist` (its checks taken as passed) -> the exit status.
     test_pictures=False leaves out confusion.png and mistakes.png (a second of drawing) where a test is not about
     them."""
@@ -74,7 +75,7 @@ def train_run(solution, mnist, model_dir, epochs=2, resume=False, lr=0.05, hidde
         stack.enter_context(mock.patch.object(run, "check_layers", lambda *args: True))
         if not test_pictures:
             stack.enter_context(mock.patch.object(checkpoint.ModelFolder, "save_test_pictures", lambda *args: None))
-        return cli.main(SOLUTION, [*map(str, flags), *(["--resume"] if resume else [])])
+        return cli.main(SOLUTION, [*map(str, flags), *(["--resume"] if resume else []), *more])
 
 
 def hook(monkeypatch, owner, name, action, call=1, when="before"):
@@ -292,6 +293,18 @@ def test_sighup_is_handled_like_ctrl_c(solution, mnist, tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert "SIGHUP" in err and "Traceback" not in err and epoch_said(err) == kept
     assert_clean(tmp_path)
+
+
+@needs_posix
+def test_stopped_in_chinese_every_line_is_chinese(solution, mnist, tmp_path, monkeypatch, capsys):
+    from test_main import english_words
+
+    hook(monkeypatch, train, "train_one_epoch", send(signal.SIGINT), call=2)
+    assert train_run(solution, mnist, tmp_path, more=["--lang", "zh"]) == 130
+    err = capsys.readouterr().err
+    assert f"已停止：第 1 轮已保存在 {tmp_path / 'model.npz'}。\n接着训练：" in err
+    assert err.rstrip().endswith("已中断。")
+    assert english_words(err) == []
 
 
 @needs_posix

@@ -143,7 +143,7 @@ class ModelFolder:
 
     saved_epoch is the epoch model.npz holds (0: none of this run yet); written lists what this run wrote."""
 
-    def __init__(self, path, resume_command):
+    def __init__(self, path, resume_command, resume=False):
         self.path, self.model_path, self.resume_command = Path(path), Path(path) / MODEL_NAME, resume_command
         self.saved_epoch, self.written, self.loss_plot = 0, {}, None
         try:  # a folder that cannot be written is found now, before epoch 1
@@ -155,9 +155,7 @@ class ModelFolder:
             raise KitError(say(f"Cannot write in {self.path}: {error.strerror or error}. Choose a --model_dir you "
                                f"can write to.", f"无法写入 {self.path}：{error.strerror or error}。请选一个可以写入的 "
                                f"--model_dir。")) from None
-
-    def note_earlier_model(self):
-        if self.model_path.is_file():
+        if not resume and self.model_path.is_file():
             print(say(f"Note: {self.model_path} holds an earlier run; this run starts from scratch and replaces it "
                       f"when its first epoch is saved. To continue that run instead, stop and add --resume.",
                       f"注意：{self.model_path} 里已经有之前训练的结果；这次从头训练，保存第一轮时会替换它。"

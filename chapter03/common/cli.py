@@ -28,7 +28,8 @@ def main(tree_dir, argv=None):
     import runpy
 
     recipe = runpy.run_path(str(REPO / "chapter03" / "solution" / "main.py"), run_name="main_py")
-    return run_command(recipe["main"], argv, Path(tree_dir))
+    with speaking(None):  # the language main.py sets, for this run only
+        return run_command(recipe["main"], argv, Path(tree_dir))
 
 
 def parse_args(tree_dir, argv=None):

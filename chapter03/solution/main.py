@@ -24,14 +24,15 @@ sys.path.insert(0, str(TREE.parents[1]))  # the repository root: `coursekit` and
 from chapter03.common import checkpoint, cli, run, train  # noqa: E402
 from coursekit.blas import blas_threads  # noqa: E402
 from coursekit.errors import run_command  # noqa: E402
-from coursekit.i18n import speaking  # noqa: E402
+from coursekit.i18n import set_language  # noqa: E402
 from coursekit.student_code import load_model_module  # noqa: E402
 
 
 def main(argv=None, tree=TREE):
     """One run: the checks, the data, the training, the test. Its exit status: 0 done, 1 stopped, saying why."""
     args = cli.parse_args(tree, argv)  # the flags: a bad one is a message and exit 2
-    with speaking(args.lang), blas_threads(args.blas_threads):  # every message in one language; NumPy's threads
+    set_language(args.lang)  # every message of the run in one language, chosen once
+    with blas_threads(args.blas_threads):  # how many threads NumPy's matrix products use
         # 1. The checks: each layer of model.py against the formulas, values and gradients.
         model_file = tree / "model.py"
         model_py = load_model_module(model_file)
@@ -52,14 +53,13 @@ def main(argv=None, tree=TREE):
                                rng=np.random.default_rng(config.seed))
         loss_fn = model_py.CrossEntropyLoss()
         optimizer = train.SGD(network.parameters(), config.lr, config.momentum)
-        folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv))  # model.npz, loss.png
+        folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv), args.resume)
         if args.resume and run.nothing_left_to_train(folder.model_path, config):
             return 0
         elif args.resume:
             done, history = folder.resume(network, optimizer, config)  # the weights, velocities and history saved
         else:
             done, history = 0, {key: [] for key in checkpoint.HISTORY_KEYS}
-            folder.note_earlier_model()
         print(run.training_line(config, len(mnist.train_images)))
 
         # 4. Epoch after epoch: train, validate, save the checkpoint, update the plot, print the epoch's line.
