@@ -53,14 +53,13 @@ def main(argv=None, tree=TREE):
                                rng=np.random.default_rng(config.seed))
         loss_fn = model_py.CrossEntropyLoss()
         optimizer = train.SGD(network.parameters(), config.lr, config.momentum)
-        folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv))  # model.npz, loss.png
+        folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv), args.resume)
         if args.resume and run.nothing_left_to_train(folder.model_path, config):
             return 0
         elif args.resume:
             done, history = folder.resume(network, optimizer, config)  # the weights, velocities and history saved
         else:
             done, history = 0, {key: [] for key in checkpoint.HISTORY_KEYS}
-            folder.note_earlier_model()
         print(run.training_line(config, len(mnist.train_images)))
 
         # 4. Epoch after epoch: train, validate, save the checkpoint, update the plot, print the epoch's line.
