@@ -1,12 +1,7 @@
-"""Files that are never half-written: whatever happens (a crash, Ctrl-C, a full disk, a second program writing the
-same file), a file under its final name is complete, and no temporary file is left behind.
-
-    write_atomically(path, write)                 a new version of a file, all or nothing
-    with temporary_file(path, ".part") as tmp:    a fresh temporary file beside path (a download), removed at the end
-    replace_file(source, target)                  the one way to replace a file (retried while Windows refuses)
-
-Temporary files are named `<name>.<8 random hex digits>.tmp` (or `.part`) in the folder of the final file: unique,
-so two programs never write into each other's; in the same folder, so the last step, a rename, is atomic.
+"""Files that are never half-written (a crash, Ctrl-C, a full disk, two programs writing the same file): written to
+a temporary name beside the final one, `<name>.<8 random hex digits>.tmp` (unique: two programs never share one),
+then renamed (atomic, in the same folder). write_atomically(path, write) does it all; temporary_file(path) gives a
+temporary file removed at the end (a download); replace_file(source, target) is the one way to replace a file.
 """
 
 import contextlib
@@ -30,7 +25,6 @@ class FileHeld(KitError):
     """The replace of `path` stayed refused: another program holds the file."""
 
     def __init__(self, path):
-        self.path = Path(path)
         super().__init__(say(f"Could not replace {path}: another program keeps it open (often antivirus, OneDrive "
                              f"syncing the folder, or a program showing the file). Its previous version is intact.",
                              f"无法替换 {path}：另一个程序正打开着它（常见的是杀毒软件、正在同步这个文件夹的 OneDrive，"
@@ -38,11 +32,9 @@ class FileHeld(KitError):
 
 
 def write_atomically(path, write):
-    """Call write(file) on a new temporary binary file beside `path`, then rename it to `path` in one step.
-
-    Readers see the previous file or the new one, never a mix. KitError (the previous file intact) when the disk
-    or the folder refuses, FileHeld when another program holds `path`; the temporary file is removed on every way
-    out, Ctrl-C included."""
+    """Call write(file) on a new temporary binary file beside `path`, then rename it to `path`: readers see the
+    previous file or the new one. KitError (the previous file intact) when the disk or the folder refuses, FileHeld
+    when another program holds `path`; the temporary file is removed on every way out, Ctrl-C included."""
     path = Path(path)
     tmp = None
     try:
@@ -85,13 +77,12 @@ def replace_file(source, target, retry_seconds=REPLACE_RETRY_SECONDS):
 
 
 def flush_to_disk(file):
-    """The bytes reach the disk before the rename, so after a power cut the final name holds a whole file. Some
-    file systems (a few network or FUSE ones) cannot be asked; the rename is still atomic there."""
+    """The bytes reach the disk before the rename: after a power cut the final name holds a whole file."""
     file.flush()
     try:
         os.fsync(file.fileno())
     except OSError as error:
-        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):  # a file system that cannot be asked
             raise
 
 
@@ -124,8 +115,8 @@ def clean_up(tmp):
 
 
 def remove(path):
-    """Delete the file at path if it is there. Never raises, so that a failing cleanup never hides the error that
-    led to it: returns why the file could not be removed, or None."""
+    """Delete the file at path if it is there; why it could not be, or None. Never raises: a failing cleanup must
+    not hide the error that led to it."""
     try:
         Path(path).unlink()
     except (FileNotFoundError, NotADirectoryError):
@@ -137,8 +128,7 @@ def remove(path):
 
 @contextlib.contextmanager
 def temporary_file(path, suffix=TEMPORARY_SUFFIX):
-    """Yield the path of a new, empty, uniquely named file beside `path`, removed at the end unless it was renamed
-    to its final name meanwhile. For files written in several steps (a download, then its check)."""
+    """Yield the path of a new, empty, uniquely named file beside `path`, removed at the end unless renamed."""
     tmp, file = open_temporary(Path(path), suffix)
     file.close()
     try:
