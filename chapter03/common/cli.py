@@ -27,7 +27,7 @@ def main(tree_dir, argv=None):
     """main.py of chapter03/<tree_dir's name>, run in this process on the model.py in tree_dir (tests, tools)."""
     import runpy
 
-    recipe = runpy.run_path(str(REPO / "chapter03" / "solution" / "main.py"), run_name="main_py")
+    recipe = runpy.run_path(str(REPO / "chapter03" / "startup" / "main.py"), run_name="main_py")  # = solution's
     with speaking(None):  # the language main.py sets, for this run only
         return run_command(recipe["main"], argv, Path(tree_dir))
 
