@@ -69,7 +69,7 @@ def load(path):
         with np.load(path, allow_pickle=False) as npz:
             saved = {key: npz[key] for key in npz.files}
         problem = format_problem(saved)
-    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as exc:  # a damaged zip
+    except (OSError, ValueError, TypeError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as exc:
         problem = say(f"it is not a readable model file ({type(exc).__name__})",
                       f"它不是一个能读的模型文件（{type(exc).__name__}）")
     if problem:
