@@ -1,10 +1,6 @@
-"""One exception type for every failure the kit expects and explains, and the one place that turns it into an exit.
+"""KitError, a failure explained in plain words, and run_command, the one place that turns failures into an exit:
 
-    sys.exit(run_command(main, args))      # in every command: expected failures become a message and a status
-
-Exit status: 0 success; 1 a failure explained in plain words; 130 stopped by Ctrl-C, SIGTERM (an IDE's stop button,
-`kill`) or SIGHUP (its terminal closed), which are all handled the same way: the program stops where it is, removes
-its temporary files, says what it kept, and exits.
+    sys.exit(run_command(main, args))   # 0 success; 1 a failure explained; 130 stopped by a signal (see below)
 """
 
 import errno
@@ -15,9 +11,10 @@ import threading
 import time
 from contextlib import contextmanager
 
+from .i18n import say
+
 INTERRUPTED = 130  # the status shells give a program stopped by Ctrl-C (128 + SIGINT)
-# A second Ctrl-C this soon after the first is the same impatient press: the kit is already stopping and cleaning up.
-SECOND_PRESS_SECONDS = 2.0
+SECOND_PRESS_SECONDS = 2.0  # a second Ctrl-C this soon is the same impatient press: the program is already stopping
 
 
 class KitError(Exception):
@@ -25,58 +22,61 @@ class KitError(Exception):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the program is, as Ctrl-C raises KeyboardInterrupt. A subclass of it, so
-    that every `except KeyboardInterrupt` that keeps a model or removes a temporary file works for them too."""
+    """A stop signal other than Ctrl-C: a KeyboardInterrupt, so every `except KeyboardInterrupt` works for it too."""
 
 
-STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM (a stop button, or kill)"}
-if hasattr(signal, "SIGHUP"):  # not on Windows
-    STOP_SIGNALS[signal.SIGHUP] = "SIGHUP (its terminal was closed)"
+def stop_signals():
+    """{signal number: what sends it} for the signals that stop a run; SIGHUP and SIGBREAK exist on one OS each."""
+    names = {"SIGINT": ("Ctrl-C", "Ctrl-C"), "SIGBREAK": ("Ctrl-Break", "Ctrl-Break"),
+             "SIGTERM": ("SIGTERM (a stop button, or kill)", "SIGTERM（停止按钮或 kill）"),
+             "SIGHUP": ("SIGHUP (its terminal was closed)", "SIGHUP（终端被关掉了）")}
+    return {getattr(signal, name): say(*told) for name, told in names.items() if hasattr(signal, name)}
+
 
 # OSErrors that say something about this computer, not about a bug in the kit: a message, not a traceback.
 ADVICE_FOR = {
-    errno.ENOSPC: "The disk is full: free some space, or choose a folder on another disk.",
-    errno.EDQUOT: "Your disk quota is used up: free some space, or choose a folder on another disk.",
-    errno.EROFS: "That place is read-only: choose a folder you can write to.",
-    errno.EACCES: "You may not write there: choose a folder you can write to.",
-    errno.EPERM: "You may not write there: choose a folder you can write to.",
-    errno.ENAMETOOLONG: "Choose a shorter name or folder.",
-    errno.ELOOP: "A symbolic link there points back to itself: fix or remove it.",
-    errno.EIO: "The disk or the terminal reported an input/output error.",
+    errno.ENOSPC: ("The disk is full: free some space, or choose a folder on another disk.", "磁盘满了：腾出一些空间，"
+                   "或者换一个在别的磁盘上的文件夹。"),
+    errno.EDQUOT: ("Your disk quota is used up: free some space.", "你的磁盘配额用完了：腾出一些空间。"),
+    errno.EROFS: ("That place is read-only: choose a folder you can write to.", "那里是只读的：换一个可以写入的"
+                  "文件夹。"),
+    errno.EACCES: ("You may not write there: choose a folder you can write to.", "你没有权限写入那里：换一个可以"
+                   "写入的文件夹。"),
+    errno.ENAMETOOLONG: ("Choose a shorter name or folder.", "换一个短一些的名字或文件夹。"),
+    errno.EIO: ("The disk or the terminal reported an input/output error.", "磁盘或终端报告了输入输出错误。"),
 }
+ADVICE_FOR[errno.EPERM] = ADVICE_FOR[errno.EACCES]
 
 
 def run_command(main, *args):
-    """Call main(*args) and return its exit status; expected failures become a message and a status, not a traceback.
-
-    KitError: its message on stderr, status 1.  Ctrl-C, SIGTERM, SIGHUP: status 130 (main has said what was kept).
-    Out of memory, a full or read-only disk: a message, status 1.  A closed pipe (output piped into `head`): status
-    1, quietly.  exit() called in a student's model.py: a message naming its line, status 1.
-    """
+    """main(*args)'s exit status. KitError, out of memory, a full or read-only disk, exit() in a student's model.py:
+    a message and status 1; a stop signal: 130 (main has said what was kept); a closed pipe (`| head`): 1, quietly."""
+    for stream in (sys.stdout, sys.stderr):  # a GBK console (Chinese Windows) shows '?' for what it cannot encode
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     with stop_signals_handled():
         try:
             status = main(*args) or 0
-            if sys.stdout is not None:  # None: started with stdout closed (`>&-`), and print() writes nothing
+            if sys.stdout is not None:  # None: started with stdout closed (`>&-`)
                 sys.stdout.flush()  # a closed pipe shows here, inside the try, rather than in Python's last flush
             return status
         except KitError as error:
             print_error(f"\n{error}")
-            return 1
         except KeyboardInterrupt as stop:
-            print_error(f"\nStopped by {stop}." if isinstance(stop, Terminated) else "\nInterrupted.")
+            print_error(say(f"\nStopped by {stop}.", f"\n已被 {stop} 停止。") if isinstance(stop, Terminated)
+                        else say("\nInterrupted.", "\n已中断。"))
             return INTERRUPTED
         except BrokenPipeError:  # output piped into a program that stopped reading, e.g. `| head`
             silence_stdout()
-            return 1
         except MemoryError as error:
-            print_error(f"\nOut of memory: {str(error) or 'MemoryError'}.\nThe sizes asked for need more memory "
-                        "than this computer can give: try smaller ones (for training: --hidden_dims, --batch_size).")
-            return 1
+            print_error(say(f"\nOut of memory: {str(error) or 'MemoryError'}.\nThe sizes asked for need more memory "
+                            "than this computer can give: try smaller ones (for training: --hidden_dims, "
+                            "--batch_size).", "\n内存不够了。要求的大小需要的内存比这台电脑能给的多：试试小一些的"
+                            "（训练时：--hidden_dims、--batch_size）。"))
         except OSError as error:
             if error.errno not in ADVICE_FOR:
                 raise  # not the disk or the system: a bug in the kit, keep the traceback
             print_error(f"\n{describe_os_error(error)}")
-            return 1
         except SystemExit as exit_call:
             from .student_code import student_exit_message  # here: student_code itself imports this module
 
@@ -84,13 +84,13 @@ def run_command(main, *args):
             if message is None:
                 raise  # the kit's own exit, or Python's
             print_error(f"\n{message}")
-            return 1
+        return 1
 
 
 def describe_os_error(error):
     """'Cannot use model/x.npz: No space left on device. The disk is full: ...' for an OSError from the system."""
-    where = f"Cannot use {error.filename}: " if error.filename else ""
-    return f"{where}{error.strerror or error}. {ADVICE_FOR.get(error.errno, '')}".strip()
+    where = say(f"Cannot use {error.filename}: ", f"无法使用 {error.filename}：") if error.filename else ""
+    return f"{where}{error.strerror or error}. {say(*ADVICE_FOR.get(error.errno, ('', '')))}".strip()
 
 
 def print_error(text):
@@ -115,23 +115,15 @@ def silence_stdout():
 
 
 class _StopState:
-    """What the stop-signal handler needs to know; signals only ever reach the main thread."""
-
-    deferring = 0  # how many interrupts_deferred() blocks the main thread is in
-    pending = None  # a signal number held back until they end
-    stopping_since = None  # time.monotonic() when a stop signal was raised
+    deferring, pending, stopping_since = 0, None, None  # interrupts_deferred() depth, a held signal, time of a stop
 
 
 def stop_exception(signum):
-    """The exception a stop signal raises: KeyboardInterrupt for Ctrl-C, Terminated for the others."""
-    if signum == signal.SIGINT:
-        return KeyboardInterrupt()
-    return Terminated(STOP_SIGNALS.get(signum, f"signal {signum}"))
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(stop_signals().get(signum, signum))
 
 
 def _on_stop_signal(signum, frame):
-    state = _StopState
-    now = time.monotonic()
+    state, now = _StopState, time.monotonic()
     if state.stopping_since is not None and now - state.stopping_since < SECOND_PRESS_SECONDS:
         return  # pressed twice: the first is already stopping the program and cleaning up
     if state.deferring:
@@ -143,17 +135,14 @@ def _on_stop_signal(signum, frame):
 
 @contextmanager
 def stop_signals_handled():
-    """Inside the block, Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt (or Terminated) where the program is, a
-    second press right after the first is ignored while the program stops, and interrupts_deferred() works.
-    Signals a parent asked to ignore (nohup, a background job) stay ignored. Only the main thread gets signals."""
+    """Inside the block Ctrl-C, Ctrl-Break (Windows), SIGTERM (a stop button, kill) and SIGHUP (the terminal closed)
+    raise KeyboardInterrupt where the program is; a second press right after the first is ignored. Signals a parent
+    asked to ignore (nohup) stay ignored. Only the main thread gets signals."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {}
-    for signum in STOP_SIGNALS:
-        handler = signal.getsignal(signum)
-        if handler is not signal.SIG_IGN:
-            previous[signum] = signal.signal(signum, _on_stop_signal)
+    previous = {signum: signal.signal(signum, _on_stop_signal) for signum in stop_signals()
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     _StopState.deferring, _StopState.pending, _StopState.stopping_since = 0, None, None
     try:
         yield
@@ -164,12 +153,8 @@ def stop_signals_handled():
 
 @contextmanager
 def interrupts_deferred():
-    """A stop signal arriving inside the block takes effect when the block ends: for the few steps that must not be
-    cut in two, such as renaming a finished file and noting that it is saved, or removing a temporary file.
-    Has an effect in the main thread under stop_signals_handled() (run_command); elsewhere it changes nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    """A stop signal arriving inside the block takes effect when it ends: for the steps that must not be cut in two,
+    saving model.npz and noting which epoch it holds. Under run_command only."""
     state = _StopState
     state.deferring += 1
     try:
@@ -183,12 +168,10 @@ def interrupts_deferred():
 
 
 def _quiet_interrupt_hook(exc_type, exc, traceback):
-    """Ctrl-C before run_command has started (while Python loads NumPy and Matplotlib, a second or so) or after it
-    has ended: one word instead of a traceback of import machinery. Other uncaught exceptions are shown as usual."""
-    if issubclass(exc_type, KeyboardInterrupt):
-        print_error("\nInterrupted.")
-        return  # Python then ends the program as Ctrl-C would (status 130 in a shell)
-    _previous_hook(exc_type, exc, traceback)
+    """Ctrl-C outside run_command (while the kit loads): one word, not a traceback of import machinery."""
+    if not issubclass(exc_type, KeyboardInterrupt):
+        return _previous_hook(exc_type, exc, traceback)
+    print_error("\nInterrupted.")  # Python then ends the program as Ctrl-C would (status 130 in a shell)
 
 
 _previous_hook = sys.excepthook

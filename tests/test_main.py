@@ -1,6 +1,8 @@
 """main.py end to end on the real MNIST: the default run, artifacts after every epoch, Ctrl-C, --resume, divergence,
-a run that does not learn and its diagnosis, BLAS threads."""
+a run that does not learn and its diagnosis, BLAS threads; the run in Chinese, on Windows-like consoles and shells,
+and a check run that imports only what checking needs."""
 
+import io
 import os
 import re
 import shutil
@@ -17,8 +19,6 @@ from threadpoolctl import threadpool_info
 from chapter03.common import cli, data, diagnose, run, train
 from conftest import CHAPTER, SOLUTION_MODEL
 from coursekit import report
-from coursekit.errors import run_command
-from coursekit.student_code import load_model_module
 
 SOLUTION_MAIN = CHAPTER / "solution" / "main.py"
 STARTUP_MAIN = CHAPTER / "startup" / "main.py"
@@ -236,37 +236,39 @@ def small_mnist(mnist_dir):
     return mnist._replace(train_images=mnist.train_images[:8000], train_labels=mnist.train_labels[:8000])
 
 
-def train_in_process(module_file, mnist, model_dir, **settings):
-    """run.train_and_test as main.py runs it (settings: Config fields in `config`, and keyword arguments); its exit
-    status."""
-    config = run.Config(**{"hidden_dims": (32,), "lr": 0.01, "momentum": 0.95, "batch_size": 64, "epochs": 2,
-                           "seed": 0, **settings.pop("config", {})})
-    return run_command(lambda: run.train_and_test(load_model_module(module_file), module_file, mnist, config,
-                                                  model_dir, "python chapter03/startup/main.py", **settings))
+def main_in_process(tree, mnist, model_dir, *flags, monkeypatch):
+    """main.py of tree in this process on `mnist` (its checks taken as passed): the exit status."""
+    monkeypatch.setattr(run, "load_data", lambda args: mnist)
+    monkeypatch.setattr(run, "check_layers", lambda *args: True)
+    return cli.main(tree, ["--model_dir", str(model_dir), "--hidden_dims", "32", "--epochs", "2", *map(str, flags)])
 
 
-def test_a_tiny_learning_rate_stops_and_a_larger_one_is_suggested(small_mnist, tmp_path, capsys, no_time_limit):
-    student = student_tree(tmp_path) / "model.py"  # the reference's code, in a student's file
-    assert train_in_process(student, small_mnist, tmp_path / "model", config={"lr": 1e-6, "momentum": 0.0}) == 1
+def test_a_tiny_learning_rate_stops_and_a_larger_one_is_suggested(small_mnist, tmp_path, capsys, no_time_limit,
+                                                                  monkeypatch):
+    tree = student_tree(tmp_path)  # the reference's code, in a student's file
+    assert main_in_process(tree, small_mnist, tmp_path / "model", "--lr", "1e-6", "--momentum", "0",
+                           monkeypatch=monkeypatch) == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "Even the reference layers do not learn at lr 1e-06: the learning rate is at fault" in err
     assert re.search(r"Train with --lr (1|0\.1|0\.01) \(", err), err
 
 
-def test_resuming_a_finished_run_has_nothing_to_do_and_names_the_saved_settings(small_mnist, tmp_path, capsys):
+def test_resuming_a_finished_run_has_nothing_to_do_and_names_the_saved_settings(small_mnist, tmp_path, capsys,
+                                                                                 monkeypatch):
     model_dir = tmp_path / "model"
-    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1}) == 0
+    solution = CHAPTER / "solution"
+    assert main_in_process(solution, small_mnist, model_dir, "--epochs", 1, monkeypatch=monkeypatch) == 0
     out = capsys.readouterr().out
     assert "1 epoch." in out and "1 epochs" not in out
     before = (model_dir / "model.npz").read_bytes()
 
-    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1}, resume=True) == 0
+    assert main_in_process(solution, small_mnist, model_dir, "--epochs", 1, "--resume", monkeypatch=monkeypatch) == 0
     out = capsys.readouterr().out
     assert f"Nothing to do: {model_dir / 'model.npz'} already holds 1 epoch of training" in out
     assert "That run was trained with" not in out and "Test accuracy" not in out
 
-    assert train_in_process(SOLUTION_MODEL, small_mnist, model_dir, config={"epochs": 1, "lr": 0.1, "seed": 3},
-                            resume=True) == 0
+    assert main_in_process(solution, small_mnist, model_dir, "--epochs", 1, "--lr", 0.1, "--seed", 3, "--resume",
+                           monkeypatch=monkeypatch) == 0
     out = capsys.readouterr().out
     assert "That run was trained with --lr 0.01, --seed 0; your flags say --lr 0.1, --seed 3." in out
     assert (model_dir / "model.npz").read_bytes() == before
@@ -298,3 +300,95 @@ def test_training_and_the_checks_use_one_blas_thread_unless_told(mnist_dir, tmp_
     assert cli.main(CHAPTER / "solution", [*common, "--blas_threads", "2", "--model_dir", str(tmp_path / "2")]) == 0
     assert seen["training"][-1] == {2}
     capsys.readouterr()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# In Chinese, everything the run prints; laptops (GBK consoles, Windows shells, old consoles); a fast check run
+
+# What may stay in Latin letters in Chinese text: names of code, formats and libraries.
+NAMES = {"MNIST", "MNIST_MIRROR", "MLP", "SGD", "NumPy", "BLAS", "Python", "URL", "TODO", "zh", "en", "http",
+         "https", "file", "CLASS", "TASK", "CHECK", "Softmax", "Linear", "Sigmoid", "CrossEntropyLoss", "NaN",
+         "OneDrive", "python", "dx"}
+
+
+def english_words(text):
+    """The words in Latin letters of text, outside paths and file names, flags, code and NAMES."""
+    text = re.sub(r"\S*[/\\.<>_|]\S*|--[\w-]+", " ", text)  # paths, file names, flags, dotted code, metavars
+    return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in NAMES]
+
+
+def test_a_two_epoch_run_in_chinese_prints_no_english_word(small_mnist, tmp_path, capsys, monkeypatch):
+    model_dir = tmp_path / "model"
+    assert main_in_process(CHAPTER / "solution", small_mnist, model_dir, "--lang", "zh", monkeypatch=monkeypatch) == 0
+    assert main_in_process(CHAPTER / "solution", small_mnist, model_dir, "--lang", "zh", monkeypatch=monkeypatch) == 0
+    assert main_in_process(CHAPTER / "solution", small_mnist, model_dir, "--lang", "zh", "--resume",
+                           monkeypatch=monkeypatch) == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"^第 2/2 轮  训练损失 \d\.\d{4} 准确率 +\d+\.\d\d%  验证损失 .* 秒$", out, re.M), out
+    assert "训练 784-32-10，共 8,000 张图片：学习率 0.01，动量 0.95，批大小 64，2 轮。" in out
+    assert re.search(r"^测试准确率：\d+\.\d\d%$", out, re.M) and "model.npz、loss.png" in out
+    assert "没有要做的" in out  # the third run: --resume of a finished run
+    assert english_words(out + err) == []
+
+
+def test_help_and_command_line_errors_in_chinese(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(CHAPTER / "startup", ["--help", "--lang", "zh"])
+    out = capsys.readouterr().out
+    assert out.startswith("用法：") and "\n选项：\n" in out and "显示这段帮助，然后退出" in out
+    assert "--blas_threads N" in out
+    assert english_words(out) == []
+    with pytest.raises(SystemExit) as exited:
+        cli.parse_args(CHAPTER / "startup", ["--lang", "zh", "--epochs", "0"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "错误：参数 --epochs：需要一个 >= 1 的整数，得到的是 '0'" in err
+    assert english_words(err) == []
+
+
+def test_a_check_run_imports_neither_plotting_nor_the_download_stack():
+    code = ("import runpy, sys; sys.argv = [sys.argv[1], '--checks_only']\ntry:\n"
+            "    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit as done:\n"
+            "    print(done.code, sorted({'matplotlib', 'requests', 'tqdm', 'urllib3'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code, str(SOLUTION_MAIN)], capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout[-2000:] + result.stderr
+
+
+def test_a_gbk_console_shows_a_path_it_cannot_encode_without_a_traceback(small_mnist, tmp_path, monkeypatch):
+    gbk = io.TextIOWrapper(io.BytesIO(), encoding="gbk")  # a redirected stdout on a Chinese Windows: strict
+    monkeypatch.setattr(sys, "stdout", gbk)
+    model_dir = tmp_path / "模型\U0001f600"  # the emoji is not in GBK
+    assert main_in_process(CHAPTER / "solution", small_mnist, model_dir, "--epochs", 1, monkeypatch=monkeypatch) == 0
+    gbk.flush()
+    out = gbk.buffer.getvalue().decode("gbk")
+    assert "模型?" in out and out.splitlines()[-1].startswith("Test accuracy: ")
+
+
+def test_the_resume_command_is_quoted_for_the_shell_it_runs_in(monkeypatch):
+    argv = ["--model_dir", "My Models", "--lr", "0.1"]
+    assert cli.resume_command("solution", argv) == "python chapter03/solution/main.py --model_dir 'My Models' " \
+                                                   "--lr 0.1 --resume"
+    monkeypatch.setattr(os, "name", "nt")  # cmd.exe and PowerShell: double quotes
+    windows = cli.resume_command("solution", argv)
+    monkeypatch.undo()
+    assert windows == 'python chapter03/solution/main.py --model_dir "My Models" --lr 0.1 --resume'
+    assert cli.resume_command("startup", ["--resume"]) == "python chapter03/startup/main.py --resume"
+
+
+class Console(io.TextIOWrapper):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("encoding, ascii_only", [("utf-8", False), ("cp936", True), ("cp437", True)])
+def test_the_progress_bar_is_ascii_where_the_console_is_not_utf8(monkeypatch, encoding, ascii_only):
+    console = Console(io.BytesIO(), encoding=encoding, errors="strict")
+    monkeypatch.setattr(sys, "stderr", console)
+    config = run.Config((32,), 0.01, 0.9, 64, 2, 0)
+    with run.progress_bar(1, config, 64 * 50) as progress:
+        for batch in (1, 21, 41):
+            time.sleep(0.25)  # the bar redraws at most every 0.2 s
+            progress(batch, 0.5, 0.9)
+    console.flush()
+    drawn = console.buffer.getvalue()
+    assert drawn and drawn.isascii() == ascii_only

@@ -4,7 +4,7 @@ when a run is not learning and the pieces of its diagnosis."""
 import numpy as np
 import pytest
 
-from chapter03.common import checkpoint, cli, diagnose, plots, train
+from chapter03.common import checkpoint, diagnose, plots, run, train
 from chapter03.common.cli import parse_args
 from chapter03.common.run import Config
 from conftest import CHAPTER, SOLUTION_MODEL
@@ -208,7 +208,7 @@ def test_a_layer_whose_forward_differs_is_told_apart_from_one_whose_backward_doe
 
 
 def test_the_skip_checks_banner_says_todo_when_checks_are_todo():
-    todo, both, failing = (cli.skip_checks_banner(statuses) for statuses in ({"TODO"}, {"TODO", "FAIL"}, {"FAIL"}))
+    todo, both, failing = (run.skip_checks_banner(statuses) for statuses in ({"TODO"}, {"TODO", "FAIL"}, {"FAIL"}))
     assert "are TODO (code not written yet)" in todo[0] and "FAIL" not in todo[0]
     assert "FAIL or are TODO" in both[0]
     assert failing[0].endswith("the checks above FAIL.") and "does not learn" in failing[1]

@@ -1,3 +1,4 @@
 """Chapter 3's machinery, shared by both trees (students change nothing here): the task table (tasks.py), the
-checks (checks.py, activation_checks.py), the run (cli.py, run.py, train.py, checkpoint.py), MNIST (data.py,
-download.py, verify.py), plots, the canvas (canvas.py, digit_image.py) and diagnose.py."""
+checks (checks.py, activation_checks.py), the run's steps (cli.py: the flags; run.py: the steps main.py calls;
+train.py: one epoch; checkpoint.py: model.npz), MNIST (data.py, download.py), plots.py, the canvas (canvas.py,
+digit_image.py) and diagnose.py (a run that does not learn)."""

@@ -1,130 +1,139 @@
-"""The command line of main.py. A run does, in order: checks, data, training, test.
-
-Exit status: 0 success; 1 a failure explained in plain words; 2 a bad command line; 130 interrupted by Ctrl-C.
-"""
+"""The command line of main.py: its flags, in the run's language (argparse's own words too), checked before anything
+runs (a bad one: a message and exit 2); and the command that continues a stopped run, quoted for its shell."""
 
 import argparse
+import contextlib
+import os
+import re
 import shlex
 import sys
 from pathlib import Path
 
-from coursekit.blas import DEFAULT_THREADS, blas_threads
+from coursekit.blas import DEFAULT_THREADS
 from coursekit.blas import HELP as BLAS_THREADS_HELP
 from coursekit.errors import KitError, run_command
 from coursekit.i18n import LANGUAGES, choose_language, console_encoding, say, speaking
-from coursekit.student_code import load_model_module
-
-from . import data, download, run
 
 REPO = Path(__file__).resolve().parents[2]
+# argparse's own words, in Chinese (argparse looks each up through its module's `_` when it prints them)
+ARGPARSE_ZH = {"usage: ": "用法：", "options": "选项", "optional arguments": "选项",
+               "show this help message and exit": "显示这段帮助，然后退出", "%(prog)s: error: %(message)s\n":
+               "%(prog)s：错误：%(message)s\n", "unrecognized arguments: %s": "不认识的参数：%s",
+               "expected one argument": "需要一个值", "expected at least one argument": "至少需要一个值",
+               "invalid choice: %(value)r (choose from %(choices)s)": "无效的选择：%(value)r（可选：%(choices)s）"}
 
 
 def main(tree_dir, argv=None):
-    """Run main.py of the tree in `tree_dir` (chapter03/startup or chapter03/solution); returns the exit status."""
-    tree_dir = Path(tree_dir)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(tree_dir, argv)
-    with speaking(args.lang):  # every message of the run in the language chosen once, here
-        if args.lang_note:
-            print(args.lang_note)
-        return run_command(run_stages, tree_dir, args, argv)
+    """main.py of chapter03/<tree_dir's name>, run in this process on the model.py in tree_dir (tests, tools)."""
+    import runpy
 
+    recipe = runpy.run_path(str(REPO / "chapter03" / "startup" / "main.py"), run_name="main_py")  # = solution's
+    with speaking(None):  # the language main.py sets, for this run only
+        return run_command(recipe["main"], argv, Path(tree_dir))
 
-def run_stages(tree_dir, args, argv):
-    """The stages, with NumPy's matrix products limited to --blas_threads threads (see coursekit/blas.py)."""
-    with blas_threads(args.blas_threads):
-        return stages(tree_dir, args, argv)
-
-
-def stages(tree_dir, args, argv):
-    """Checks, data, training, test: each stage stops the run (exit 1) when it fails."""
-    model_file = tree_dir / "model.py"
-    model_module = load_model_module(model_file)
-    if not args.download_only and not check_layers(model_module, model_file, args):
-        return 1
-    if args.checks_only or args.only or args.explain:
-        return 0
-    mnist = load_data(args)
-    if mnist is None:
-        return 0
-    command = " ".join([f"python chapter03/{tree_dir.name}/main.py", *map(shlex.quote, argv)])
-    run.train_and_test(model_module, model_file, mnist, run.Config.from_args(args), args.model_dir, command,
-                       resume=args.resume, checks_passed=getattr(args, "checks_passed", True))
-    return 0
-
-
-# ---------------------------------------------------------------- command line
 
 def parse_args(tree_dir, argv=None):
-    with speaking(choose_language(requested_language(argv), console_encoding())[0]):  # --help in it too
-        description = say("Check the layers in model.py, then train a multilayer perceptron on MNIST and test it.",
-                          "检查 model.py 里的各层，然后在 MNIST 上训练一个多层感知机并测试。")
-        epilog = say("Hyphenated spellings (--batch-size) work too. Details: chapter03/README.md.",
-                     "带连字符的写法（--batch-size）也可以。详见 chapter03/README.md。")
-    parser = argparse.ArgumentParser(
-        prog=f"python chapter03/{tree_dir.name}/main.py",
-        description=description,
-        epilog=epilog,
-        allow_abbrev=False,  # strict: a mistyped flag such as --epoch is an error, not a guess
-    )
+    """The flags of main.py of the tree in tree_dir, as argparse's Namespace, with .lang the run's language."""
+    argv = sys.argv[1:] if argv is None else argv
+    lang, note = choose_language(requested_language(argv), console_encoding())
+    with speaking(lang), argparse_speaking(lang):
+        flags = parser(tree_dir.name)
+        args = flags.parse_args(argv)
+        args.lang = lang
+        if args.mirror:  # MNIST_MIRROR is checked when the data stage starts
+            from . import download
 
-    def flag(name, **kwargs):
-        parser.add_argument(f"--{name}", *([f"--{name.replace('_', '-')}"] if "_" in name else []), **kwargs)
-
-    flag("hidden_dims", type=positive_int, nargs="+", default=[256, 128], metavar="N",
-         help="hidden layer sizes (default: 256 128)")
-    flag("lr", type=positive_float, default=0.01, metavar="F", help="learning rate (default: 0.01)")
-    flag("batch_size", type=positive_int, default=64, metavar="N", help="mini-batch size (default: 64)")
-    flag("epochs", type=positive_int, default=20, metavar="N", help="epochs (default: 20)")
-    flag("momentum", type=momentum_value, default=0.95, metavar="F",
-         help="SGD momentum in [0, 1); 0 is plain SGD as the handout derives it (default: 0.95)")
-    flag("seed", type=non_negative_int, default=0, metavar="N", help="random seed: same seed, same run (default: 0)")
-    flag("data_dir", type=folder_path, default=REPO / "data", metavar="P",
-         help="where MNIST is looked for and downloaded to (default: <repo>/data)")
-    flag("model_dir", type=folder_path, default=REPO / "model" / tree_dir.name, metavar="P",
-         help=f"where checkpoints and plots go (default: <repo>/model/{tree_dir.name})")
-    flag("mirror", action="append", default=[], metavar="URL",
-         help="a base URL serving the four MNIST .gz files, tried before the built-in mirrors; repeatable; "
-              "http(s):// or file://. The variable MNIST_MIRROR (URLs separated by spaces) does the same")
-    flag("checks_only", action="store_true", help="run the correctness checks and exit")
-    flag("skip_checks", action="store_true", help="train even though checks fail")
-    flag("download_only", action="store_true", help="fetch and verify MNIST, then exit")
-    flag("resume", action="store_true", help="continue from <model_dir>/model.npz")
-    flag("blas_threads", type=non_negative_int, default=DEFAULT_THREADS, metavar="N", help=BLAS_THREADS_HELP)
-    flag("lang", choices=LANGUAGES, default=None,
-         help="the language of the report and messages: zh (Chinese) or en (default: Chinese under a Chinese "
-              "locale, else English)")
-    flag("only", metavar="CLASS|TASK",
-         help="run only the checks of one class (e.g. Softmax) or task number (e.g. 3), then exit")
-    flag("explain", metavar="CHECK",
-         help='run one check (e.g. "Softmax.backward dx") and show its inputs, expected values, what came back '
-              "and the wrong entries, as Python you can paste; then exit")
-    args = parser.parse_args(argv)
-    args.lang, args.lang_note = choose_language(args.lang, console_encoding())
-    with speaking(args.lang):
-        check_selection(parser, args)
-    try:
-        download.check_mirror_urls(args.mirror, "--mirror")  # MNIST_MIRROR is checked when the data stage starts
-    except KitError as error:
-        parser.error(str(error))  # a bad URL is a bad command line: exit 2
+            try:
+                download.check_mirror_urls(args.mirror, "--mirror")
+            except KitError as error:  # a bad URL is a bad command line: exit 2
+                flags.error(str(error))
+        check_selection(flags, args)
+    if note:
+        print(note)
     return args
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with what its `_` cannot translate in Chinese: the colon after a section's title, and
+    "argument --x:" (not looked up through `_` before Python 3.11)."""
+
+    def format_help(self):
+        return say(super().format_help(), super().format_help().replace("选项:\n", "选项：\n"))
+
+    def error(self, message):
+        super().error(say(message, re.sub(r"^argument (\S+): ", r"参数 \1：", message)))
+
+
+def parser(tree):
+    parser = Parser(
+        prog=f"python chapter03/{tree}/main.py", allow_abbrev=False,  # a mistyped --epoch is an error, not a guess
+        description=say("Check the layers in model.py, then train a multilayer perceptron on MNIST and test it.",
+                        "检查 model.py 里的各层，然后在 MNIST 上训练一个多层感知机并测试。"),
+        epilog=say("Hyphenated spellings (--batch-size) work too. Details: chapter03/README.md.",
+                   "带连字符的写法（--batch-size）也可以。详见 chapter03/README.md。"))
+
+    def flag(name, en, zh, **kwargs):
+        spellings = [f"--{name}", *([f"--{name.replace('_', '-')}"] if "_" in name else [])]
+        parser.add_argument(*spellings, help=say(en, zh), **kwargs)
+
+    flag("hidden_dims", "hidden layer sizes (default: 256 128)", "隐藏层的大小（默认：256 128）",
+         type=positive_int, nargs="+", default=[256, 128], metavar="N")
+    flag("lr", "learning rate (default: 0.01)", "学习率（默认：0.01）", type=positive_float, default=0.01, metavar="F")
+    flag("batch_size", "mini-batch size (default: 64)", "批大小（默认：64）", type=positive_int, default=64,
+         metavar="N")
+    flag("epochs", "epochs (default: 20)", "训练轮数（默认：20）", type=positive_int, default=20, metavar="N")
+    flag("momentum", "SGD momentum in [0, 1); 0 is plain SGD as the handout derives it (default: 0.95)",
+         "SGD 的动量，在 [0, 1) 之间；0 就是讲义推导的普通 SGD（默认：0.95）", type=momentum_value, default=0.95,
+         metavar="F")
+    flag("seed", "random seed: same seed, same run (default: 0)", "随机种子：种子相同，训练过程就相同（默认：0）",
+         type=non_negative_int, default=0, metavar="N")
+    flag("data_dir", "where MNIST is looked for and downloaded to (default: <repo>/data)",
+         "在哪里找 MNIST、下载到哪里（默认：<repo>/data）", type=folder_path, default=REPO / "data", metavar="P")
+    flag("model_dir", f"where checkpoints and plots go (default: <repo>/model/{tree})",
+         f"模型和图保存在哪里（默认：<repo>/model/{tree}）", type=folder_path, default=REPO / "model" / tree,
+         metavar="P")
+    flag("mirror", "a base URL serving the four MNIST .gz files, tried before the built-in mirrors; repeatable; "
+         "http(s):// or file://. The variable MNIST_MIRROR (URLs separated by spaces) does the same",
+         "提供 MNIST 四个 .gz 文件的网址，先于内置镜像尝试；可以给多次；http(s):// 或 file://。环境变量 "
+         "MNIST_MIRROR（多个网址用空格隔开）作用相同", action="append", default=[], metavar="URL")
+    flag("checks_only", "run the correctness checks and exit", "只运行正确性检查，然后退出", action="store_true")
+    flag("skip_checks", "train even though checks fail", "检查没通过也照样训练", action="store_true")
+    flag("download_only", "fetch and verify MNIST, then exit", "下载并校验 MNIST，然后退出", action="store_true")
+    flag("resume", "continue from <model_dir>/model.npz", "从 <model_dir>/model.npz 接着训练", action="store_true")
+    flag("blas_threads", BLAS_THREADS_HELP, "NumPy 矩阵乘法用的线程数（默认：1，在这些大小下最快，机器忙时快得多；"
+         "0 让 BLAS 库自己决定，通常每个核一个）", type=non_negative_int, default=DEFAULT_THREADS, metavar="N")
+    flag("lang", "the language of the report and messages: zh (Chinese) or en (default: Chinese under a Chinese "
+         "locale, else English)", "报告和提示的语言：zh（中文）或 en（英文）（默认：中文系统用中文，否则用英文）",
+         choices=LANGUAGES, default=None)
+    flag("only", "run only the checks of one class (e.g. Softmax) or task number (e.g. 3), then exit",
+         "只运行一个类（例如 Softmax）或一个任务编号（例如 3）的检查，然后退出", metavar="CLASS|TASK")
+    flag("explain", 'run one check (e.g. "Softmax.backward dx") and show its inputs, expected values, what came '
+         "back and the wrong entries, as Python you can paste; then exit",
+         "运行一项检查（例如 \"Softmax.backward dx\"），用可以直接粘贴运行的 Python 代码列出它的输入、期望值、"
+         "实际得到的值和错的元素，然后退出", metavar="CHECK")
+    return parser
+
+
+@contextlib.contextmanager
+def argparse_speaking(lang):
+    """argparse's own words ("usage:", "options:", its errors) in lang while the flags are parsed."""
+    english = argparse._
+    if lang == "zh":
+        argparse._ = lambda text: ARGPARSE_ZH.get(text, english(text))
+    try:
+        yield
+    finally:
+        argparse._ = english
+
+
 def requested_language(argv):
-    """The value of --lang in argv when it is a language (argparse checks it later), else None."""
-    argv = sys.argv[1:] if argv is None else argv
-    for i, arg in enumerate(argv):
-        if arg.startswith("--lang="):
-            value = arg.partition("=")[2]
-        elif arg == "--lang" and i + 1 < len(argv):
-            value = argv[i + 1]
-        else:
-            continue
-        return value if value in LANGUAGES else None
-    return None
+    """The language --lang in argv asks for, when it names one (argparse checks it later), else None."""
+    values = [arg.partition("=")[2] for arg in argv if arg.startswith("--lang=")]
+    values += [value for flag, value in zip(argv, argv[1:]) if flag == "--lang"]
+    return next((value for value in values if value in LANGUAGES), None)
 
 
-def check_selection(parser, args):
+def check_selection(flags, args):
     """--only and --explain must name checks that exist: else exit 2, listing what does."""
     from coursekit.explain import find_check
     from coursekit.report import selected
@@ -133,110 +142,57 @@ def check_selection(parser, args):
     from .tasks import TASKS
 
     if args.only and args.explain:
-        parser.error(say("use --only or --explain, not both", "--only 和 --explain 只能用一个"))
+        flags.error(say("use --only or --explain, not both", "--only 和 --explain 只能用一个"))
     if args.only and not selected(CHECKS, args.only):
         classes = ", ".join(task.cls for task in TASKS)
         numbers = ", ".join(str(task.number) for task in TASKS if task.number is not None)
-        parser.error(say(f"--only {args.only}: no class or task of that name; one of {classes}, or a task number "
-                         f"({numbers})",
-                         f"--only {args.only}：没有这个类或任务；可以是 {classes} 之一，或者任务编号（{numbers}）"))
+        flags.error(say(f"--only {args.only}: no class or task of that name; one of {classes}, or a task number "
+                        f"({numbers})", f"--only {args.only}：没有这个类或任务；可以是 {classes} 之一，"
+                        f"或者任务编号（{numbers}）"))
     if args.explain:
         args.explain_check, candidates = find_check(CHECKS, args.explain)
         if args.explain_check is None:
             names = "\n  ".join(check.name for check in (candidates or CHECKS))
-            parser.error(say(f"--explain {args.explain!r} matches {'several checks' if candidates else 'no check'}; "
-                             f"give one of these names (in quotes):\n  {names}",
-                             f"--explain {args.explain!r} {'对应了好几项检查' if candidates else '没有对应的检查'}；"
-                             f"请给出下面的一个名字（加引号）：\n  {names}"))
+            matches = say(f"matches {'several checks' if candidates else 'no check'}",
+                          "对应了好几项检查" if candidates else "没有对应的检查")
+            flags.error(say(f"--explain {args.explain!r} {matches}; give one of these names (in quotes):\n  {names}",
+                            f"--explain {args.explain!r} {matches}；请给出下面的一个名字（加引号）：\n  {names}"))
+
+
+def resume_command(tree, argv=None):
+    """The command that continues this run (with --resume), quoted for the shell it runs in: POSIX single quotes
+    where they work, double quotes on Windows (cmd.exe and PowerShell do not read single quotes)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    quote = shlex.quote if os.name != "nt" else (
+        lambda arg: arg if arg and not re.search(r'[\s"&|<>^%;,()\']', arg) else '"' + arg.replace('"', '\\"') + '"')
+    resume = [] if "--resume" in argv else ["--resume"]
+    return " ".join([f"python chapter03/{tree}/main.py", *map(quote, [*argv, *resume])])
 
 
 def folder_path(text):
-    """A folder given on the command line; an empty one ('' from an unset shell variable) is an error, not the
-    current folder."""
+    """A folder; an empty one ('' from an unset shell variable) is an error, not the current folder."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder, got an empty path (write . for the current folder)")
+        raise argparse.ArgumentTypeError(say("expected a folder, got an empty path (write . for the current folder)",
+                                             "需要一个文件夹，得到的却是空路径（当前文件夹请写 .）"))
     return Path(text)
 
 
-def positive_int(text):
-    return _number(text, int, lambda n: n >= 1, "a whole number >= 1")
+def number(kind, is_valid, en, zh):
+    """An argparse type: text -> a number of `kind` for which is_valid holds, else a message saying what is expected."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not is_valid(value):
+            raise argparse.ArgumentTypeError(say(f"expected {en}, got {text!r}", f"需要{zh}，得到的是 {text!r}"))
+        return value
+
+    return parse
 
 
-def non_negative_int(text):
-    return _number(text, int, lambda n: n >= 0, "a whole number >= 0")
-
-
-def positive_float(text):
-    return _number(text, float, lambda x: 0 < x < float("inf"), "a number > 0")
-
-
-def momentum_value(text):
-    return _number(text, float, lambda x: 0 <= x < 1, "a number in [0, 1)")
-
-
-def _number(text, kind, is_valid, expected):
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not is_valid(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
-# ---------------------------------------------------------------- the stages
-
-def check_layers(model_module, model_file, args):
-    """Print the check report (of the checks --only selects; or --explain's one check); True when training may go
-    on, or when the checks asked for pass."""
-    from coursekit.explain import explain_check
-    from coursekit.report import format_report, run_checks
-
-    from .checks import CHECKS
-    from .tasks import TASKS
-
-    main_py = f"python chapter03/{Path(model_file).parent.name}/main.py"
-    if args.explain:
-        text, passed = explain_check(model_module, model_file, CHECKS, TASKS, args.explain_check)
-        print(text)
-        return passed
-    results = run_checks(model_module, model_file, CHECKS, TASKS, only=args.only)
-    print(format_report(results, TASKS, explain_command=main_py + ' --explain "{name}"'))
-    args.checks_passed = all(result.status == "pass" for result in results)  # the training run wants to know
-    if args.checks_passed:
-        return True
-    if args.checks_only or args.only:
-        return False
-    if args.skip_checks:
-        statuses = {result.status for result in results if result.status != "pass"}
-        print("\n" + "!" * 70 + "".join(f"\n!!  {line}" for line in skip_checks_banner(statuses)) + "\n" + "!" * 70
-              + "\n")
-        return True
-    print("\n" + say(f"Fix the checks above in {model_file} first (or train anyway with --skip_checks).",
-                     f"先修好 {model_file} 里上面这些检查（或者用 --skip_checks 强行训练）。"), file=sys.stderr)
-    return False
-
-
-def skip_checks_banner(statuses):
-    """The two lines of the --skip_checks banner, for the statuses of the checks that did not pass."""
-    if statuses == {"TODO"}:
-        return [say("--skip_checks: training although the checks above are TODO (code not written yet).",
-                    "--skip_checks：上面的检查还是 TODO（代码还没写），仍然开始训练。"),
-                say("Training stops with an error at the first method not written yet.",
-                    "训练会在第一个还没写的方法处报错停下。")]
-    if "TODO" in statuses:
-        first = say("--skip_checks: training although the checks above FAIL or are TODO.",
-                    "--skip_checks：上面的检查有的没有通过，有的还是 TODO，仍然开始训练。")
-    else:
-        first = say("--skip_checks: training although the checks above FAIL.",
-                    "--skip_checks：上面的检查没有通过，仍然开始训练。")
-    return [first, say("Expect errors or a network that does not learn.", "很可能会报错，或者网络学不会。")]
-
-
-def load_data(args):
-    """Download and verify MNIST if needed, then load it; None after --download_only."""
-    data.ensure_mnist(args.data_dir, download.mirror_list(args.mirror))
-    if args.download_only:
-        print(say(f"MNIST is ready in {args.data_dir.resolve()}", f"MNIST 已经就绪，在 {args.data_dir.resolve()}"))
-        return None
-    return data.load_mnist(args.data_dir)
+positive_int = number(int, lambda n: n >= 1, "a whole number >= 1", "一个 >= 1 的整数")
+non_negative_int = number(int, lambda n: n >= 0, "a whole number >= 0", "一个 >= 0 的整数")
+positive_float = number(float, lambda x: 0 < x < float("inf"), "a number > 0", "一个 > 0 的数")
+momentum_value = number(float, lambda x: 0 <= x < 1, "a number in [0, 1)", "一个在 [0, 1) 之间的数")

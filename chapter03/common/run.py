@@ -1,22 +1,18 @@
-"""One training run of main.py: build the network, train epoch after epoch saving each one, then test it.
+"""The steps of main.py that are more than one line: the checks, the data, the lines a run prints, the progress bar,
+and what a run says when it stops early (Ctrl-C, a network that does not learn, divergence, a bug in model.py)."""
 
-    config = Config.from_args(args)          # the flags that shape a run, built once
-    train_and_test(model_module, model_file, data, config, model_dir, command)
-"""
-
-import math
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from coursekit.errors import KitError, interrupts_deferred
+from coursekit.errors import KitError
+from coursekit.files import FileHeld
 from coursekit.i18n import say
 from coursekit.student_code import explain_exception, raised_in
 
-from . import checkpoint, diagnose, plots, train
+from . import checkpoint, diagnose, train
 
 INPUT_DIM, CLASSES = 784, 10
 
@@ -36,41 +32,114 @@ class Config:
     def from_args(cls, args):
         return cls(tuple(args.hidden_dims), args.lr, args.momentum, args.batch_size, args.epochs, args.seed)
 
-    def as_dict(self):
-        return asdict(self)
-
-    def layers(self):
-        return "-".join(map(str, (INPUT_DIM, *self.hidden_dims, CLASSES)))
-
     def settings(self):
-        return f"lr {self.lr}, momentum {self.momentum}, batch {self.batch_size}, {plural(self.epochs, 'epoch')}"
+        epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
+        return say(f"lr {self.lr}, momentum {self.momentum}, batch {self.batch_size}, {epochs}",
+                   f"学习率 {self.lr}，动量 {self.momentum}，批大小 {self.batch_size}，{self.epochs} 轮")
 
 
-def plural(count, noun):
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+def check_layers(model_module, model_file, args):
+    """Print the check report (of the checks --only selects, or --explain's one check); True when they all pass."""
+    from coursekit.explain import explain_check
+    from coursekit.report import format_report, run_checks
+
+    from .checks import CHECKS
+    from .tasks import TASKS
+
+    if args.explain:
+        text, passed = explain_check(model_module, model_file, CHECKS, TASKS, args.explain_check)
+        print(text)
+        return passed
+    results = run_checks(model_module, model_file, CHECKS, TASKS, only=args.only)
+    main_py = f"python chapter03/{model_file.parent.name}/main.py"
+    print(format_report(results, TASKS, explain_command=main_py + ' --explain "{name}"'))
+    statuses = {result.status for result in results} - {"pass"}
+    if statuses and args.skip_checks and not (args.checks_only or args.only):
+        print("\n" + "!" * 70 + "".join(f"\n!!  {line}" for line in skip_checks_banner(statuses)) + "\n" + "!" * 70
+              + "\n")
+    elif statuses and not (args.checks_only or args.only):
+        print("\n" + say(f"Fix the checks above in {model_file} first (or train anyway with --skip_checks).",
+                         f"先修好 {model_file} 里上面这些检查（或者用 --skip_checks 强行训练）。"), file=sys.stderr)
+    return not statuses
 
 
-def smaller_lr(lr):
-    """A learning rate to try after lr diverged, as typed on a command line: a tenth of it, at most main.py's
-    default 0.01 (a tenth of 1e300 would diverge just the same)."""
-    return f"{min(lr / 10, 0.01):g}"
+def skip_checks_banner(statuses):
+    """The two lines of the --skip_checks banner, for the statuses of the checks that did not pass."""
+    if statuses == {"TODO"}:
+        return [say("--skip_checks: training although the checks above are TODO (code not written yet).",
+                    "--skip_checks：上面的检查还是 TODO（代码还没写），仍然开始训练。"),
+                say("Training stops with an error at the first method not written yet.",
+                    "训练会在第一个还没写的方法处报错停下。")]
+    both = "TODO" in statuses
+    return [say(f"--skip_checks: training although the checks above FAIL{' or are TODO' * both}.",
+                f"--skip_checks：上面的检查{'有的没有通过，有的还是 TODO' if both else '没有通过'}，仍然开始训练。"),
+            say("Expect errors or a network that does not learn.", "很可能会报错，或者网络学不会。")]
+
+
+def load_data(args):
+    """Download and verify MNIST if needed (once), then load it: data.Mnist, or None after --download_only."""
+    from . import data, download  # here: the download stack is not needed by a run that only checks
+
+    data.ensure_mnist(args.data_dir, download.mirror_list(args.mirror))
+    if args.download_only:
+        print(say(f"MNIST is ready in {args.data_dir.resolve()}", f"MNIST 已经就绪，在 {args.data_dir.resolve()}"))
+        return None
+    return data.load_mnist(args.data_dir)
+
+
+def training_line(config, images):
+    layers = "-".join(map(str, (INPUT_DIM, *config.hidden_dims, CLASSES)))
+    return say(f"\nTraining {layers} on {images:,} images: {config.settings()}.",
+               f"\n训练 {layers}，共 {images:,} 张图片：{config.settings()}。")
+
+
+def epoch_line(epoch, epochs, train_loss, train_acc, val_loss, val_acc, seconds):
+    return say(f"Epoch {epoch:>2}/{epochs}  train loss {train_loss:.4f} acc {train_acc:6.2%}  "
+               f"val loss {val_loss:.4f} acc {val_acc:6.2%}  {seconds:.1f} s",
+               f"第 {epoch}/{epochs} 轮  训练损失 {train_loss:.4f} 准确率 {train_acc:6.2%}  "
+               f"验证损失 {val_loss:.4f} 准确率 {val_acc:6.2%}  {seconds:.1f} 秒")
+
+
+def test_accuracy_line(accuracy):
+    return say(f"Test accuracy: {accuracy * 100:.2f}%", f"测试准确率：{accuracy * 100:.2f}%")
+
+
+@contextmanager
+def progress_bar(epoch, config, images):
+    """A tqdm bar over the batches of one epoch, on a terminal only; yields progress(batches_done, loss, acc)."""
+    from tqdm import tqdm
+
+    with tqdm(total=-(-images // config.batch_size), desc=say(f"Epoch {epoch}/{config.epochs}",
+              f"第 {epoch}/{config.epochs} 轮"), unit=say("batch", "批"), leave=False, mininterval=0.2,
+              disable=not sys.stderr.isatty(), ascii=not is_utf8(sys.stderr)) as bar:
+
+        def progress(batches_done, loss, acc):
+            bar.set_postfix_str(say(f"loss {loss:.4f} acc {acc:.2%}", f"损失 {loss:.4f} 准确率 {acc:.2%}"),
+                                refresh=False)
+            bar.update(batches_done - bar.n)
+
+        yield progress
+
+
+def is_utf8(stream):
+    """True when stream writes UTF-8: tqdm's Unicode blocks show there; elsewhere (an old Windows console) ASCII."""
+    return (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
 
 
 def nothing_left_to_train(model_path, config):
-    """For --resume: True, after saying so, when model_path already holds config.epochs epochs or more.
-
-    Names the saved run's settings that differ from the flags, since a finished run is not trained again with them.
-    """
+    """For --resume: True, after saying so, when model_path already holds config.epochs epochs or more; names the
+    saved run's settings that differ from the flags, since a finished run is not trained again with them."""
     if not model_path.is_file():
-        return False  # checkpoint.resume says there is nothing to continue from
+        return False  # ModelFolder.resume says there is nothing to continue from
     saved = checkpoint.load(model_path)
     done = int(saved["epoch"])
     if done < config.epochs:
         return False
-    print(say(f"Nothing to do: {model_path} already holds {plural(done, 'epoch')} of training, and --epochs asks "
-              f"for {config.epochs}.",
+    print(say(f"Nothing to do: {model_path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
+              f"asks for {config.epochs}.",
               f"没有要做的：{model_path} 已经训练了 {done} 轮，而 --epochs 要求的是 {config.epochs} 轮。"))
-    differences = saved_settings_that_differ(saved, config)
+    flags = [(f"--{name}", shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()]
+    differences = [(flag, saved_value, yours) for flag, saved_value, yours in flags if saved_value != yours]
     if differences:
         saved_flags = ", ".join(f"{flag} {saved_value}" for flag, saved_value, _ in differences)
         your_flags = ", ".join(f"{flag} {yours}" for flag, _, yours in differences)
@@ -83,128 +152,49 @@ def nothing_left_to_train(model_path, config):
     return True
 
 
-def saved_settings_that_differ(saved, config):
-    """[(flag, saved value, value of the flags)] for each setting of the saved run that the flags change."""
-    differences = []
-    for name, value in config.as_dict().items():
-        if name not in saved:
-            continue  # "epochs" is missing from the files of the kit's first release
-        saved_value = saved[name].tolist()
-        if name == "hidden_dims":
-            saved_value, value = " ".join(map(str, saved_value)), " ".join(map(str, value))
-        same = math.isclose(saved_value, value) if isinstance(value, float) else saved_value == value
-        if not same:
-            differences.append((f"--{name}", f"{saved_value:g}" if isinstance(value, float) else saved_value,
-                                f"{value:g}" if isinstance(value, float) else value))
-    return differences
+def shown(value):
+    """A setting as a flag takes it: 0.01, 64, 256 128."""
+    return f"{value:g}" if isinstance(value, float) else " ".join(map(str, value)) if isinstance(value, (tuple, list)) \
+        else str(value)
 
 
-def train_and_test(model_module, model_file, data, config, model_dir, command, resume=False, checks_passed=True):
-    """Train for config.epochs epochs (or what resume leaves), saving after every epoch, then test.
-
-    command: the command line as the user typed it, to tell them how to continue after Ctrl-C. checks_passed: False
-    when the run goes on with --skip_checks (said again if the network does not learn). model_dir is held for the
-    whole run (checkpoint.ModelFolder): a second run there is refused, and an earlier run's model is kept aside.
-    """
-    if resume and nothing_left_to_train(model_dir / checkpoint.MODEL_NAME, config):
-        return
-    with checkpoint.ModelFolder(model_dir, command, resume) as folder:
-        train_in(folder, model_module, model_file, data, config, command, resume, checks_passed)
+def stop_if_diverged(val_loss):
+    if not np.isfinite(val_loss):
+        raise train.Diverged(say(f"the validation loss became {val_loss}", f"验证集损失变成了 {val_loss}"))
 
 
-def train_in(folder, model_module, model_file, data, config, command, resume, checks_passed):
-    """train_and_test, once its ModelFolder is held: folder.save() saves, folder.saved_epoch is what is saved."""
-    model_dir, model_path = folder.path, folder.model_path
-    model = model_module.MLP(INPUT_DIM, list(config.hidden_dims), CLASSES, rng=np.random.default_rng(config.seed))
-    loss_fn = model_module.CrossEntropyLoss()
-    optimizer = train.SGD(model.parameters(), config.lr, config.momentum)
-    history = {key: [] for key in checkpoint.HISTORY_KEYS}
-    first_epoch = 0
-    if resume:
-        first_epoch, history = folder.resume_into(model, optimizer, config)
-    loss_plot = plots.LossPlot()
-
-    def save(epoch):
-        folder.save(model, optimizer, config, epoch, history)  # from now on folder.saved_epoch == epoch
-        try:
-            loss_plot.update(history, model_dir / "loss.png")
-        except KitError as error:  # e.g. an image viewer on Windows holds the file: not a reason to stop training
-            print(say(f"Warning: {error}", f"警告：{error}"), file=sys.stderr)
-
-    print(say(f"\nTraining {config.layers()} on {len(data.train_images):,} images: {config.settings()}.",
-              f"\n训练 {config.layers()}，共 {len(data.train_images):,} 张图片：{config.settings()}。"))
+@contextmanager
+def stops_explained(folder, model_module, model_file, mnist, config, checks_passed):
+    """Inside the block, what ends training early is said in plain words: Ctrl-C (the epoch kept and the command
+    that continues), not learning (the diagnosis), divergence (a smaller --lr), an error in model.py (its line)."""
     try:
-        # The loss before training: after the first epoch the validation loss must be below it (train.check_learning).
-        start_loss = None if first_epoch else train.evaluate(model, loss_fn, data.val_images, data.val_labels)[0]
-        for epoch in range(first_epoch + 1, config.epochs + 1):
-            started = time.perf_counter()
-            rng = np.random.default_rng([config.seed, epoch])  # depends only on (seed, epoch): resuming repeats it
-            with progress_bar(epoch, config.epochs, len(data.train_images), config.batch_size) as progress:
-                # Without the input gradient only once every check passed: a student still debugging Linear.backward
-                # would be puzzled by the empty W it is then called with for the first layer (train.py says why).
-                train_loss, train_acc = train.train_one_epoch(
-                    model, loss_fn, optimizer, data.train_images, data.train_labels, config.batch_size, rng, progress,
-                    skip_input_gradient=checks_passed)
-            val_loss, val_acc, _ = train.evaluate(model, loss_fn, data.val_images, data.val_labels)
-            if not np.isfinite(val_loss):
-                raise train.Diverged(say(f"the validation loss became {val_loss}", f"验证集损失变成了 {val_loss}"))
-            for key, value in zip(checkpoint.HISTORY_KEYS, (train_loss, train_acc, val_loss, val_acc)):
-                history[key].append(value)
-            save(epoch)
-            print(f"Epoch {epoch:>2}/{config.epochs}  train loss {train_loss:.4f} acc {train_acc:6.2%}  "
-                  f"val loss {val_loss:.4f} acc {val_acc:6.2%}  {time.perf_counter() - started:.1f} s", flush=True)
-            train.check_learning(epoch, val_loss, val_acc, start_loss, CLASSES)
+        yield
     except KeyboardInterrupt:
-        if folder.saved_epoch:
-            again = command if resume else f"{command} --resume"
-            print(say(f"\nStopped: epoch {folder.saved_epoch} is saved in {model_path}.\nContinue with:  {again}",
-                      f"\n已停止：第 {folder.saved_epoch} 轮已保存在 {model_path}。\n接着训练：  {again}"),
-                  file=sys.stderr)
-        else:
-            print(f"\n{folder.nothing_saved()}", file=sys.stderr)
+        print(f"\n{folder.stopped()}", file=sys.stderr)
         raise
     except train.NotLearning as why:
         print(say("\nThe network is not learning. Looking for the cause (a few seconds)...",
                   "\n网络没有在学习。正在找原因（几秒钟）……"), flush=True)
-        report = diagnose.diagnose(model_module, model_file, data, config, checks_passed)
-        raise KitError(say(f"Training stopped: {why}. The last epoch ({folder.saved_epoch}) is kept in {model_path}.",
-                           f"训练已停止：{why}。最后一轮（第 {folder.saved_epoch} 轮）保存在 {model_path}。")
-                       + f"\n\n{report}") from None
+        report = diagnose.diagnose(model_module, model_file, mnist, config, checks_passed)
+        raise KitError(say(f"Training stopped: {why}. The last epoch ({folder.saved_epoch}) is kept in "
+                           f"{folder.model_path}.", f"训练已停止：{why}。最后一轮（第 {folder.saved_epoch} 轮）保存在 "
+                           f"{folder.model_path}。") + f"\n\n{report}") from None
     except train.Diverged as why:
-        kept = (say(f" The last good epoch ({folder.saved_epoch}) is kept in {model_path}.",
-                    f"最后一轮正常的结果（第 {folder.saved_epoch} 轮）保存在 {model_path}。")
+        smaller = f"{min(config.lr / 10, 0.01):g}"  # a tenth, at most the default (a tenth of 1e300 diverges too)
+        kept = (say(f" The last good epoch ({folder.saved_epoch}) is kept in {folder.model_path}.",
+                    f"最后一轮正常的结果（第 {folder.saved_epoch} 轮）保存在 {folder.model_path}。")
                 if folder.saved_epoch else "")
-        advice = say(f"Try a smaller learning rate, e.g. --lr {smaller_lr(config.lr)}.",
-                     f"试试更小的学习率，例如 --lr {smaller_lr(config.lr)}。")
-        raise KitError(say(f"Training diverged: {why}. ", f"训练发散了：{why}。") + advice + kept) from None
+        raise KitError(say(f"Training diverged: {why}. Try a smaller learning rate, e.g. --lr {smaller}.",
+                           f"训练发散了：{why}。试试更小的学习率，例如 --lr {smaller}。") + kept) from None
+    except FileHeld as held:
+        again = folder.resume_command if folder.saved_epoch else say("the same command again", "同样的命令")
+        raise KitError(say(f"{held}\nClose that program (or pause OneDrive), then run:\n  {again}",
+                           f"{held}\n关掉那个程序（或暂停 OneDrive），然后运行：\n  {again}")) from None
     except (Exception, SystemExit) as error:  # SystemExit: an exit() left in model.py
         if isinstance(error, MemoryError) or not raised_in(error, model_file):
             raise  # a bug in the kit itself (keep the traceback), or too little memory (run_command explains it)
-        checks_command = f"python chapter03/{model_file.parent.name}/main.py --checks_only"
+        checks = f"python chapter03/{model_file.parent.name}/main.py --checks_only"
         raise KitError(say(f"{model_file.name} failed during training: {explain_exception(error, model_file)}\n"
-                           f"Run  {checks_command}  to find the layer at fault.",
+                           f"Run  {checks}  to find the layer at fault.",
                            f"{model_file.name} 在训练中出错：{explain_exception(error, model_file)}\n"
-                           f"运行  {checks_command}  找出是哪一层的问题。")) from None
-
-    test_loss, test_acc, probs = train.evaluate(model, loss_fn, data.test_images, data.test_labels)
-    pictures = plots.save_test_figures(data.test_images, data.test_labels, probs, model_dir)  # warns on a full disk
-    saved = ", ".join([checkpoint.MODEL_NAME, "loss.png", *pictures])
-    print(say(f"Saved in {model_dir}: {saved}", f"已保存到 {model_dir}：{saved}"))
-    print(f"Test accuracy: {test_acc * 100:.2f}%")
-
-
-@contextmanager
-def progress_bar(epoch, epochs, count, batch_size):
-    """A tqdm bar over the batches of one epoch, on a terminal only; yields progress(batches_done, loss, acc)."""
-    from tqdm import tqdm
-
-    with interrupts_deferred():  # a stop inside tqdm's __init__ would leave half a bar, whose __del__ then fails
-        bar = tqdm(total=-(-count // batch_size), desc=f"Epoch {epoch}/{epochs}", unit="batch", leave=False,
-                   disable=not sys.stderr.isatty(), mininterval=0.2)
-    with bar:
-
-        def progress(batches_done, loss, acc):
-            bar.set_postfix_str(f"loss {loss:.4f} acc {acc:.2%}", refresh=False)
-            bar.update(batches_done - bar.n)
-
-        yield progress
+                           f"运行  {checks}  找出是哪一层的问题。")) from None
