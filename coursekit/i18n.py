@@ -24,6 +24,14 @@ def language():
     return _current
 
 
+def set_language(lang):
+    """Speak lang ('en' or 'zh') from now on (main.py, once per run)."""
+    global _current
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
+    _current = lang
+
+
 @contextlib.contextmanager
 def speaking(lang):
     """Speak lang ('en' or 'zh') inside the block (None: keep the current language), then the language of before."""
