@@ -6,7 +6,6 @@ this file decides when a process starts, which request goes where, what a failur
 code may have run (which makes every snapshot of its objects out of date).
 """
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,10 @@ from .errors import (
     student_error,
     warn_here,
 )
+from . import process
 from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status, ready_state
 from .proxies import RemoteObject, proxy_class
-from .users import claim_uid, kill_processes_of, release_uid, remove_files_of, running_as_root
+from .users import claim_uid, interpreter_problem, kill_processes_of, release_uid, remove_files_of, running_as_root
 from .validation import Malformed, TextFilter, checked_list, is_int
 from .values import Decoder, encode
 
@@ -62,13 +62,11 @@ class Sandbox:
 
     def __init__(self, model_file=None, timeout=10.0, secrets=(), probe=(), memory_mb=1024, file_mb=16,
                  cpu_seconds=600, setup_timeout=60.0, max_starts=100, drop_privileges=None, confine=True):
-        if os.name != "posix":
-            raise KitError("Grading runs each submission in a sandbox that needs Linux or macOS (on Windows: WSL).")
         self.timeout = float(timeout)
         self.clean = TextFilter(secrets)
         self.probe = [str(Path(path).resolve()) for path in probe]
-        self.limits = {"AS": memory_mb << 20, "FSIZE": file_mb << 20, "CPU": int(cpu_seconds), "NPROC": 1,
-                       "CORE": 0, "NOFILE": 256}
+        self.limits = {} if process.WINDOWS else {"AS": memory_mb << 20, "FSIZE": file_mb << 20, "CPU": int(cpu_seconds),
+                                                   "NPROC": 1, "CORE": 0, "NOFILE": 256}
         self.setup_timeout = setup_timeout
         self.max_starts = max_starts
         self.drop_privileges = running_as_root() if drop_privileges is None else drop_privileges
@@ -109,6 +107,9 @@ class Sandbox:
         """Start the process (as a user of its own, when dropping privileges), without waiting for it to be ready."""
         try:
             if self.drop_privileges and self.uid is None:
+                problem = interpreter_problem()
+                if problem:
+                    raise KitError(problem)
                 self.uid = claim_uid()
             if self._process is None:
                 self._spawn()

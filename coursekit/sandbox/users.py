@@ -11,6 +11,9 @@ import os
 import random
 import shutil
 import signal
+import stat
+import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -24,6 +27,29 @@ SHARED_TEMP = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may write: clea
 
 def running_as_root():
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def interpreter_problem():
+    """Why a fresh unprivileged user cannot run this Python and NumPy, in one message ('' when it can): a folder on
+    the way that other users cannot enter, or a file they cannot read (pyenv's /root is often mode 0700)."""
+    import numpy
+
+    executable = os.path.abspath(sys.executable)
+    needed = {executable: 0o005, os.path.realpath(executable): 0o005, sysconfig.get_paths()["stdlib"]: 0o005,
+              os.path.dirname(numpy.__file__): 0o005}
+    for path, bits in needed.items():
+        for checked, want in [*((folder, 0o001) for folder in Path(path).parents), (Path(path), bits)]:
+            try:
+                mode = checked.stat().st_mode
+            except OSError:
+                continue
+            if mode & want != want:
+                return (f"As root, grading runs each submission as a fresh unprivileged user, who cannot run this "
+                        f"Python ({sys.executable}): other users cannot {'enter' if want == 0o001 else 'read'} "
+                        f"{checked} (mode {stat.filemode(mode)}). Grade with a Python and NumPy every user can "
+                        f"read (apt's python3, a virtual environment in /opt), or run chmod o+x {checked} if "
+                        f"letting others pass through it is fine.")
+    return ""
 
 
 _claimed = set()  # the uids this process handed out and has not released: two sandboxes never share one
