@@ -37,7 +37,7 @@ from submissions import (
 from coursekit import sandbox
 from coursekit.grading.assignment import solution_lines
 
-pytestmark = pytest.mark.skipif(not sandbox.running_as_root(), reason="the sandbox users need root (CI and Docker)")
+pytestmark = pytest.mark.requires("root", "sandbox")
 
 LINEAR_FORWARD_STUB = 'raise NotImplementedError("Task 1: Linear.forward, see chapter03/README.md section 1")'
 MARKER = Path(sysconfig.get_paths()["purelib"]) / "cheat-marker.txt"  # a cheat tries to create it
@@ -339,7 +339,7 @@ def test_a_rewrite_of_results_json_after_the_fact_fails(tmp_path):
     assert json.loads(written)["score"] == 0
 
 
-@pytest.mark.skipif(not sandbox.landlock_abi(), reason="this kernel has no Landlock")
+@pytest.mark.requires("landlock")
 def test_not_as_root_landlock_holds_them_too():
     """The grader run by an ordinary user: no user of its own for each submission, Landlock instead."""
     uid = sandbox.claim_uid()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import KitError
 from ..files import write_atomically
-from ..sandbox import running_as_root
+from ..sandbox import default_limits, interpreter_problem, limits_granted, running_as_root
 from .assignment import points_and_seed
 from .batch import grade_in_parallel
 from .protection import GUARANTEES, kit_fingerprint, mode_line, private_paths, protect
@@ -105,10 +105,11 @@ class Output:
 
 
 def grade_all(assignment, args, out):
-    if os.name != "posix":
-        raise KitError("Grading runs each submission in a sandbox that needs Linux or macOS (on Windows: WSL).")
+    if running_as_root() and interpreter_problem():
+        raise KitError(interpreter_problem())
     points, seed = points_and_seed(assignment)
-    out(mode_line())
+    limits = default_limits()
+    out(mode_line(limits_granted(limits) if limits else []))
     if running_as_root():
         for line in protect(private_paths(assignment, args)):
             out(line)

@@ -8,35 +8,40 @@ import sys
 from pathlib import Path
 
 from ..errors import KitError
-from ..sandbox import landlock_abi, running_as_root
+from ..sandbox import landlock_abi, running_as_root, users
 from .submission import find_model_file
 
 KIT = Path(__file__).resolve().parent.parent.parent  # the folder holding coursekit/ and the chapters
 
 GUARANTEES = (
-    "In every case, each submission runs in a process of its own that only turns the grader's inputs into outputs "
-    "(the grader draws the inputs, computes the expected values and decides), with limits on time, memory and file "
-    "size, and it cannot start any process or thread, so nothing of it outlives its checks. "
+    "On every OS, each submission runs in a process of its own that only turns the grader's inputs into outputs "
+    "(the grader draws the inputs, computes the expected values and decides), with a time limit. "
+    "Linux and macOS add limits on CPU time, file size and processes (and memory, where the OS grants it: not "
+    "macOS); no process or thread can be started, so nothing of it outlives its checks. "
     "Run as root (Docker, Gradescope), it also runs as an unprivileged user of its own: it cannot read the solution, "
     "the checks, the results or another submission, nor write outside its scratch folder or signal another process. "
-    "Not run as root, on Linux 5.13 or later (Landlock), it runs as you but may read only Python's own files and "
-    "write only its scratch folder (no TCP from Linux 6.7, no signals to other processes from Linux 6.12). "
-    "Not run as root without Landlock (macOS, older Linux), it runs as you: it can read every file you can, the "
-    "solution too, and write them (the grader warns when the kit's files changed). Grade untrusted code as root in a "
-    "container, as Gradescope does.")
+    "Not as root on Linux 5.13 or later (Landlock), it runs as you but may read only Python's own files and write "
+    "only its scratch folder. Otherwise (macOS, Windows, older Linux) it runs as you: it can read and write every "
+    "file you can, the solution too (the grader warns when the kit's files changed). Grade untrusted code as root "
+    "in a container, as Gradescope does. The first line of each run says which of these hold.")
+
+LIMIT_NAMES = {"CPU": "CPU time", "AS": "memory", "FSIZE": "file size", "NPROC": "no new process"}
 
 
-def mode_line():
-    """What protects the grader from the submissions in this run, in one line."""
-    abi = landlock_abi()
+def mode_line(granted):
+    """What protects the grader from the submissions in this run, in one line; granted: the limits the OS lets a
+    process lower (coursekit/sandbox: limits_granted)."""
+    abi = 0 if users.WINDOWS else landlock_abi()
+    limits = [text for name, text in LIMIT_NAMES.items() if name in granted]
+    limited = f"; limits: time, {', '.join(limits)}" if limits else "; a time limit only (this OS grants no other)"
     if running_as_root():
         confined = f", confined by Landlock (ABI {abi})" if abi else ""
-        return f"Running as root: each submission runs as an unprivileged user of its own{confined}."
+        return f"Running as root: each submission runs as an unprivileged user of its own{confined}{limited}."
     if abi:
         return (f"Not running as root: each submission runs as you, confined by Landlock (ABI {abi}) to reading "
-                f"Python's own files and writing its scratch folder (see --help).")
-    return ("Not running as root, and this system has no Landlock: the student's code runs as you and can read and "
-            "write your files, the solution too (see --help).")
+                f"Python's own files and writing its scratch folder{limited} (see --help).")
+    return (f"Not running as root, without Landlock: each submission runs in a process of its own, as you: it can "
+            f"read and write your files, the solution too{limited} (see --help).")
 
 
 def private_paths(assignment, args):

@@ -55,6 +55,7 @@ and the student's side, which runs from their text in the student's process (sta
 # What the kit and its tests use, re-exported (`import X as X`): the sandbox, its exceptions, what it guarantees on
 # this machine, and the users it runs as (their uids, their processes, where their files may be left).
 from .client import Sandbox as Sandbox
+from .client import default_limits as default_limits
 from .confinement import landlock_abi as landlock_abi
 from .errors import Blame as Blame
 from .errors import DeadObjectError as DeadObjectError
@@ -67,8 +68,10 @@ from .errors import StudentProtocolError as StudentProtocolError
 from .errors import StudentSyntaxError as StudentSyntaxError
 from .errors import StudentTimeout as StudentTimeout
 from .users import SHARED_TEMP as SHARED_TEMP
+from .process import limits_granted as limits_granted
 from .users import UID_RANGE as UID_RANGE
 from .users import claim_uid as claim_uid
+from .users import interpreter_problem as interpreter_problem
 from .users import kill_processes_of as kill_processes_of
 from .users import processes_of as processes_of
 from .users import release_uid as release_uid

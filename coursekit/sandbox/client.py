@@ -26,7 +26,7 @@ from .errors import (
     student_error,
     warn_here,
 )
-from . import process
+from . import users
 from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status, ready_state
 from .proxies import RemoteObject, proxy_class
 from .users import claim_uid, interpreter_problem, kill_processes_of, release_uid, remove_files_of, running_as_root
@@ -42,6 +42,14 @@ class Event:
 
     kind: str
     message: str
+
+
+def default_limits(memory_mb=1024, file_mb=16, cpu_seconds=600):
+    """The limits of a student's process, by the names of RLIMIT_*: none on Windows, which has no setrlimit."""
+    if users.WINDOWS:
+        return {}
+    return {"AS": memory_mb << 20, "FSIZE": file_mb << 20, "CPU": int(cpu_seconds), "NPROC": 1, "CORE": 0,
+            "NOFILE": 256}
 
 
 class Sandbox:
@@ -65,14 +73,13 @@ class Sandbox:
         self.timeout = float(timeout)
         self.clean = TextFilter(secrets)
         self.probe = [str(Path(path).resolve()) for path in probe]
-        self.limits = {} if process.WINDOWS else {"AS": memory_mb << 20, "FSIZE": file_mb << 20, "CPU": int(cpu_seconds),
-                                                   "NPROC": 1, "CORE": 0, "NOFILE": 256}
+        self.limits = default_limits(memory_mb, file_mb, cpu_seconds)
         self.setup_timeout = setup_timeout
         self.max_starts = max_starts
         self.drop_privileges = running_as_root() if drop_privileges is None else drop_privileges
         if self.drop_privileges and not running_as_root():
             raise KitError("Dropping privileges needs root.")
-        self.confine = confine
+        self.confine = confine and not users.WINDOWS
         self.landlock = 0  # the Landlock ABI the process runs under (0: none), once it started
         self.exposed = []  # the probe paths the process could read or write, once it started (only without a uid)
         self.model_file, self.name, self.source, self.lines = None, "model.py", b"", []

@@ -5,7 +5,7 @@ stopped with every process it started.
 It runs `python -I -B -c SERVER_SOURCE`: the kit's folder is not on its path and it imports nothing from it.
 SERVER_SOURCE holds the texts of wire.py, confinement.py and server.py, read once when the kit is imported (before
 any student's code ran). Threads read its pipes (select() cannot wait on a pipe on Windows), so the same code runs on
-Linux, macOS and Windows; only how it is started and killed differs (WINDOWS, which tests set to simulate it).
+Linux, macOS and Windows; only how it is started and killed differs (users.WINDOWS).
 """
 
 import contextlib
@@ -23,10 +23,10 @@ from pathlib import Path
 
 from ..errors import KitError
 from . import confinement, server, wire
+from . import users
 from .users import kill_processes_of
 from .validation import MAX_MESSAGE, Malformed, bounded_int, checked_list, is_int
 
-WINDOWS = os.name == "nt"  # no process groups, setuid, resource limits nor Landlock there
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
 POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
 
@@ -89,7 +89,7 @@ def ready_state(header, uid, confine):
     if "setup_error" in header:
         raise KitError(cannot_start(str(header["setup_error"])[:MAX_MESSAGE], uid))
     landlock = header.get("landlock") if is_int(header.get("landlock")) else 0
-    if confine and uid is None and not landlock and not WINDOWS and confinement.landlock_abi():
+    if confine and uid is None and not landlock and not users.WINDOWS and confinement.landlock_abi():
         raise KitError("This kernel offers Landlock, but the sandbox could not apply it: grade as root, or "
                        "find out what refuses it (a container's seccomp profile?).")
     exposed = sorted(set(header.get("readable", [])) | set(header.get("writable", [])))
@@ -118,7 +118,7 @@ def popen_options(uid, scratch):
     env = {"HOME": str(scratch), "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch),
            "LC_ALL": "C.UTF-8",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    if WINDOWS:  # Python cannot start there without SYSTEMROOT
+    if users.WINDOWS:  # Python cannot start there without SYSTEMROOT
         env.update({name: os.environ[name] for name in ("SYSTEMROOT", "PATH") if name in os.environ})
         return {"env": env, "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
@@ -274,7 +274,7 @@ class StudentProcess:
 def kill_tree(child):
     """Kill child and every process it started: its process group (its own session) on POSIX; on Windows, taskkill
     /T (the process and its descendants), or the process alone where taskkill is missing."""
-    if not WINDOWS:
+    if not users.WINDOWS:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)  # its own session: pgid == pid
         return
