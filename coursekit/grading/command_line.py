@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import KitError
 from ..files import write_atomically
 from ..sandbox import default_limits, interpreter_problem, limits_granted, running_as_root
+from . import similarity
 from .assignment import points_and_seed
 from .batch import grade_in_parallel
 from .protection import GUARANTEES, kit_fingerprint, mode_line, private_paths, protect
@@ -63,6 +64,11 @@ def parse_args(argv, prog):
                         help="when students see the tests of results.json on Gradescope (default: visible)")
     parser.add_argument("--lang", choices=("zh", "en"), default=None,
                         help="the language of the report in results.json (default: English)")
+    parser.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
+                        help="report each submission's most similar other one and its similarity to the reference "
+                             "(the table and the CSV, never results.json); default: on with more than one PATH")
+    parser.add_argument("--threshold", type=fraction, default=0.5, metavar="F",
+                        help="similarity from which a pair is shown line by line (default: 0.5)")
     args = parser.parse_args(argv)
     if args.json and len(args.paths) > 1:
         parser.error("--json writes the results of one submission: give one PATH (use --csv for a batch)")
@@ -76,6 +82,16 @@ def seconds(text):
         value = 0.0
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
     return value
 
 
@@ -122,11 +138,15 @@ def grade_all(assignment, args, out):
         out(format_table(grade, points) + "\n")
     if len(grades) > 1:
         out(format_summary(grades, points))
+    similar = None
+    if args.similarity or args.similarity is None and len(grades) > 1:
+        similar = similarity.of_submissions(assignment, labels, args.threshold)
+        out(similarity.report(similar))
     if args.json:
         write_text(args.json, json.dumps(gradescope_results(grades[0], points, assignment, args), indent=2) + "\n")
         out(f"Gradescope results written to {args.json}")
     if args.csv:
-        write_text(args.csv, grades_csv(grades, points))
+        write_text(args.csv, grades_csv(grades, points, similar))
         out(f"Grades of {len(grades)} submission(s) written to {args.csv}")
     after = kit_fingerprint(assignment)
     changed = sorted(path for path in {*kit_before, *after} if kit_before.get(path) != after.get(path))

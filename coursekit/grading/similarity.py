@@ -16,6 +16,10 @@ import keyword
 import tokenize
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..startup import make_startup
+from .submission import find_model_file
 
 K = 8  # tokens per k-gram
 WINDOW = 3  # hashes per winnowing window
@@ -85,17 +89,14 @@ def units(text):
 
 
 def fingerprints(text):
-    """{hash: [lines where a k-gram of that hash starts]}: the winnowed fingerprints of a source text."""
+    """{hash: (the lines of its K tokens, where it first occurs)}: the winnowed fingerprints of a source text."""
     kept = {}
-    for tokens in units(text).values():
-        grams = [(zlib.crc32(" ".join(word for word, _ in tokens[i:i + K]).encode()), tokens[i][1])
-                 for i in range(max(1, len(tokens) - K + 1))] if tokens else []
-        for start in range(max(1, len(grams) - WINDOW + 1)):
-            window = grams[start:start + WINDOW]
-            smallest = min(window, key=lambda gram: gram[0])
-            kept.setdefault(smallest[0], [])
-            if smallest[1] not in kept[smallest[0]]:
-                kept[smallest[0]].append(smallest[1])
+    for found in units(text).values():
+        grams = [(zlib.crc32(" ".join(word for word, _ in found[i:i + K]).encode()),
+                  tuple(line for _, line in found[i:i + K])) for i in range(max(1, len(found) - K + 1))]
+        for start in range(max(1, len(grams) - WINDOW + 1)) if found else ():
+            digest, lines = min(grams[start:start + WINDOW], key=lambda gram: gram[0])
+            kept.setdefault(digest, lines)
     return kept
 
 
@@ -118,6 +119,8 @@ class Similarity:
 
     matches: dict = field(default_factory=dict)
     pairs: list = field(default_factory=list)  # (score, label, label, [(line of one, line of the other)])
+    threshold: float = 0.5
+    texts: dict = field(default_factory=dict)  # label -> the text compared
 
 
 def read_source(path):
@@ -128,13 +131,28 @@ def read_source(path):
         return ""
 
 
-def compare(texts, shared="", reference=None, threshold=0.6):
+def of_submissions(assignment, labels, threshold):
+    """The Similarity of the submissions at labels (files, or folders holding one), the startup file's text taken
+    away, each also against the reference solution when it exists."""
+    texts = {}
+    for label in labels:
+        model_file, _ = find_model_file(Path(label), assignment.file_name)
+        texts[label] = read_source(model_file) if model_file else ""
+    reference = read_source(assignment.solution) if Path(assignment.solution).is_file() else None
+    try:
+        shared = make_startup(reference, assignment.tasks) if reference else ""
+    except ValueError:  # the reference's markers are broken: nothing is taken away
+        shared = ""
+    return compare(texts, shared, reference, threshold)
+
+
+def compare(texts, shared="", reference=None, threshold=0.5):
     """The Similarity of the submissions' texts ({label: text}), what all share (the startup file's text) taken
     away; each also against the reference text, when given."""
     common = fingerprints(shared).keys()
     prints = {label: without(fingerprints(text), common) for label, text in texts.items()}
     reference_prints = without(fingerprints(reference), common) if reference is not None else None
-    result = Similarity()
+    result = Similarity(threshold=threshold, texts=texts)
     for label, mine in prints.items():
         others = [(jaccard(mine, theirs), other) for other, theirs in prints.items() if other != label]
         score, nearest = max(others, default=(0.0, ""))
@@ -155,9 +173,28 @@ def without(prints, common):
 
 
 def matching_lines(one, other):
-    """[(line in one, line in other)] of their shared fingerprints, in the order of the first file."""
-    pairs = {(one[digest][0], other[digest][0]) for digest in one.keys() & other.keys()}
-    return sorted(pairs)
+    """[(line in one, line in other)] of their shared fingerprints, token by token, in the order of the first file;
+    a line of one is paired with the line of the other most of its tokens match."""
+    votes = {}
+    for digest in one.keys() & other.keys():
+        for mine, theirs in zip(one[digest], other[digest]):
+            votes.setdefault(mine, {}).setdefault(theirs, 0)
+            votes[mine][theirs] += 1
+    return [(mine, max(theirs, key=theirs.get)) for mine, theirs in sorted(votes.items())]
+
+
+def report(result):
+    """For the terminal: each submission's nearest and its similarity to the reference, then the pairs above the
+    threshold, their matching lines side by side."""
+    rows = ["Similarity (for the instructor: never in results.json; 1.00 = the same code, renamed or reformatted):"]
+    for label, match in result.matches.items():
+        reference = "" if match.reference is None else f", reference {match.reference:.2f}"
+        rows.append(f"  {label}: nearest {match.nearest or '-'} {match.score:.2f}{reference}")
+    if not result.pairs:
+        rows.append(f"No pair at or above {result.threshold:.2f}.")
+        return "\n".join(rows)
+    rows.append(f"Similar pairs (at or above {result.threshold:.2f}), the matching lines side by side:")
+    return "\n".join(rows + [side_by_side(pair, result.texts) for pair in result.pairs])
 
 
 def side_by_side(pair, texts, width=60, most=40):
