@@ -88,7 +88,7 @@ def missing(what):
         "root": lambda: "" if sandbox.running_as_root() else "needs root: the sandbox users are root's (CI, Docker)",
         "posix": lambda: "needs POSIX signals, uids and limits (Linux, macOS)" if sandbox.users.WINDOWS else "",
         "bash": lambda: "" if shutil.which("bash") else "needs bash (Linux, macOS, Git Bash)",
-        "landlock": lambda: "no Landlock here (Linux 5.13 or later)" if sandbox.users.WINDOWS or not sandbox.landlock_abi() else "",
+        "landlock": lambda: "" if sandbox.landlock_abi() and not sandbox.users.WINDOWS else "no Landlock (Linux 5.13+)",
     }
     return next((why for why in (reasons[name]() for name in what) if why), "")
 

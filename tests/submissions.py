@@ -43,6 +43,18 @@ def as_on_windows(kit, *args, cwd, timeout=900):
                           encoding="utf-8", timeout=timeout, env=dict(os.environ, PYTHONPATH=str(kit)))
 
 
+def solution_lines(solution):
+    """The code lines (not comments) between `# BEGIN SOLUTION` and `# END SOLUTION` in the reference."""
+    lines, inside = [], False
+    for line in Path(solution).read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if text.startswith(("# BEGIN SOLUTION", "# END SOLUTION")):
+            inside = text.startswith("# BEGIN")
+        elif inside and text and not text.startswith("#"):
+            lines.append(text)
+    return lines
+
+
 def copy_kit(folder):
     """A copy of the kit (coursekit/ and the chapter) in folder; the path of its grade.py."""
     for part in KIT_PARTS:

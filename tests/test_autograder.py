@@ -16,11 +16,10 @@ import time
 import zipfile
 
 import pytest
-from submissions import SOLUTION, STARTUP, partial
+from submissions import SOLUTION, STARTUP, partial, solution_lines
 from test_grade_cheats import CHEATS
 
 from conftest import REPO
-from coursekit.grading.assignment import solution_lines
 
 MAKE = REPO / "tools" / "make_autograder.py"
 

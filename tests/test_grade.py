@@ -387,7 +387,8 @@ def test_with_rlimit_as_refused_as_on_macos_it_still_grades(kit, tmp_path):
         python = folder / "python"
         python.write_text(REFUSE_AS.replace("{python}", sys.executable), encoding="utf-8")
         python.chmod(0o755)
-        launch = f"import runpy, sys\nsys.executable = {str(python)!r}\nrunpy.run_path(sys.argv[1], run_name='__main__')"
+        launch = (f"import runpy, sys\nsys.executable = {str(python)!r}\n"
+                  "runpy.run_path(sys.argv[1], run_name='__main__')")
         result, totals = grade_solution_and_startup(tmp_path, lambda *args: subprocess.run(
             [sys.executable, "-c", launch, kit, *map(str, args)], capture_output=True, text=True, cwd=tmp_path,
             timeout=900))

@@ -4,7 +4,7 @@ submissions, the results and the machine as they were.
 Each cheat is the startup file (0 points honest) or the solution (100) plus code that tries one way around the
 grader, the way a clever student would: patch NumPy or the checker, forge replies on the channel, rewrite the results
 after grading, read the reference from disk or from the stack, tamper with the kit, sabotage the submissions graded
-beside it, leak files or the reference through its messages, leave processes behind, hog memory or time. They are
+beside it, leak files through its messages, leave processes behind, hog memory or time. They are
 graded in one batch, two at a time, between honest "victims" whose grades must not move. As root (CI, Docker), the
 grader runs each as an unprivileged user of its own; the last test grades some of them again with the grader itself
 not root, where Landlock (Linux 5.13+) is what stops them.
@@ -35,7 +35,6 @@ from submissions import (
 )
 
 from coursekit import sandbox
-from coursekit.grading.assignment import solution_lines
 
 pytestmark = pytest.mark.requires("root", "sandbox")
 
@@ -219,8 +218,8 @@ for path in glob.glob("/tmp/sandbox-*/*.py") + glob.glob("/tmp/**/victim*/model.
     except OSError:
         pass
 ''', 100),
-    "leaks_files_and_the_reference": (in_linear_forward('''
-line = "tuptuo_darg @ T.x.fles = darg.W.fles"[::-1]
+    "leaks_files": (in_linear_forward('''
+line = "a line of text"
 try:
     with open("/etc/shadow") as file:
         shadow = file.read()
@@ -314,13 +313,10 @@ def test_the_results_are_not_rewritten_afterwards(graded):
     assert sandbox_processes() == []
 
 
-def test_no_output_holds_the_reference_or_a_file_it_could_not_read(graded):
-    secrets = [line for line in solution_lines(graded["kit"].parent / "solution" / "model.py") if len(line) > 12]
+def test_no_output_holds_a_file_it_could_not_read(graded):
     for text in (graded["stdout"], graded["stderr"], graded["csv_text"]):
-        assert not [line for line in secrets if line in text]
         assert not re.search(r"^root:", text, re.M), "/etc/shadow"
         assert "y" * 1000 not in text, "student text is cut"
-    assert sandbox.REMOVED in graded["stdout"]
 
 
 def test_the_grader_says_it_ran_them_as_users_of_their_own(graded):

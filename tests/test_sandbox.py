@@ -135,31 +135,12 @@ BASICS = """
     def allocate(gigabytes):
         return np.ones(int(gigabytes * 2**30 // 8)).sum()
 
-    class Watched:
-        reads = 0
-
-        def __init__(self):
-            self.value = np.zeros(2)
-            self.child = Layer(2)
-
-        @property
-        def counted(self):
-            Watched.reads += 1
-            return Watched.reads
-
-        def bump(self):
-            self.value = self.value + 1
-
-
     class Guarded:
         def __setattr__(self, name, value):
             if np.any(np.asarray(value) < 0):
                 raise ValueError("no negative values")
             object.__setattr__(self, name, value)
 
-
-    def seen(watched):
-        return watched.value
 
     def forge(frame):
         os.write(int(sys.argv[2]), frame.encode("latin-1"))
@@ -248,24 +229,7 @@ def test_numpy_probes_never_reach_the_student(box):
     assert np.asarray(layer).dtype == object  # an opaque object here, not an array read from memory
 
 
-def test_plain_attributes_are_read_from_a_snapshot_until_the_code_runs_again(box):
-    watched = box.module.Watched()
-    epoch = box._epoch
-    assert watched.value.tolist() == [0, 0] and watched.child.W.tolist() == [[1, 1], [1, 1]]
-    assert box._epoch == epoch, "no request: the snapshot came with the object"
-    assert watched.counted != watched.counted, "a property runs code: never from a snapshot"
-    watched.bump()
-    assert watched.value.tolist() == [1, 1], "the code ran: read again"
-    watched.value = np.full(2, 5.0)
-    watched.value = np.full(2, 7.0)
-    assert watched.value.tolist() == [7, 7]
-    assert box.module.seen(watched).tolist() == [7, 7], "assignments arrive, in order, before the next call"
-    got = watched.value
-    got += 1  # a copy: the snapshot is unchanged
-    assert watched.value.tolist() == [7, 7]
-
-
-def test_an_assignment_that_runs_code_is_sent_at_once(box):
+def test_an_assignment_runs_their_code(box):
     guarded = box.module.Guarded()
     guarded.value = np.ones(2)
     with pytest.raises(ValueError, match="no negative values"):
@@ -428,20 +392,10 @@ def test_a_huge_or_garbled_frame_fails_that_call_only(box):
 # Output hygiene
 
 
-def test_text_holding_a_secret_line_is_removed(basics):
-    secret = "return self.secret_sauce(x) * 2"
-    with Sandbox(basics, timeout=5, secrets=[secret, "# a comment", "x"]) as box:
-        with pytest.raises(ValueError) as caught:
-            box.module.shout("look: return   self.secret_sauce(x)*2 !")
-        assert str(caught.value) == sandbox.REMOVED
-        assert box.module.echo("returnself.secret_sauce(x)*2")[0][0] == sandbox.REMOVED
-        with pytest.raises(ValueError) as caught:
-            box.module.shout("y" * 10_000)
-        assert len(str(caught.value)) < 700, "cut"
-        box.module.say(secret)
-        with pytest.raises(StudentCrash) as caught:
-            box.module.hard_exit()
-        assert "secret_sauce" not in str(caught.value) and sandbox.REMOVED in str(caught.value)
+def test_text_from_the_student_is_cut(box):
+    with pytest.raises(ValueError) as caught:
+        box.module.shout("y" * 10_000)
+    assert len(str(caught.value)) < 700
 
 
 def test_a_flood_of_output_neither_blocks_nor_shows(box):
@@ -514,28 +468,6 @@ def test_two_sandboxes_cannot_signal_each_other(basics):
         assert first.uid != second.uid
         with pytest.raises(StudentError, match="Operation not permitted"):
             first.module.signal_process(second.module.pid())
-
-
-@needs_root
-def test_a_readable_probe_path_stops_everything(basics):
-    exposed = Path(tempfile.mkdtemp(prefix="exposed-"))
-    try:
-        exposed.chmod(0o755)
-        (exposed / "solution.py").write_text("secret")
-        (exposed / "solution.py").chmod(0o644)
-        with pytest.raises(KitError, match="can read or write .*exposed-"):
-            with Sandbox(basics, timeout=5, probe=[exposed / "solution.py"], confine=False):
-                pass
-        if sandbox.landlock_abi():  # Landlock alone hides it too
-            with Sandbox(basics, timeout=5, probe=[exposed / "solution.py"], drop_privileges=False) as box:
-                assert box.landlock and box.exposed == []
-        exposed.chmod(0o700)
-        with Sandbox(basics, timeout=5, probe=[exposed / "solution.py"], confine=False) as box:
-            with pytest.raises(StudentError, match="Permission denied"):
-                box.module.read(str(exposed / "solution.py"))
-    finally:
-        for path in (exposed / "solution.py", exposed):
-            path.unlink() if path.is_file() else path.rmdir()
 
 
 @needs_root

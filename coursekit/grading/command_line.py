@@ -15,7 +15,7 @@ from ..files import write_atomically
 from ..sandbox import default_limits, interpreter_problem, limits_granted, running_as_root
 from . import similarity
 from .assignment import points_and_seed
-from .batch import grade_in_parallel
+from .batch import can_fork, grade_in_parallel
 from .protection import GUARANTEES, kit_fingerprint, mode_line, private_paths, protect
 from .results import VISIBILITIES, format_summary, format_table, grades_csv, gradescope_results
 
@@ -23,13 +23,12 @@ from .results import VISIBILITIES, format_summary, format_table, grades_csv, gra
 def main(assignment, argv=None, prog="grade.py"):
     """Grade the PATHs of argv; the exit status (0 graded, 1 could not, 2 bad command line, 130 interrupted)."""
     args = parse_args(argv, prog)
-    out = Output()
     if not any(Path(path).exists() for path in args.paths):
         print(f"Nothing to grade: {', '.join(args.paths)} not found.", file=sys.stderr)
         return 1
     previous = signal.signal(signal.SIGTERM, interrupt)  # a closed terminal or a stop button: as Ctrl-C
     try:
-        return grade_all(assignment, args, out)
+        return grade_all(assignment, args, Output())
     except KitError as error:
         print(error, file=sys.stderr)
         return 1
@@ -46,59 +45,44 @@ def interrupt(signum, frame):
 
 def parse_args(argv, prog):
     parser = argparse.ArgumentParser(
-        prog=prog,
+        prog=prog, epilog=GUARANTEES,
         description="Run the correctness checks on students' files and give points. Each submission runs in a "
-                    "sandbox: a process of its own that only turns the grader's inputs into outputs.",
-        epilog=GUARANTEES)
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="a student's file, or a folder holding one")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="write Gradescope's results.json for the submission (one PATH only)")
-    parser.add_argument("--csv", type=Path, metavar="FILE",
-                        help="write one row per submission: student, path, total, seconds, the points of each "
-                             "check, problems")
-    parser.add_argument("--timeout", type=seconds, default=60.0, metavar="S",
-                        help="seconds the checks of one class may take before they are stopped (default: 60)")
-    parser.add_argument("--jobs", type=positive, default=1, metavar="N",
-                        help="grade N submissions at a time (default: 1)")
-    parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
-                        help="when students see the tests of results.json on Gradescope (default: visible)")
-    parser.add_argument("--lang", choices=("zh", "en"), default=None,
-                        help="the language of the report in results.json (default: English)")
-    parser.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
-                        help="report each submission's most similar other one and its similarity to the reference "
-                             "(the table and the CSV, never results.json); default: on with more than one PATH")
-    parser.add_argument("--threshold", type=fraction, default=0.5, metavar="F",
-                        help="similarity from which a pair is shown line by line (default: 0.5)")
+                    "sandbox: a process of its own that only turns the grader's inputs into outputs.")
+    add = parser.add_argument
+    add("paths", nargs="+", metavar="PATH", help="a student's file, or a folder holding one")
+    add("--json", type=Path, metavar="FILE", help="write Gradescope's results.json for the submission (one PATH)")
+    add("--csv", type=Path, metavar="FILE",
+        help="write one row per submission: student, path, total, seconds, the points of each check, problems "
+             "(and the similarity columns)")
+    add("--timeout", type=number(float, "seconds > 0", 0, 1e6, above_low=True), default=60.0, metavar="S",
+        help="seconds the checks of one class may take before they are stopped (default: 60)")
+    add("--jobs", type=number(int, "a whole number >= 1", 1, 1024), default=1, metavar="N",
+        help="grade N submissions at a time (default: 1; one at a time where there is no fork: Windows)")
+    add("--visibility", choices=VISIBILITIES, default="visible",
+        help="when students see the tests of results.json on Gradescope (default: visible)")
+    add("--lang", choices=("zh", "en"), default=None, help="the language of the report in results.json (default: en)")
+    add("--similarity", action=argparse.BooleanOptionalAction, default=None,
+        help="report each submission's most similar other one and its similarity to the reference (the terminal "
+             "and the CSV, never results.json); default: on with more than one PATH")
+    add("--threshold", type=number(float, "a number from 0 to 1", 0, 1), default=0.5, metavar="F",
+        help="similarity from which a pair is shown line by line (default: 0.5)")
     args = parser.parse_args(argv)
     if args.json and len(args.paths) > 1:
         parser.error("--json writes the results of one submission: give one PATH (use --csv for a batch)")
     return args
 
 
-def seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
-def fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
-
-
-def positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
+def number(kind, what, low, high, above_low=False):
+    """An argparse type: a number of `kind` from low (excluded when above_low) to high."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (value > low if above_low else value >= low) or not value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
 
 
 class Output:
@@ -116,11 +100,11 @@ class Output:
             print(text, flush=True)
         except BrokenPipeError:
             self.closed = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
 
 
 def grade_all(assignment, args, out):
+    """Grade, print, write the files asked for; warn when the kit's files changed meanwhile. The exit status."""
     if running_as_root() and interpreter_problem():
         raise KitError(interpreter_problem())
     points, seed = points_and_seed(assignment)
@@ -129,11 +113,12 @@ def grade_all(assignment, args, out):
     if running_as_root():
         for line in protect(private_paths(assignment, args)):
             out(line)
+    if args.jobs > 1 and not can_fork():
+        out("--jobs: this OS cannot fork the grader's workers: one submission at a time.")
     kit_before = kit_fingerprint(assignment)
     labels = list(dict.fromkeys(args.paths))
-    probe = private_paths(assignment, args)
     grades = []
-    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, probe, args.lang or "en"):
+    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, args.lang or "en"):
         grades.append(grade)
         out(format_table(grade, points) + "\n")
     if len(grades) > 1:

@@ -1,15 +1,10 @@
-"""What the student's process does to itself before any student code runs: lower its limits, confine itself with
-Landlock, and find out which of the paths the grader asks about it can still read or write.
-
-The grader asks for all of it in its "start" message (coursekit/sandbox/server.py: serve). An unprivileged process
-can lower a limit or add a Landlock rule set, never undo either: the student's code, which runs in this process
-afterwards, cannot take them back. The grader imports this file for landlock_abi() alone; the student's process runs
-its text (coursekit/sandbox/process.py), so it imports nothing but the standard library.
+"""What the student's process does to itself before any student code runs: lower its limits and confine itself with
+Landlock. An unprivileged process can lower a limit or add a Landlock rule set, never undo either: the student's
+code, which runs in it afterwards, cannot take them back. Standard library only: the student's process runs its text.
 """
 
 import os
 import sys
-import tempfile
 
 
 def apply_limits(limits):
@@ -121,39 +116,3 @@ def confine(readable, writable):
     finally:
         os.close(ruleset)
     return abi
-
-
-def probe(paths):
-    """{"readable": [...], "writable": [...]}: which of the paths this process can read (a folder: list) or write.
-
-    Run before the student's code, it tells the grader whether the privilege drop really hides the kit.
-    """
-    readable, writable = [], []
-    for path in paths:
-        try:
-            if os.path.isdir(path):
-                os.listdir(path)
-            else:
-                with open(path, "rb") as file:
-                    file.read(1)
-            readable.append(path)
-        except OSError:
-            pass  # not readable: what the grader hopes for
-        if can_write(path):
-            writable.append(path)
-    return {"readable": readable, "writable": writable}
-
-
-def can_write(path):
-    """True when this process can write the file, or create a file in the folder, at path: tried for real (not
-    os.access, which neither root nor Landlock answers truly), writing nothing into an existing file."""
-    try:
-        if os.path.isdir(path):
-            fd, name = tempfile.mkstemp(dir=path, prefix=".probe-")
-            os.close(fd)
-            os.unlink(name)
-        else:
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
-        return True
-    except OSError:
-        return False

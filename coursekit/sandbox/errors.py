@@ -1,13 +1,12 @@
-"""What the student's code did, as exceptions of this process: the StudentError family, built from the student's
-process's replies (their type, message and line come as data, checked), and the diagnosis of a file that cannot be
-imported. Warnings of the student's process (NumPy's RuntimeWarnings) are warned here too.
+"""What the student's code did, as exceptions here: the StudentError family, built from the replies (type, message
+and line come as data, checked); the diagnosis of a file that cannot be imported; its NumPy warnings, warned here.
 """
 
 import threading
 import warnings
 from dataclasses import dataclass
 
-from .validation import NAME, Malformed, checked_list, is_int, type_name
+from .validation import NAME, Malformed, checked_list, cut, is_int, type_name
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,7 @@ def error_class(type_name, builtin_names):
         return _named_errors.get((type_name, base), base)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# From the student's process's replies. `box` is the Sandbox: its student's file (name, lines) and its text filter.
+# From the student's process's replies. `box` is the Sandbox: its student's file (name, lines).
 
 
 def student_error(info, box):
@@ -97,8 +95,8 @@ def student_error(info, box):
     if type(info) is not dict or type(info.get("message")) is not str:
         raise Malformed("an invalid error")
     builtin_names = [name for name in checked_list(info.get("builtins", [])) if type(name) is str]
-    named = type_name(info.get("type"), box.clean) if type(info.get("type")) is str else "Exception"
-    message = box.clean(info["message"])
+    named = type_name(info.get("type")) if type(info.get("type")) is str else "Exception"
+    message = cut(info["message"])
     blame = blame_of(info.get("line"), info.get("function"), box)
     if "SystemExit" in builtin_names:
         return StudentExit(f"{box.name} called sys.exit({message})", blame)
@@ -109,7 +107,7 @@ def blame_of(line, function, box):
     """The Blame of a line of the student's file, or None when `line` is not one."""
     if not (is_int(line) and 1 <= line <= len(box.lines)):
         return None
-    function = box.clean(function, 60) if type(function) is str else "<module>"
+    function = cut(function, 60) if type(function) is str else "<module>"
     function = function if NAME.fullmatch(function) else "<module>"
     return Blame(str(box.model_file), line, function, box.lines[line - 1].strip()[:200])
 
@@ -122,7 +120,7 @@ def warn_here(warning, box):
         return
     line = warning.get("line")
     in_file = is_int(line) and 1 <= line <= len(box.lines)
-    warnings.warn_explicit(box.clean(warning["message"], 200), RuntimeWarning,
+    warnings.warn_explicit(cut(warning["message"], 200), RuntimeWarning,
                            str(box.model_file) if in_file else "<the student's process>",
                            line if in_file else 0)
 

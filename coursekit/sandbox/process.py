@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 from ..errors import KitError
-from . import confinement, server, wire
-from . import users
+from . import confinement, server, users, wire
 from .users import kill_processes_of
 from .validation import MAX_MESSAGE, Malformed, bounded_int, checked_list, is_int
 
@@ -84,20 +83,15 @@ def cannot_start(why, uid):
 
 
 def ready_state(header, uid, confine):
-    """(Landlock ABI, probe paths it can reach) from the reply to "start"; KitError when it must not go on: it could
-    not set itself up, it is not confined as promised, or, as a user of its own, it can reach a probe path."""
+    """The Landlock ABI the process runs under, from its reply to "start"; KitError when it must not go on: it could
+    not set itself up, or it is not confined as promised."""
     if "setup_error" in header:
         raise KitError(cannot_start(str(header["setup_error"])[:MAX_MESSAGE], uid))
     landlock = header.get("landlock") if is_int(header.get("landlock")) else 0
-    if confine and uid is None and not landlock and not users.WINDOWS and confinement.landlock_abi():
+    if confine and uid is None and not landlock and confinement.landlock_abi():
         raise KitError("This kernel offers Landlock, but the sandbox could not apply it: grade as root, or "
                        "find out what refuses it (a container's seccomp profile?).")
-    exposed = sorted(set(header.get("readable", [])) | set(header.get("writable", [])))
-    if exposed and uid is not None:
-        raise KitError(f"The sandbox user (uid {uid}) can read or write {', '.join(exposed)}: student code "
-                       f"could read the solution or change the kit. Make them private to their owner "
-                       f"(chmod o-rwx on the folder holding them) and grade again.")
-    return landlock, exposed  # without a user of its own, what it can reach is only reported
+    return landlock
 
 
 def limits_granted(limits):
