@@ -16,7 +16,7 @@ from ..sandbox import default_limits, interpreter_problem, limits_granted, runni
 from . import similarity
 from .assignment import points_and_seed
 from .batch import can_fork, grade_in_parallel
-from .protection import GUARANTEES, kit_fingerprint, mode_line, private_paths, protect
+from .protection import GUARANTEES, mode_line, private_paths, protect
 from .results import VISIBILITIES, format_summary, format_table, grades_csv, gradescope_results
 
 
@@ -104,7 +104,7 @@ class Output:
 
 
 def grade_all(assignment, args, out):
-    """Grade, print, write the files asked for; warn when the kit's files changed meanwhile. The exit status."""
+    """Grade, print, write the files asked for; the exit status."""
     if running_as_root() and interpreter_problem():
         raise KitError(interpreter_problem())
     points, seed = points_and_seed(assignment)
@@ -115,7 +115,6 @@ def grade_all(assignment, args, out):
             out(line)
     if args.jobs > 1 and not can_fork():
         out("--jobs: this OS cannot fork the grader's workers: one submission at a time.")
-    kit_before = kit_fingerprint(assignment)
     labels = list(dict.fromkeys(args.paths))
     grades = []
     for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, args.lang or "en"):
@@ -133,13 +132,6 @@ def grade_all(assignment, args, out):
     if args.csv:
         write_text(args.csv, grades_csv(grades, points, similar))
         out(f"Grades of {len(grades)} submission(s) written to {args.csv}")
-    after = kit_fingerprint(assignment)
-    changed = sorted(path for path in {*kit_before, *after} if kit_before.get(path) != after.get(path))
-    if changed:
-        who = ("not by a submission: their users cannot write it" if running_as_root() else
-               "perhaps by a submission: not run as root, their code can write your files")
-        out(f"Warning: these files of the kit changed while grading ({who}): {', '.join(changed)}. The grades above "
-            f"used the kit as it was before; check these files before grading again.")
     return 0
 
 

@@ -1,10 +1,7 @@
-"""What protects the grader from the submissions, said and done: the line that says it for this run, and, run as
-root, the paths no sandbox user may read (made private); the kit's files compared before and after grading.
-"""
+"""What protects the grader from the submissions: said (--help, and the first line of each run, with what holds on
+this OS) and done as root (the paths no sandbox user may read, made private)."""
 
-import hashlib
 import stat
-import sys
 from pathlib import Path
 
 from ..errors import KitError
@@ -12,25 +9,21 @@ from ..sandbox import landlock_abi, running_as_root, users
 from .submission import find_model_file
 
 KIT = Path(__file__).resolve().parent.parent.parent  # the folder holding coursekit/ and the chapters
-
+LIMIT_NAMES = {"CPU": "CPU time", "AS": "memory", "FSIZE": "file size", "NPROC": "no new process"}
 GUARANTEES = (
     "On every OS, each submission runs in a process of its own that only turns the grader's inputs into outputs "
-    "(the grader draws the inputs, computes the expected values and decides), with a time limit. "
-    "Linux and macOS add limits on CPU time, file size and processes (and memory, where the OS grants it: not "
-    "macOS); no process or thread can be started, so nothing of it outlives its checks. "
-    "Run as root (Docker, Gradescope), it also runs as an unprivileged user of its own: it cannot read the solution, "
-    "the checks, the results or another submission, nor write outside its scratch folder or signal another process. "
-    "Not as root on Linux 5.13 or later (Landlock), it runs as you but may read only Python's own files and write "
-    "only its scratch folder. Otherwise (macOS, Windows, older Linux) it runs as you: it can read and write every "
-    "file you can, the solution too (the grader warns when the kit's files changed). Grade untrusted code as root "
-    "in a container, as Gradescope does. The first line of each run says which of these hold.")
-
-LIMIT_NAMES = {"CPU": "CPU time", "AS": "memory", "FSIZE": "file size", "NPROC": "no new process"}
+    "(the grader draws the inputs, computes the expected values and decides), with a time limit. Linux and macOS "
+    "add limits on CPU time, file size and processes (and memory, where the OS grants it: not macOS), so nothing of "
+    "it outlives its checks. Run as root (Docker, Gradescope), it also runs as an unprivileged user of its own: it "
+    "cannot read the solution, the checks, the results or another submission, nor write outside its scratch folder "
+    "or signal another process. Not as root on Linux 5.13 or later (Landlock), it runs as you but may read only "
+    "Python's own files and write only its scratch folder. Otherwise (macOS, Windows, older Linux) it runs as you: "
+    "it can read and write every file you can, the solution too. Grade untrusted code as root in a container, as "
+    "Gradescope does. The first line of each run says which of these hold.")
 
 
 def mode_line(granted):
-    """What protects the grader from the submissions in this run, in one line; granted: the limits the OS lets a
-    process lower (coursekit/sandbox: limits_granted)."""
+    """What protects the grader in this run, in one line; granted: the limits the OS lets a process lower."""
     abi = 0 if users.WINDOWS else landlock_abi()
     limits = [text for name, text in LIMIT_NAMES.items() if name in granted]
     limited = f"; limits: time, {', '.join(limits)}" if limits else "; a time limit only (this OS grants no other)"
@@ -48,12 +41,9 @@ def private_paths(assignment, args):
     """What no student's process may read: the kit (solution and checks), the results' folders (unless shared, like
     /tmp: no student's process is alive when results are written), the submissions' files."""
     outputs = [Path(path).resolve().parent for path in (args.json, args.csv) if path]
-    submissions = []
-    for label in args.paths:
-        model_file, _ = find_model_file(Path(label), assignment.file_name)
-        if model_file is not None:
-            submissions.append(model_file.resolve())
-    return [KIT, *(folder for folder in outputs if not shared(folder)), *submissions]
+    submissions = [find_model_file(Path(label), assignment.file_name)[0] for label in args.paths]
+    return [KIT, *(folder for folder in outputs if not shared(folder)),
+            *(model_file.resolve() for model_file in submissions if model_file)]
 
 
 def shared(folder):
@@ -77,17 +67,3 @@ def protect(paths):
     if changed:
         return [f"Made private to their owner and group, so that those users cannot read them: {', '.join(changed)}."]
     return []
-
-
-def kit_fingerprint(assignment):
-    """{file: SHA-256} of the kit's files grading uses (the modules loaded from the kit, the solution): grading
-    compares them before and after."""
-    files = {Path(module.__file__).resolve() for module in list(sys.modules.values())
-             if getattr(module, "__file__", None) and KIT in Path(module.__file__).resolve().parents}
-    digests = {}
-    for path in sorted(files | {Path(assignment.solution).resolve()}):
-        try:
-            digests[str(path.relative_to(KIT))] = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError as error:
-            digests[str(path.relative_to(KIT))] = f"unreadable: {error.strerror}"
-    return digests

@@ -1,17 +1,17 @@
 """Copies found: how similar each submission is to the others and to the reference, for the instructor only.
 
-A file becomes a set of fingerprints (winnowing, as MOSS does): its statements as ast.unparse writes them (comments,
-docstrings, layout and parentheses gone), their tokens with every name made "N" and every string "S", cut per function (so that reordering methods changes nothing) into
-k-grams, hashed, and of each window of hashes the smallest kept. What every submission shares (the handed-out
-startup file: its docstrings, hints, the given classes) is taken away first. Two files' similarity is the Jaccard
-index of their sets: 1 for the same code renamed, re-commented, reordered or reformatted.
-
-A lead, not a proof: the layers are a dozen lines, and two honest students may well write the same one.
+A file becomes a set of fingerprints (winnowing, as MOSS does): its statements as ast.unparse writes them (no
+comments, docstrings, layout or extra parentheses), each name made "N" and each string "S", cut per function (the
+order of methods does not matter) into k-grams of tokens, hashed, the smallest of each window of hashes kept. What
+every submission shares (the handed-out startup file) is taken away. Similarity: the Jaccard index of two sets, 1
+for the same code renamed, re-commented, reordered or reformatted. A lead, not a proof: the layers are a dozen
+lines, and two honest students may write the same one.
 """
 
 import ast
 import copy
 import io
+import itertools
 import keyword
 import tokenize
 import zlib
@@ -115,10 +115,10 @@ class Match:
 
 @dataclass
 class Similarity:
-    """Every submission's Match, and the pairs above the threshold with their matching lines side by side."""
+    """Every submission's Match; the pairs above the threshold: (score, label, label, [(line, its match's line)])."""
 
     matches: dict = field(default_factory=dict)
-    pairs: list = field(default_factory=list)  # (score, label, label, [(line of one, line of the other)])
+    pairs: list = field(default_factory=list)
     threshold: float = 0.5
     texts: dict = field(default_factory=dict)  # label -> the text compared
 
@@ -158,12 +158,10 @@ def compare(texts, shared="", reference=None, threshold=0.5):
         score, nearest = max(others, default=(0.0, ""))
         result.matches[label] = Match(nearest, score, None if reference_prints is None else
                                       jaccard(mine, reference_prints))
-    labels = list(prints)
-    for i, one in enumerate(labels):
-        for other in labels[i + 1:]:
-            score = jaccard(prints[one], prints[other])
-            if score >= threshold:
-                result.pairs.append((score, one, other, matching_lines(prints[one], prints[other])))
+    for one, other in itertools.combinations(prints, 2):
+        score = jaccard(prints[one], prints[other])
+        if score >= threshold:
+            result.pairs.append((score, one, other, matching_lines(prints[one], prints[other])))
     result.pairs.sort(key=lambda pair: -pair[0])
     return result
 

@@ -32,36 +32,16 @@ class StudentError(Exception):
 
 
 class StudentNotImplemented(StudentError, NotImplementedError):
-    """A NotImplementedError of the student's code: a TODO not written yet."""
+    """A TODO not written yet."""
 
 
-class StudentSyntaxError(StudentError):
-    """A SyntaxError (or IndentationError) in the student's file."""
-
-
-class StudentExit(StudentError):
-    """The student's code called sys.exit() or exit(). Its process goes on."""
-
-
-class StudentTimeout(StudentError):
-    """A call did not answer in time; the student's process was killed."""
-
-
-class StudentCrash(StudentError):
-    """The student's process ended during a call (os._exit(), a crash, a signal)."""
-
-
-class StudentProtocolError(StudentError):
-    """The student's process sent something that is not a valid reply; it was killed."""
-
-
-class DeadObjectError(StudentError):
-    """A proxy of an object of a student's process that was killed or ended since."""
-
-
-class StudentImportError(StudentError):
-    """The student's file cannot be imported (or is empty, or not text): one diagnosis for the whole file."""
-
+# A SyntaxError in the file; sys.exit() (its process goes on); a call that did not answer in time (the process was
+# killed); the process ended (os._exit(), a crash, a signal); a malformed reply (killed); a proxy of a process killed
+# since; a file that cannot be imported (one diagnosis for the whole file).
+StudentSyntaxError, StudentExit, StudentTimeout, StudentCrash, StudentProtocolError, DeadObjectError, \
+    StudentImportError = (type(name, (StudentError,), {"__module__": __name__}) for name in (
+        "StudentSyntaxError", "StudentExit", "StudentTimeout", "StudentCrash", "StudentProtocolError",
+        "DeadObjectError", "StudentImportError"))
 
 # The builtin types a student's exception may stand for here; the others (OSError, StopIteration, KeyboardInterrupt,
 # SystemExit...) become a plain StudentError. A StopIteration here could end a loop of the grader's silently.

@@ -1,11 +1,7 @@
-"""The student's process, from the grader's side: started in a scratch folder of its own (as a user of its own when
-given one) with the server's code as text, messages over its stdin and stdout, never waited on past a deadline,
-stopped with every process it started.
-
-It runs `python -I -B -c SERVER_SOURCE`: the kit's folder is not on its path and it imports nothing from it.
-SERVER_SOURCE holds the texts of wire.py, confinement.py and server.py, read once when the kit is imported (before
-any student's code ran). Threads read its pipes (select() cannot wait on a pipe on Windows), so the same code runs on
-Linux, macOS and Windows; only how it is started and killed differs (users.WINDOWS).
+"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE` (the texts of wire.py,
+confinement.py and server.py, read when the kit is imported) in a scratch folder of its own, as a user of its own
+when given one; messages over its stdin and stdout, never waited on past a deadline; stopped with all it started.
+Threads read its pipes (select() cannot wait on a pipe on Windows): only starting and killing differ by OS.
 """
 
 import contextlib
