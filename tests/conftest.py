@@ -76,7 +76,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", f"{HANDED_OUT_MARKER}: the test needs chapter03/startup/model.py as handed "
                                        "out; skipped when it holds a student's work")
     config.addinivalue_line("markers", "requires(*what): machinery this OS or machine may lack (sandbox, root, "
-                                       "posix, bash, landlock): the test skips, saying why, where it is missing")
+                                       "posix, bash): the test skips, saying why, where it is missing")
 
 
 def missing(what):
@@ -88,7 +88,6 @@ def missing(what):
         "root": lambda: "" if sandbox.running_as_root() else "needs root: the sandbox users are root's (CI, Docker)",
         "posix": lambda: "needs POSIX signals, uids and limits (Linux, macOS)" if sandbox.users.WINDOWS else "",
         "bash": lambda: "" if shutil.which("bash") else "needs bash (Linux, macOS, Git Bash)",
-        "landlock": lambda: "" if sandbox.landlock_abi() and not sandbox.users.WINDOWS else "no Landlock (Linux 5.13+)",
     }
     return next((why for why in (reasons[name]() for name in what) if why), "")
 

@@ -6,16 +6,12 @@ grader, the way a clever student would: patch NumPy or the checker, forge replie
 after grading, read the reference from disk or from the stack, tamper with the kit, sabotage the submissions graded
 beside it, leak files through its messages, leave processes behind, hog memory or time. They are
 graded in one batch, two at a time, between honest "victims" whose grades must not move. As root (CI, Docker), the
-grader runs each as an unprivileged user of its own; the last test grades some of them again with the grader itself
-not root, where Landlock (Linux 5.13+) is what stops them.
+grader runs each as an unprivileged user of its own.
 """
 
 import json
-import os
 import re
-import shutil
 import sysconfig
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +29,6 @@ from submissions import (
     sandbox_processes,
     write_submission,
 )
-
-from coursekit import sandbox
 
 pytestmark = pytest.mark.requires("root", "sandbox")
 
@@ -333,31 +327,3 @@ def test_a_rewrite_of_results_json_after_the_fact_fails(tmp_path):
     time.sleep(3)
     assert (tmp_path / "results" / "results.json").read_text(encoding="utf-8") == written
     assert json.loads(written)["score"] == 0
-
-
-@pytest.mark.requires("landlock")
-def test_not_as_root_landlock_holds_them_too():
-    """The grader run by an ordinary user: no user of its own for each submission, Landlock instead."""
-    uid = sandbox.claim_uid()
-    folder = Path(tempfile.mkdtemp(prefix="grade-not-root-"))
-    try:
-        folder.chmod(0o755)
-        kit = copy_kit(folder / "kit")
-        names = ["reads_the_solution", "tampers_with_the_kit", "sabotages_the_others", "victim_solution",
-                 "rewrites_the_results_later", "victim_partial"]
-        paths = {name: write_submission(folder / "batch", name, {**CHEATS, **VICTIMS}[name][0]) for name in names}
-        for path in [folder, *folder.rglob("*")]:
-            os.chown(path, uid, uid, follow_symlinks=False)
-        before = kit_digest(folder / "kit")
-        result = run_grade(kit, *paths.values(), "--jobs", "2", "--timeout", "2", "--csv", folder / "grades.csv",
-                           cwd=folder, user=uid)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("Not running as root: each submission runs as you, confined by Landlock")
-        rows = read_csv(folder / "grades.csv")
-        for name, path in paths.items():
-            assert int(rows[str(path)]["total"]) == {**CHEATS, **VICTIMS}[name][1], (name, rows[str(path)])
-        assert kit_digest(folder / "kit") == before
-    finally:
-        sandbox.kill_processes_of(uid)
-        sandbox.release_uid(uid)
-        shutil.rmtree(folder, ignore_errors=True)

@@ -424,24 +424,6 @@ def test_memory_is_limited(basics):
         assert box.module.allocate(0.01) > 0
 
 
-@pytest.mark.requires("landlock")
-def test_landlock_confines_files_tcp_and_signals_even_without_a_user_of_its_own(basics, tmp_path):
-    (tmp_path / "secret.txt").write_text("secret")
-    (tmp_path / "secret.txt").chmod(0o644)
-    with Sandbox(basics, timeout=5, drop_privileges=False) as box:
-        assert box.landlock >= 1
-        for path in (tmp_path / "secret.txt", Path(sandbox.__file__), Path("/etc/passwd")):
-            with pytest.raises(StudentError, match="Permission denied"):
-                box.module.read(str(path))
-        with pytest.raises(StudentError, match="Permission denied"):
-            box.module.write(str(tmp_path / "planted.txt"))
-        assert box.module.write("scratch.txt") == "scratch.txt", "its own folder"
-        assert box.module.values()["i8"].tolist() == [0, 1, 2], "NumPy still works"
-        if box.landlock >= 6:
-            with pytest.raises(StudentError, match="Operation not permitted"):
-                box.module.signal_process(os.getpid())
-
-
 def test_without_dropping_privileges_it_works_the_same(basics):
     with Sandbox(basics, timeout=5, drop_privileges=False) as box:
         assert box.uid is None and box.module.pid() != os.getpid()
@@ -473,7 +455,7 @@ def test_two_sandboxes_cannot_signal_each_other(basics):
 @needs_root
 def test_its_files_and_processes_are_gone_afterwards(basics):
     leftover = Path(tempfile.gettempdir()) / f"leftover-{os.getpid()}"
-    with Sandbox(basics, timeout=5, confine=False) as box:  # Landlock would not let it write there at all
+    with Sandbox(basics, timeout=5) as box:
         uid = box.uid
         assert box.module.write(str(leftover)) == str(leftover)
         assert leftover.exists()
@@ -505,7 +487,7 @@ def process_exists(pid):
 
 @pytest.mark.requires("posix")  # it simulates Windows on a POSIX machine
 def test_with_windows_simulated_the_sandbox_works_without_limits_groups_or_users(tmp_path):
-    """No resource, fcntl or pwd; no setrlimit, process group, uid nor Landlock: the same tests pass or skip."""
+    """No resource, fcntl or pwd; no setrlimit, process group nor uid: the same tests pass or skip."""
     from submissions import as_on_windows
 
     result = as_on_windows(Path(__file__).parent.parent, "-m", "pytest", __file__, "-q", "-rs", "-p",

@@ -5,7 +5,7 @@ import stat
 from pathlib import Path
 
 from ..errors import KitError
-from ..sandbox import landlock_abi, running_as_root, users
+from ..sandbox import running_as_root
 from .submission import find_model_file
 
 KIT = Path(__file__).resolve().parent.parent.parent  # the folder holding coursekit/ and the chapters
@@ -16,25 +16,19 @@ GUARANTEES = (
     "add limits on CPU time, file size and processes (and memory, where the OS grants it: not macOS), so nothing of "
     "it outlives its checks. Run as root (Docker, Gradescope), it also runs as an unprivileged user of its own: it "
     "cannot read the solution, the checks, the results or another submission, nor write outside its scratch folder "
-    "or signal another process. Not as root on Linux 5.13 or later (Landlock), it runs as you but may read only "
-    "Python's own files and write only its scratch folder. Otherwise (macOS, Windows, older Linux) it runs as you: "
-    "it can read and write every file you can, the solution too. Grade untrusted code as root in a container, as "
-    "Gradescope does. The first line of each run says which of these hold.")
+    "or signal another process. Not as root (macOS, Windows, Linux) it runs as you: it can read and write every file "
+    "you can, the solution too. Grade untrusted code as root in a container, as Gradescope does. The first line of "
+    "each run says which of these hold.")
 
 
 def mode_line(granted):
     """What protects the grader in this run, in one line; granted: the limits the OS lets a process lower."""
-    abi = 0 if users.WINDOWS else landlock_abi()
     limits = [text for name, text in LIMIT_NAMES.items() if name in granted]
     limited = f"; limits: time, {', '.join(limits)}" if limits else "; a time limit only (this OS grants no other)"
     if running_as_root():
-        confined = f", confined by Landlock (ABI {abi})" if abi else ""
-        return f"Running as root: each submission runs as an unprivileged user of its own{confined}{limited}."
-    if abi:
-        return (f"Not running as root: each submission runs as you, confined by Landlock (ABI {abi}) to reading "
-                f"Python's own files and writing its scratch folder{limited} (see --help).")
-    return (f"Not running as root, without Landlock: each submission runs in a process of its own, as you: it can "
-            f"read and write your files, the solution too{limited} (see --help).")
+        return f"Running as root: each submission runs as an unprivileged user of its own{limited}."
+    return (f"Not running as root: each submission runs in a process of its own, as you: it can read and write your "
+            f"files, the solution too{limited} (see --help).")
 
 
 def private_paths(assignment, args):

@@ -13,18 +13,16 @@ StudentProtocolError (a malformed reply), StudentImportError (the file cannot be
 
 The process: its own process group and scratch folder, `python -I -B` (the kit is not on its path). Where the OS
 grants them (Linux, macOS), limits on memory (not macOS), file size and CPU time, and no new process or thread.
-On Linux 5.13+, Landlock: it reads only Python's files and writes only its scratch folder (no TCP from ABI 4, no
-signals out from ABI 6). As root (Docker, Gradescope), a fresh unprivileged uid of its own, whose processes and files
-are gone afterwards. Otherwise (macOS, Windows, older Linux) it runs as you and can read and write your files.
+As root (Docker, Gradescope), a fresh unprivileged uid of its own, whose processes and files are gone afterwards.
+Otherwise it runs as you and can read and write your files.
 
 client.py Sandbox; proxies.py the student's objects here; values.py, validation.py what crosses; errors.py the
 StudentError family; process.py the process and its pipes; users.py the uids as root. The student's side runs from
-their text: wire.py the messages, confinement.py limits and Landlock, server.py the answers.
+their text: wire.py the messages, confinement.py its limits, server.py the answers.
 """
 
 from .client import Sandbox as Sandbox
 from .client import default_limits as default_limits
-from .confinement import landlock_abi as landlock_abi
 from .errors import Blame as Blame
 from .errors import DeadObjectError as DeadObjectError
 from .errors import StudentCrash as StudentCrash

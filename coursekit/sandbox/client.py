@@ -21,7 +21,7 @@ from .errors import (
     student_error,
     warn_here,
 )
-from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status, ready_state
+from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status
 from .proxies import RemoteObject, proxy_class
 from .users import claim_uid, interpreter_problem, kill_processes_of, release_uid, remove_files_of, running_as_root
 from .validation import Malformed, checked_list, cut
@@ -55,18 +55,16 @@ class Sandbox:
     start() starts the process without waiting (Python and NumPy load meanwhile: a grader starts the next
     submission's while it grades this one); use(model_file) imports the file in it.
     timeout: seconds one call may take before the process is killed (see also limit_time); drop_privileges: run as
-    a fresh unprivileged user (None: when root); confine: Landlock where the kernel offers it.
+    a fresh unprivileged user (None: when root).
     """
 
     def __init__(self, model_file=None, timeout=10.0, memory_mb=1024, file_mb=16, cpu_seconds=600,
-                 setup_timeout=60.0, max_starts=100, drop_privileges=None, confine=True):
+                 setup_timeout=60.0, max_starts=100, drop_privileges=None):
         self.timeout, self.setup_timeout, self.max_starts = float(timeout), setup_timeout, max_starts
         self.limits = default_limits(memory_mb, file_mb, cpu_seconds)
         self.drop_privileges = running_as_root() if drop_privileges is None else drop_privileges
         if self.drop_privileges and not running_as_root():
             raise KitError("Dropping privileges needs root.")
-        self.confine = confine and not users.WINDOWS
-        self.landlock = 0  # the Landlock ABI the process runs under (0: none), once it started
         self.model_file, self.name, self.source, self.lines = None, "model.py", b"", []
         self.import_error = None  # the StudentImportError of the file, once known
         self.events = []  # Event of each timeout, end or malformed reply, in order
@@ -182,8 +180,7 @@ class Sandbox:
         self._generation += 1
         self._process = StudentProcess(self.uid)
         self._starting = True
-        start = {"op": "start", "limits": self.limits, "confine": self.confine,
-                 "writable": [str(self._process.scratch)]}
+        start = {"op": "start", "limits": self.limits}
         try:
             self._process.send(wire.pack(start), time.monotonic() + self.setup_timeout)
         except (TimedOut, Ended):
@@ -195,15 +192,14 @@ class Sandbox:
         process = self._process
         try:
             header, _ = process.receive(time.monotonic() + self.setup_timeout)
-            self.landlock = ready_state(header, self.uid, self.confine)
         except (TimedOut, Ended, Malformed) as why:
             status = self._stop_child()
             said = process.last_line()[:200]
             reason = f"it ended with {describe_status(status)}" if isinstance(why, Ended) else "it did not start"
             raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
-        except KitError:
+        if "setup_error" in header:
             self._stop_child()
-            raise
+            raise KitError(cannot_start(cut(str(header["setup_error"])), self.uid))
 
     def _stop_child(self):
         """Kill the live process (its group, and with a uid of its own every process of it); its exit status."""

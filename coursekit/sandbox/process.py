@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import KitError
 from . import confinement, server, users, wire
 from .users import kill_processes_of
-from .validation import MAX_MESSAGE, Malformed, bounded_int, checked_list, is_int
+from .validation import Malformed, bounded_int, checked_list, is_int
 
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
 POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
@@ -76,18 +76,6 @@ def cannot_start(why, uid):
         text += (f" It runs as an unprivileged user (uid {uid}), which must be able to run the interpreter and read "
                  f"its libraries and NumPy: install them where every user can (apt's python3, a venv in /opt).")
     return text
-
-
-def ready_state(header, uid, confine):
-    """The Landlock ABI the process runs under, from its reply to "start"; KitError when it must not go on: it could
-    not set itself up, or it is not confined as promised."""
-    if "setup_error" in header:
-        raise KitError(cannot_start(str(header["setup_error"])[:MAX_MESSAGE], uid))
-    landlock = header.get("landlock") if is_int(header.get("landlock")) else 0
-    if confine and uid is None and not landlock and confinement.landlock_abi():
-        raise KitError("This kernel offers Landlock, but the sandbox could not apply it: grade as root, or "
-                       "find out what refuses it (a container's seccomp profile?).")
-    return landlock
 
 
 def limits_granted(limits):

@@ -1,6 +1,6 @@
 """The student's side of a sandbox: a process that imports the student's file and turns the grader's requests into
 calls on the student's objects. The grader starts it with the texts of wire.py, confinement.py and this file
-(process.py), never from the kit's folder. Before any student code it lowers its limits and confines itself; then it
+(process.py), never from the kit's folder. Before any student code it lowers its limits; then it
 answers requests one at a time. What it sends back is data or a handle (a number naming one of the student's objects,
 which stay here); the grader believes none of it (values.py), as the student's code could change anything here.
 """
@@ -10,7 +10,7 @@ import sys
 import types
 import warnings
 
-from .confinement import apply_limits, confine, python_files
+from .confinement import apply_limits
 from .wire import MAX_DEPTH, MAX_ITEMS, MAX_PAYLOAD, MODULE_HANDLE, NUMERIC_KINDS, receive, send
 
 MAX_TEXT = 2000  # characters of any text sent back (the grader cuts again)
@@ -190,7 +190,7 @@ class Server:
 
 
 def serve(request_fd, reply_fd):
-    """Set the limits, import NumPy, confine the files, then answer requests until the grader closes the channel."""
+    """Set the limits, import NumPy, then answer requests until the grader closes the channel."""
     start, _ = receive(request_fd)
     limits = apply_limits(start["limits"])
     try:
@@ -198,8 +198,7 @@ def serve(request_fd, reply_fd):
     except BaseException as exc:  # noqa: B036 - the grader's installation is at fault: say so, and stop
         send(reply_fd, {"setup_error": f"cannot import NumPy: {type(exc).__name__}: {text_of(exc)}"})
         return
-    landlock = confine(python_files(), start["writable"]) if start["confine"] else 0
-    send(reply_fd, {"ready": True, "limits": limits, "landlock": landlock})
+    send(reply_fd, {"ready": True, "limits": limits})
     server = Server(np)
     while True:
         try:
