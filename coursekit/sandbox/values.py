@@ -45,8 +45,8 @@ def encode(value, out, generation, depth=0):
 
 
 def decode(node, buffers, proxy):
-    """The value a reply's node describes, trusting nothing; proxy(type name, handle, methods) makes the proxy of
-    one of the student's objects."""
+    """The value a reply's node describes, trusting nothing; proxy(type name, handle) makes the proxy of one of
+    the student's objects."""
     count = [0]  # nodes decoded: one value holds at most wire.MAX_ITEMS
 
     def value(node, depth):
@@ -72,10 +72,10 @@ def decode(node, buffers, proxy):
                 raise Malformed("a dict with invalid keys")
             return {value(key, depth + 1): value(item, depth + 1) for key, item in pairs}
         if tag == "ref":
-            handle, name, methods = node.get("id"), node.get("type"), checked_list(node.get("methods"), 1000)
-            if not (is_int(handle) and handle >= 0 and type(name) is str and all(type(m) is str for m in methods)):
+            handle, name = node.get("id"), node.get("type")
+            if not (is_int(handle) and handle >= 0 and type(name) is str):
                 raise Malformed("an invalid handle")
-            return proxy(type_name(name), handle, frozenset(methods))
+            return proxy(type_name(name), handle)
         raise Malformed(f"an unknown kind of value {str(tag)[:40]!r}" if tag else f"a bare {type(node).__name__}")
 
     return value(node, 0)
