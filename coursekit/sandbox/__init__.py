@@ -18,7 +18,7 @@ Otherwise it runs as you and can read and write your files.
 
 client.py Sandbox; proxies.py the student's objects here; values.py, validation.py what crosses; errors.py the
 StudentError family; process.py the process and its pipes; users.py the uids as root. The student's side runs from
-their text: wire.py the messages, confinement.py its limits, server.py the answers.
+their text: wire.py the messages, server.py its limits and the answers.
 """
 
 from .client import Sandbox as Sandbox

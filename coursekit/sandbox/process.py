@@ -1,5 +1,5 @@
-"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE` (the texts of wire.py,
-confinement.py and server.py, read when the kit is imported) in a scratch folder of its own, as a user of its own
+"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE` (the texts of wire.py and
+server.py, read when the kit is imported) in a scratch folder of its own, as a user of its own
 when given one; messages over its stdin and stdout, never waited on past a deadline; stopped with all it started.
 Threads read its pipes (select() cannot wait on a pipe on Windows): only starting and killing differ by OS.
 """
@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 from ..errors import KitError
-from . import confinement, server, users, wire
+from . import server, users, wire
 from .users import kill_processes_of
 from .validation import Malformed, bounded_int, checked_list, is_int
 
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
 POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
 
-SERVER_MODULES = (wire, confinement, server)  # each imports only the standard library and those before it
+SERVER_MODULES = (wire, server)  # each imports only the standard library and those before it
 BOOTSTRAP = """\
 import os, sys, types
 sys.argv[1:] = [str(os.dup(0)), str(os.dup(1))]  # the grader's channel; what the student prints goes to stderr
@@ -79,16 +79,17 @@ def cannot_start(why, uid):
 
 
 def limits_granted(limits):
-    """The names of the limits this OS lets a process lower (macOS refuses RLIMIT_AS; Windows has none), tried in
-    a throwaway Python: the grader's first line states only those."""
-    code = (Path(confinement.__file__).read_text(encoding="utf-8") +
-            "\nimport json\nprint(json.dumps(apply_limits(json.loads(sys.argv[1]))))")
+    """The names of the limits this OS lets a process lower (macOS refuses RLIMIT_AS; Windows has none), tried in a
+    student's process without a student's file: the grader's first line states only those."""
+    process = StudentProcess()
     try:
-        result = subprocess.run([sys.executable, "-I", "-c", code, json.dumps(limits)], capture_output=True,
-                                text=True, timeout=60)
-        return json.loads(result.stdout)
-    except (OSError, ValueError, subprocess.TimeoutExpired):
+        process.send(wire.pack({"op": "start", "limits": limits}), time.monotonic() + 60)
+        header, _ = process.receive(time.monotonic() + 60)
+        return [name for name in header.get("limits", []) if type(name) is str]
+    except (TimedOut, Ended, Malformed):
         return []
+    finally:
+        process.stop()
 
 
 def popen_options(uid, scratch):

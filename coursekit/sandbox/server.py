@@ -1,5 +1,5 @@
 """The student's side of a sandbox: a process that imports the student's file and turns the grader's requests into
-calls on the student's objects. The grader starts it with the texts of wire.py, confinement.py and this file
+calls on the student's objects. The grader starts it with the texts of wire.py and this file
 (process.py), never from the kit's folder. Before any student code it lowers its limits; then it
 answers requests one at a time. What it sends back is data or a handle (a number naming one of the student's objects,
 which stay here); the grader believes none of it (values.py), as the student's code could change anything here.
@@ -9,7 +9,6 @@ import importlib.util
 import sys
 import warnings
 
-from .confinement import apply_limits
 from .wire import MAX_DEPTH, MAX_ITEMS, MAX_PAYLOAD, MODULE_HANDLE, NUMERIC_KINDS, receive, send
 
 MAX_TEXT = 2000  # characters of any text sent back (the grader cuts again)
@@ -26,6 +25,29 @@ def text_of(value):
         return cut(str(value))
     except BaseException:  # noqa: B036 - their __str__ may raise anything, even SystemExit: it is only a message
         return "(a message that could not be turned into text)"
+
+
+def apply_limits(limits):
+    """Lower this process's limits ({"AS": bytes, "NPROC": count, ...}) for itself and what it starts; an
+    unprivileged process can never raise them again. Each is tried alone: macOS refuses RLIMIT_AS ("current limit
+    exceeds maximum limit"), Windows has none. Returns the names of the limits set."""
+    try:
+        import resource
+    except ImportError:
+        return []
+    applied = []
+    for name, value in limits.items():
+        which = getattr(resource, "RLIMIT_" + name, None)
+        if which is None:
+            continue
+        try:
+            hard = resource.getrlimit(which)[1]
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            continue  # not granted here: the grader's first line does not claim it
+        applied.append(name)
+    return applied
 
 
 class Server:
