@@ -113,9 +113,6 @@ def kit_files(chapter):
         path = Path(name).resolve() if name else None
         if path and path.suffix == ".py" and REPO in path.parents:
             files.add(path)
-    for package in {path.parent for path in files}:  # the packages' __init__.py, where there is one
-        if (package / "__init__.py").is_file() and package != REPO:
-            files.add(package / "__init__.py")
     return sorted(path.relative_to(REPO) for path in files)
 
 

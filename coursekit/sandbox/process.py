@@ -52,20 +52,14 @@ class Ended(Exception):
 
 
 SIGNAL_MEANINGS = {"SIGKILL": ": killed, or out of memory", "SIGSEGV": ": a crash in native code",
-                   "SIGXCPU": ": out of CPU time", "SIGXFSZ": ": it wrote a file larger than allowed",
-                   "SIGABRT": ": aborted"}
+                   "SIGXCPU": ": out of CPU time", "SIGXFSZ": ": it wrote a file larger than allowed"}
 
 
 def describe_status(status):
     """An exit status of subprocess (negative: killed by a signal) in words."""
-    if status is None:
-        return "an unknown status"
-    if status >= 0:
-        return f"exit status {status}"
-    try:
-        name = signal.Signals(-status).name
-    except ValueError:
-        return f"signal {-status}"
+    if status is None or status >= 0:
+        return "an unknown status" if status is None else f"exit status {status}"
+    name = signal.Signals(-status).name if -status in signal.valid_signals() else "?"
     return f"signal {-status} ({name}{SIGNAL_MEANINGS.get(name, '')})"
 
 
@@ -114,10 +108,8 @@ def pump(stream, sink):
 
 
 class StudentProcess:
-    """One student's process: its scratch folder, its pipes, the end of what it printed.
-
-    uid: the user (and group) it runs as; None: as the grader. KitError when it cannot be started.
-    """
+    """One student's process, run as uid (None: as the grader): its scratch folder, its pipes, the end of what it
+    printed. KitError when it cannot be started."""
 
     def __init__(self, uid=None):
         self.uid = uid
@@ -150,8 +142,8 @@ class StudentProcess:
         if self.uid is not None:
             kill_processes_of(self.uid)
         status = None
-        with contextlib.suppress(subprocess.TimeoutExpired):  # unless the kernel holds it (a hung disk), it is
-            status = self.child.wait(timeout=10)  # gone at once
+        with contextlib.suppress(subprocess.TimeoutExpired):  # gone at once, unless the kernel holds it (a hung disk)
+            status = self.child.wait(timeout=10)
         self._requests.put(None)
         for stream in (self.child.stdin, self.child.stdout, self.child.stderr):
             with contextlib.suppress(OSError):
@@ -182,8 +174,6 @@ class StudentProcess:
                 os.chown(model, self.uid, self.uid)
         except OSError as error:
             raise KitError(f"Cannot write {model}: {error.strerror or error}.") from None
-
-    # -- the pipes
 
     def send(self, data, deadline):
         """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone."""
@@ -224,8 +214,7 @@ class StudentProcess:
         return header, wire.split_payload(payload, lengths)
 
     def _read(self, count, deadline):
-        """count bytes of replies; what came beyond them waits in the inbox for the next message. TimedOut at the
-        deadline, Ended when the process is gone (even if something of it keeps the pipe open)."""
+        """count bytes of replies (the rest waits in the inbox); TimedOut at the deadline, Ended when it is gone."""
         while len(self._inbox) < count:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -251,8 +240,7 @@ class StudentProcess:
 
 
 def kill_tree(child):
-    """Kill child and every process it started: its process group (its own session) on POSIX; on Windows, taskkill
-    /T (the process and its descendants), or the process alone where taskkill is missing."""
+    """Kill child and all it started: its process group on POSIX; on Windows taskkill /T (or the child alone)."""
     if not users.WINDOWS:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)  # its own session: pgid == pid
