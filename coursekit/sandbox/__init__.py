@@ -16,9 +16,9 @@ grants them (Linux, macOS), limits on memory (not macOS), file size and CPU time
 As root (Docker, Gradescope), a fresh unprivileged uid of its own, whose processes and files are gone afterwards.
 Otherwise it runs as you and can read and write your files.
 
-client.py Sandbox; proxies.py the student's objects here; values.py, validation.py what crosses; errors.py the
-StudentError family; process.py the process and its pipes; users.py the uids as root. The student's side runs from
-their text: wire.py the messages, server.py its limits and the answers.
+client.py Sandbox; values.py what crosses, checked, and the proxies; errors.py the StudentError family;
+process.py the process and its pipes; users.py the uids as root. The student's side runs from their text: wire.py
+the messages, server.py its limits and the answers.
 """
 
 from .client import Sandbox as Sandbox

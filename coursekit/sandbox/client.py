@@ -18,14 +18,10 @@ from .errors import (
     StudentTimeout,
     import_diagnosis,
     source_problem,
-    student_error,
-    warn_here,
 )
 from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status
-from .proxies import RemoteObject, proxy_class
 from .users import claim_uid, interpreter_problem, kill_processes_of, release_uid, remove_files_of, running_as_root
-from .validation import Malformed, checked_list, cut
-from .values import decode, encode
+from .values import Malformed, RemoteObject, checked_list, cut, decode, encode, proxy_class, student_error, warn_here
 
 MAX_MALFORMED = 3  # malformed replies (each kills the process) after which no new process is started
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import KitError
 from . import server, users, wire
 from .users import kill_processes_of
-from .validation import Malformed, bounded_int, checked_list, is_int
+from .values import Malformed, bounded_int, checked_list, is_int
 
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
 POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it

@@ -1,14 +1,123 @@
-"""The values that cross between the grader and the student's process: arrays of numbers, numbers, text, lists,
-tuples and dicts of these, NumPy dtypes, and handles to the student's objects (which come back as proxies). Nothing
-is unpickled; what comes back is checked at every node (validation.py): anything malformed fails that one call.
+"""What crosses between the grader and the student's process: numbers, text, arrays of numbers, lists, tuples and
+dicts of these, NumPy dtypes, and handles to the student's objects (proxies here). Nothing is unpickled, and what
+comes back is checked at every node, trusting nothing: anything malformed raises Malformed, which fails that one
+call; text is cut short. The student's errors and warnings come back as data too, raised or warned here.
 """
+
+import re
+import threading
+import warnings
 
 import numpy as np
 
 from . import wire
-from .errors import DeadObjectError
-from .proxies import RemoteObject
-from .validation import Malformed, checked_array, checked_dtype, checked_list, cut, is_int, is_key, type_name
+from .errors import Blame, DeadObjectError, StudentExit, error_class
+
+MAX_MESSAGE = 600  # characters kept of an exception message or a string from the student's process
+DTYPE = re.compile(r"[<>|=][biufc][0-9]{1,2}")
+NAME = re.compile(r"<?[A-Za-z_][A-Za-z0-9_]{0,60}>?")
+
+
+class Malformed(Exception):
+    """The student's process sent something that is not a valid reply."""
+
+
+def cut(text, limit=MAX_MESSAGE):
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+def type_name(name):
+    """The name of a type of the student's, as reports show it: a plain identifier, or "object"."""
+    name = cut(name, 60)
+    return name if NAME.fullmatch(name) and not name.startswith("<") else "object"
+
+
+def is_int(value):
+    return type(value) is int
+
+
+def is_key(value):
+    return value is None or type(value) in (bool, int, float, str)
+
+
+def bounded_int(text):
+    """JSON integers of at most 40 digits: a huge one could take seconds to parse (or not parse at all)."""
+    if len(text) > 40:
+        raise ValueError("an integer of more than 40 digits")
+    return int(text)
+
+
+def checked_list(value, limit=wire.MAX_ITEMS):
+    if type(value) is not list or len(value) > limit:
+        raise Malformed("an invalid list")
+    return value
+
+
+def checked_dtype(text):
+    if type(text) is not str or not DTYPE.fullmatch(text):
+        raise Malformed("an invalid dtype")
+    try:
+        dtype = np.dtype(text)
+    except TypeError:
+        raise Malformed("an unknown dtype") from None
+    if dtype.kind not in wire.NUMERIC_KINDS or dtype.fields:
+        raise Malformed("a dtype that is not numeric")
+    return dtype
+
+
+def checked_array(node, buffers, tag):
+    """The array (tag "array") or NumPy scalar ("scalar") that node describes, its bytes from buffers."""
+    dtype = checked_dtype(node.get("dtype"))
+    index = node.get("buffer")
+    if not (is_int(index) and 0 <= index < len(buffers)):
+        raise Malformed("an array without its data")
+    shape = [1] if tag == "scalar" else checked_list(node.get("shape"), 32)
+    if not all(is_int(n) and 0 <= n <= wire.MAX_PAYLOAD for n in shape):
+        raise Malformed("an invalid shape")
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(buffers[index]):
+        raise Malformed("an array whose data does not match its shape")
+    array = np.frombuffer(buffers[index], dtype=dtype).reshape(shape).copy()
+    return array[0] if tag == "scalar" else array
+
+
+class RemoteObject:
+    """An object of the student's process; its type here is named after the student's ("Linear"). Names __x__ never
+    cross (NumPy probes __array_interface__ and the like: it must find nothing)."""
+
+    __slots__ = ("_box", "_generation", "_handle")
+
+    def __init__(self, box, generation, handle):
+        object.__setattr__(self, "_box", box)
+        object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "_handle", handle)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._box._getattr(self, name)
+
+    def __setattr__(self, name, value):
+        self._box._setattr(self, name, value)
+
+    def __call__(self, *args, **kwargs):
+        return self._box._call(self, args, kwargs)
+
+    def __iter__(self):
+        return iter(self._box._request(self, {"op": "list"}))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object of the student's>"
+
+
+_proxy_classes = {}  # type name -> subclass of RemoteObject of that name, so that messages name the student's type
+_proxy_lock = threading.Lock()
+
+
+def proxy_class(type_name):
+    with _proxy_lock:
+        if type_name not in _proxy_classes and len(_proxy_classes) < 500:
+            _proxy_classes[type_name] = type(type_name, (RemoteObject,), {"__slots__": (), "__module__": __name__})
+        return _proxy_classes.get(type_name, RemoteObject)
 
 
 def encode(value, out, generation, depth=0):
@@ -79,3 +188,38 @@ def decode(node, buffers, proxy):
         raise Malformed(f"an unknown kind of value {str(tag)[:40]!r}" if tag else f"a bare {type(node).__name__}")
 
     return value(node, 0)
+
+
+def student_error(info, box):
+    """The exception of this process that stands for the student's exception described by info."""
+    if type(info) is not dict or type(info.get("message")) is not str:
+        raise Malformed("an invalid error")
+    builtin_names = [name for name in checked_list(info.get("builtins", [])) if type(name) is str]
+    named = type_name(info.get("type")) if type(info.get("type")) is str else "Exception"
+    message = cut(info["message"])
+    blame = blame_of(info.get("line"), info.get("function"), box)
+    if "SystemExit" in builtin_names:
+        return StudentExit(f"{box.name} called sys.exit({message})", blame)
+    return error_class(named, builtin_names)(message, blame)
+
+
+def blame_of(line, function, box):
+    """The Blame of a line of the student's file, or None when `line` is not one."""
+    if not (is_int(line) and 1 <= line <= len(box.lines)):
+        return None
+    function = cut(function, 60) if type(function) is str else "<module>"
+    function = function if NAME.fullmatch(function) else "<module>"
+    return Blame(str(box.model_file), line, function, box.lines[line - 1].strip()[:200])
+
+
+def warn_here(warning, box):
+    """Warn here, as the student's process was warned: checks record NumPy's RuntimeWarnings and their line."""
+    if type(warning) is not dict or warning.get("category") != "RuntimeWarning":
+        return
+    if type(warning.get("message")) is not str:
+        return
+    line = warning.get("line")
+    in_file = is_int(line) and 1 <= line <= len(box.lines)
+    warnings.warn_explicit(cut(warning["message"], 200), RuntimeWarning,
+                           str(box.model_file) if in_file else "<the student's process>",
+                           line if in_file else 0)
