@@ -322,7 +322,7 @@ def test_as_root_a_python_the_sandbox_users_cannot_run_stops_grading_with_what_t
 
 def test_protect_takes_other_users_permissions_away_and_never_from_a_shared_folder(tmp_path):
     from coursekit.errors import KitError
-    from coursekit.grading.protection import protect
+    from coursekit.grading.command_line import protect
 
     kit, submitted = tmp_path / "kit", tmp_path / "model.py"
     kit.mkdir(mode=0o755)
