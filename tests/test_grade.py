@@ -301,7 +301,7 @@ def test_help_says_what_is_and_is_not_guaranteed(kit, tmp_path):
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "Run as root" in text and "unprivileged user of its own" in text
-    assert "(macOS, Windows, older Linux) it runs as you" in text and "can read and write every file you can" in text
+    assert "Not as root (macOS, Windows, Linux) it runs as you" in text and "can read and write every file you" in text
 
 
 @pytest.mark.requires("root")

@@ -190,7 +190,7 @@ for path in targets:
 ''', 0),
     "sabotages_the_others": (SOLUTION + FIND_GRADER + '''
 import glob, signal
-for pid in processes():
+for pid in filter(str.isdigit, processes()):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as file:
             command = file.read()
