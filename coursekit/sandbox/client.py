@@ -217,9 +217,9 @@ class Sandbox:
 
     # -- requests
 
-    def _proxy(self, type_name, handle):
+    def _proxy(self, type_name, handle, methods):
         """The proxy of the student's object `handle` in the live process."""
-        return proxy_class(type_name)(self, self._generation, handle)
+        return proxy_class(type_name)(self, self._generation, handle, methods)
 
     def _getattr(self, proxy, name):
         return self._request(proxy, {"op": "getattr", "name": name})
@@ -228,12 +228,12 @@ class Sandbox:
         out = []
         self._request(proxy, {"op": "setattr", "name": name, "value": encode(value, out, self._generation)}, out)
 
-    def _call(self, proxy, args, kwargs):
-        """Call proxy with args and kwargs, in the student's process."""
+    def _call(self, proxy, method, args, kwargs):
+        """Call proxy (or its method named `method`) with args and kwargs, in the student's process."""
         out = []
         encoded = [encode(arg, out, self._generation) for arg in args]
         named = [[name, encode(value, out, self._generation)] for name, value in kwargs.items()]
-        return self._request(proxy, {"op": "call", "args": encoded, "kwargs": named}, out)
+        return self._request(proxy, {"op": "call", "name": method, "args": encoded, "kwargs": named}, out)
 
     def _request(self, proxy, header, out=()):
         """Send a request about proxy (None: the module) and return the value of the reply, or raise what the

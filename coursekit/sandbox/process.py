@@ -23,6 +23,7 @@ from .users import kill_processes_of
 from .values import Malformed, bounded_int, checked_list, is_int
 
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
+SMALL = 4096  # bytes of a message that never wait for the student's process to read (a pipe holds more)
 POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
 
 SERVER_MODULES = (wire, server)  # each imports only the standard library and those before it
@@ -77,7 +78,7 @@ def limits_granted(limits):
     student's process without a student's file: the grader's first line states only those."""
     process = StudentProcess()
     try:
-        process.send(wire.pack({"op": "start", "limits": limits}), time.monotonic() + 60)
+        process.send(wire.pack({"op": "start", "limits": limits, "only_limits": True}), time.monotonic() + 60)
         header, _ = process.receive(time.monotonic() + 60)
         return [name for name in header.get("limits", []) if type(name) is str]
     except (TimedOut, Ended, Malformed):
@@ -176,7 +177,14 @@ class StudentProcess:
             raise KitError(f"Cannot write {model}: {error.strerror or error}.") from None
 
     def send(self, data, deadline):
-        """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone."""
+        """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone. One that
+        fits in any pipe's buffer is written at once (the pipe is empty: each request waits for the last reply)."""
+        if len(data) <= SMALL:
+            try:
+                self.child.stdin.write(data)
+                return
+            except (OSError, ValueError):
+                raise Ended() from None
         self._requests.put(data)
         try:
             error = self._written.get(timeout=max(0.0, deadline - time.monotonic()))

@@ -84,23 +84,26 @@ class RemoteObject:
     """An object of the student's process; its type here is named after the student's ("Linear"). Names __x__ never
     cross (NumPy probes __array_interface__ and the like: it must find nothing)."""
 
-    __slots__ = ("_box", "_generation", "_handle")
+    __slots__ = ("_box", "_generation", "_handle", "_methods")
 
-    def __init__(self, box, generation, handle):
+    def __init__(self, box, generation, handle, methods=frozenset()):
         object.__setattr__(self, "_box", box)
         object.__setattr__(self, "_generation", generation)
         object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_methods", methods)  # of its class: a call of one is one request, not two
 
     def __getattr__(self, name):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
+        if name in self._methods:
+            return lambda *args, **kwargs: self._box._call(self, name, args, kwargs)
         return self._box._getattr(self, name)
 
     def __setattr__(self, name, value):
         self._box._setattr(self, name, value)
 
     def __call__(self, *args, **kwargs):
-        return self._box._call(self, args, kwargs)
+        return self._box._call(self, "", args, kwargs)
 
     def __iter__(self):
         return iter(self._box._request(self, {"op": "list"}))
@@ -154,8 +157,8 @@ def encode(value, out, generation, depth=0):
 
 
 def decode(node, buffers, proxy):
-    """The value a reply's node describes, trusting nothing; proxy(type name, handle) makes the proxy of one of
-    the student's objects."""
+    """The value a reply's node describes, trusting nothing; proxy(type name, handle, methods) makes the proxy of
+    one of the student's objects."""
     count = [0]  # nodes decoded: one value holds at most wire.MAX_ITEMS
 
     def value(node, depth):
@@ -181,10 +184,10 @@ def decode(node, buffers, proxy):
                 raise Malformed("a dict with invalid keys")
             return {value(key, depth + 1): value(item, depth + 1) for key, item in pairs}
         if tag == "ref":
-            handle, name = node.get("id"), node.get("type")
-            if not (is_int(handle) and handle >= 0 and type(name) is str):
+            handle, name, methods = node.get("id"), node.get("type"), checked_list(node.get("methods"), 1000)
+            if not (is_int(handle) and handle >= 0 and type(name) is str and all(type(m) is str for m in methods)):
                 raise Malformed("an invalid handle")
-            return proxy(type_name(name), handle)
+            return proxy(type_name(name), handle, frozenset(methods))
         raise Malformed(f"an unknown kind of value {str(tag)[:40]!r}" if tag else f"a bare {type(node).__name__}")
 
     return value(node, 0)
