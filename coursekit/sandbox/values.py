@@ -96,7 +96,7 @@ class RemoteObject:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         if name in self._methods:
-            return lambda *args, **kwargs: self._box._call(self, name, args, kwargs)
+            return RemoteMethod(self, name)
         return self._box._getattr(self, name)
 
     def __setattr__(self, name, value):
@@ -110,6 +110,18 @@ class RemoteObject:
 
     def __repr__(self):
         return f"<{type(self).__name__} object of the student's>"
+
+
+class RemoteMethod:
+    """A method of the student's object, got without a request: calling it is one request (transcript.py knows it)."""
+
+    __slots__ = ("_owner", "_name")
+
+    def __init__(self, owner, name):
+        self._owner, self._name = owner, name
+
+    def __call__(self, *args, **kwargs):
+        return self._owner._box._call(self._owner, self._name, args, kwargs)
 
 
 _proxy_classes = {}  # type name -> subclass of RemoteObject of that name, so that messages name the student's type
