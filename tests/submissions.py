@@ -21,7 +21,38 @@ SOLUTION = SOLUTION_MODEL.read_text(encoding="utf-8")
 STARTUP = handed_out_text()  # the startup file as handed out: on a student's checkout the real one holds work
 CLASSES = ["Linear", "ReLU", "Sigmoid", "Softmax", "CrossEntropyLoss", "MLP"]
 KIT_PARTS = ("coursekit", CHAPTER.name)
-FIXED = ("student", "path", "total", "seconds", "problems")  # the CSV's columns that are not checks
+FIXED = ("student", "path", "total", "seconds", "problems", "most_similar", "similarity",
+         "similarity_to_reference")  # the CSV's columns that are not checks
+
+
+# Windows, simulated: the code decides by coursekit.sandbox.users.WINDOWS; POSIX-only modules cannot be imported.
+SIMULATE_WINDOWS = ("import sys\n"
+                    "sys.modules.update(dict.fromkeys(('resource', 'fcntl', 'pwd', 'grp', 'termios')))\n"
+                    "from coursekit.sandbox import users\n"
+                    "users.WINDOWS = True\n")
+
+
+def as_on_windows(kit, *args, cwd, timeout=900):
+    """`python ARGS` (a script and its arguments, or -m module ...) with Windows simulated (SIMULATE_WINDOWS), the
+    kit of the folder `kit` first on the path; the CompletedProcess."""
+    run = ("runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)" if args[0] == "-m" else
+           "runpy.run_path(sys.argv[0], run_name='__main__')")
+    code = SIMULATE_WINDOWS + "import runpy\nsys.argv = sys.argv[1:]\n" + run
+    args = args[1:] if args[0] == "-m" else args
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          encoding="utf-8", timeout=timeout, env=dict(os.environ, PYTHONPATH=str(kit)))
+
+
+def solution_lines(solution):
+    """The code lines (not comments) between `# BEGIN SOLUTION` and `# END SOLUTION` in the reference."""
+    lines, inside = [], False
+    for line in Path(solution).read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if text.startswith(("# BEGIN SOLUTION", "# END SOLUTION")):
+            inside = text.startswith("# BEGIN")
+        elif inside and text and not text.startswith("#"):
+            lines.append(text)
+    return lines
 
 
 def copy_kit(folder):

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from submissions import (
     CLASSES,
     SOLUTION,
     STARTUP,
+    as_on_windows,
     check_columns,
     copy_kit,
     edited,
@@ -28,8 +30,9 @@ from submissions import (
     write_submission,
 )
 
-from coursekit import sandbox
 from coursekit.grading.results import MAX_RESULTS, MAX_TEST_OUTPUT
+
+pytestmark = pytest.mark.requires("sandbox")
 
 # name -> text of a model.py: common mistakes and misbehaving submissions
 SUBMISSIONS = {
@@ -298,10 +301,10 @@ def test_help_says_what_is_and_is_not_guaranteed(kit, tmp_path):
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "Run as root" in text and "unprivileged user of its own" in text
-    assert "Not run as root" in text and "can read every file you can" in text
+    assert "Not as root (macOS, Windows, Linux) it runs as you" in text and "can read and write every file you" in text
 
 
-@pytest.mark.skipif(not sandbox.running_as_root(), reason="only root runs submissions as other users")
+@pytest.mark.requires("root")
 def test_as_root_a_python_the_sandbox_users_cannot_run_stops_grading_with_what_to_do(kit, tmp_path):
     private = tmp_path / "private"  # as /root is: others may not even traverse it
     private.mkdir(mode=0o700)
@@ -312,13 +315,14 @@ def test_as_root_a_python_the_sandbox_users_cannot_run_stops_grading_with_what_t
     result = subprocess.run([str(python), str(kit), solution, "--csv", tmp_path / "grades.csv"],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 1
-    assert "chmod o+x /root" in result.stderr and "Traceback" not in result.stderr
+    assert "who cannot run this Python" in result.stderr and "other users cannot enter" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "grades.csv").exists()
 
 
 def test_protect_takes_other_users_permissions_away_and_never_from_a_shared_folder(tmp_path):
     from coursekit.errors import KitError
-    from coursekit.grading.protection import protect
+    from coursekit.grading.command_line import protect
 
     kit, submitted = tmp_path / "kit", tmp_path / "model.py"
     kit.mkdir(mode=0o755)
@@ -333,3 +337,63 @@ def test_protect_takes_other_users_permissions_away_and_never_from_a_shared_fold
     shared.chmod(0o1777)
     with pytest.raises(KitError, match="every user shares"):
         protect([shared])
+
+
+def grade_solution_and_startup(tmp_path, run):
+    """(the CompletedProcess, {solution, startup: total}) of grading the two with `run(*args)`."""
+    solution, startup = write_submission(tmp_path, "solution", SOLUTION), write_submission(tmp_path, "startup", STARTUP)
+    result = run(solution, startup, "--jobs", "2", "--csv", tmp_path / "grades.csv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = read_csv(tmp_path / "grades.csv")
+    return result, {"solution": rows[str(solution)]["total"], "startup": rows[str(startup)]["total"]}
+
+
+@pytest.mark.requires("posix")  # it simulates Windows on a POSIX machine
+def test_with_windows_simulated_the_solution_gets_100_and_the_startup_0(kit, tmp_path):
+    result, totals = grade_solution_and_startup(
+        tmp_path, lambda *args: as_on_windows(kit.parent.parent, kit, *args, cwd=tmp_path))
+    assert totals == {"solution": "100", "startup": "0"}
+    first = result.stdout.splitlines()[0]
+    assert "runs in a process of its own, as you" in first and "a time limit only" in first
+
+
+REFUSE_AS = """#!{python}
+# Python, as on macOS: lowering RLIMIT_AS is refused. Run as `python -I -B -c CODE ARGS...` is.
+import resource
+import sys
+
+lower = resource.setrlimit
+
+
+def setrlimit(which, limits):
+    if which == resource.RLIMIT_AS:
+        raise ValueError("current limit exceeds maximum limit")
+    lower(which, limits)
+
+
+resource.setrlimit = setrlimit
+index = sys.argv.index("-c")
+code = sys.argv[index + 1]
+sys.argv = ["-c", *sys.argv[index + 2:]]
+exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
+@pytest.mark.requires("posix")
+def test_with_rlimit_as_refused_as_on_macos_it_still_grades(kit, tmp_path):
+    folder = Path(tempfile.mkdtemp(prefix="refuse-as-"))  # the sandbox users run it: not below pytest's 0700 folder
+    try:
+        folder.chmod(0o755)
+        python = folder / "python"
+        python.write_text(REFUSE_AS.replace("{python}", sys.executable), encoding="utf-8")
+        python.chmod(0o755)
+        launch = (f"import runpy, sys\nsys.executable = {str(python)!r}\n"
+                  "runpy.run_path(sys.argv[1], run_name='__main__')")
+        result, totals = grade_solution_and_startup(tmp_path, lambda *args: subprocess.run(
+            [sys.executable, "-c", launch, kit, *map(str, args)], capture_output=True, text=True, cwd=tmp_path,
+            timeout=900))
+    finally:
+        shutil.rmtree(folder)
+    assert totals == {"solution": "100", "startup": "0"}
+    first = result.stdout.splitlines()[0]
+    assert "CPU time" in first and "memory" not in first

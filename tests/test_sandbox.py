@@ -33,8 +33,9 @@ from coursekit.sandbox import (
 )
 from coursekit.student_code import explain_exception, is_stub, stub_detail
 
-ROOT = sandbox.running_as_root()
-needs_root = pytest.mark.skipif(not ROOT, reason="dropping privileges needs root (CI and Docker run as root)")
+pytestmark = pytest.mark.requires("sandbox")
+needs_root = pytest.mark.requires("root")
+needs_posix = pytest.mark.requires("posix")
 
 BASICS = """
     import os
@@ -134,31 +135,12 @@ BASICS = """
     def allocate(gigabytes):
         return np.ones(int(gigabytes * 2**30 // 8)).sum()
 
-    class Watched:
-        reads = 0
-
-        def __init__(self):
-            self.value = np.zeros(2)
-            self.child = Layer(2)
-
-        @property
-        def counted(self):
-            Watched.reads += 1
-            return Watched.reads
-
-        def bump(self):
-            self.value = self.value + 1
-
-
     class Guarded:
         def __setattr__(self, name, value):
             if np.any(np.asarray(value) < 0):
                 raise ValueError("no negative values")
             object.__setattr__(self, name, value)
 
-
-    def seen(watched):
-        return watched.value
 
     def forge(frame):
         os.write(int(sys.argv[2]), frame.encode("latin-1"))
@@ -247,24 +229,7 @@ def test_numpy_probes_never_reach_the_student(box):
     assert np.asarray(layer).dtype == object  # an opaque object here, not an array read from memory
 
 
-def test_plain_attributes_are_read_from_a_snapshot_until_the_code_runs_again(box):
-    watched = box.module.Watched()
-    epoch = box._epoch
-    assert watched.value.tolist() == [0, 0] and watched.child.W.tolist() == [[1, 1], [1, 1]]
-    assert box._epoch == epoch, "no request: the snapshot came with the object"
-    assert watched.counted != watched.counted, "a property runs code: never from a snapshot"
-    watched.bump()
-    assert watched.value.tolist() == [1, 1], "the code ran: read again"
-    watched.value = np.full(2, 5.0)
-    watched.value = np.full(2, 7.0)
-    assert watched.value.tolist() == [7, 7]
-    assert box.module.seen(watched).tolist() == [7, 7], "assignments arrive, in order, before the next call"
-    got = watched.value
-    got += 1  # a copy: the snapshot is unchanged
-    assert watched.value.tolist() == [7, 7]
-
-
-def test_an_assignment_that_runs_code_is_sent_at_once(box):
+def test_an_assignment_runs_their_code(box):
     guarded = box.module.Guarded()
     guarded.value = np.ones(2)
     with pytest.raises(ValueError, match="no negative values"):
@@ -315,7 +280,8 @@ def test_sys_exit_fails_the_call_and_the_process_goes_on(box):
     assert box.module.pid() == pid
 
 
-@pytest.mark.parametrize("function, status", [("hard_exit", "exit status 3"), ("kill_myself", "signal 9")])
+@pytest.mark.parametrize("function, status", [("hard_exit", "exit status 3"),
+                                              pytest.param("kill_myself", "signal 9", marks=needs_posix)])
 def test_a_process_that_ends_costs_one_call(box, function, status):
     layer = box.module.Layer(2)
     with pytest.raises(StudentCrash, match=status):
@@ -333,7 +299,7 @@ def test_a_hang_is_stopped_and_the_next_call_gets_a_new_process(basics):
         with pytest.raises(StudentTimeout, match="did not answer within 1.5 s"):
             box.module.hang()
         assert time.monotonic() - started < 10
-        assert not process_exists(pid)
+        assert sandbox.users.WINDOWS or not process_exists(pid)
         assert box.module.pid() != pid
         box.limit_time(0.5)
         with pytest.raises(StudentTimeout):
@@ -426,20 +392,10 @@ def test_a_huge_or_garbled_frame_fails_that_call_only(box):
 # Output hygiene
 
 
-def test_text_holding_a_secret_line_is_removed(basics):
-    secret = "return self.secret_sauce(x) * 2"
-    with Sandbox(basics, timeout=5, secrets=[secret, "# a comment", "x"]) as box:
-        with pytest.raises(ValueError) as caught:
-            box.module.shout("look: return   self.secret_sauce(x)*2 !")
-        assert str(caught.value) == sandbox.REMOVED
-        assert box.module.echo("returnself.secret_sauce(x)*2")[0][0] == sandbox.REMOVED
-        with pytest.raises(ValueError) as caught:
-            box.module.shout("y" * 10_000)
-        assert len(str(caught.value)) < 700, "cut"
-        box.module.say(secret)
-        with pytest.raises(StudentCrash) as caught:
-            box.module.hard_exit()
-        assert "secret_sauce" not in str(caught.value) and sandbox.REMOVED in str(caught.value)
+def test_text_from_the_student_is_cut(box):
+    with pytest.raises(ValueError) as caught:
+        box.module.shout("y" * 10_000)
+    assert len(str(caught.value)) < 700
 
 
 def test_a_flood_of_output_neither_blocks_nor_shows(box):
@@ -453,12 +409,14 @@ def test_a_flood_of_output_neither_blocks_nor_shows(box):
 # Limits, in either mode
 
 
+@needs_posix
 def test_no_process_and_no_thread_can_be_started(box):
     with pytest.raises(StudentError) as caught:
         box.module.fork()
     assert type(caught.value).__name__ == "BlockingIOError"
 
 
+@needs_posix
 def test_memory_is_limited(basics):
     with Sandbox(basics, timeout=10, memory_mb=512) as box:
         with pytest.raises(MemoryError):
@@ -466,27 +424,9 @@ def test_memory_is_limited(basics):
         assert box.module.allocate(0.01) > 0
 
 
-@pytest.mark.skipif(not sandbox.landlock_abi(), reason="this kernel has no Landlock")
-def test_landlock_confines_files_tcp_and_signals_even_without_a_user_of_its_own(basics, tmp_path):
-    (tmp_path / "secret.txt").write_text("secret")
-    (tmp_path / "secret.txt").chmod(0o644)
-    with Sandbox(basics, timeout=5, drop_privileges=False) as box:
-        assert box.landlock >= 1
-        for path in (tmp_path / "secret.txt", Path(sandbox.__file__), Path("/etc/passwd")):
-            with pytest.raises(StudentError, match="Permission denied"):
-                box.module.read(str(path))
-        with pytest.raises(StudentError, match="Permission denied"):
-            box.module.write(str(tmp_path / "planted.txt"))
-        assert box.module.write("scratch.txt") == "scratch.txt", "its own folder"
-        assert box.module.values()["i8"].tolist() == [0, 1, 2], "NumPy still works"
-        if box.landlock >= 6:
-            with pytest.raises(StudentError, match="Operation not permitted"):
-                box.module.signal_process(os.getpid())
-
-
 def test_without_dropping_privileges_it_works_the_same(basics):
     with Sandbox(basics, timeout=5, drop_privileges=False) as box:
-        assert box.uid is None and box.module.uid() == os.getuid()
+        assert box.uid is None and box.module.pid() != os.getpid()
         assert box.module.Layer(2).forward(np.ones((1, 2))).tolist() == [[2, 2]]
 
 
@@ -513,31 +453,9 @@ def test_two_sandboxes_cannot_signal_each_other(basics):
 
 
 @needs_root
-def test_a_readable_probe_path_stops_everything(basics):
-    exposed = Path(tempfile.mkdtemp(prefix="exposed-"))
-    try:
-        exposed.chmod(0o755)
-        (exposed / "solution.py").write_text("secret")
-        (exposed / "solution.py").chmod(0o644)
-        with pytest.raises(KitError, match="can read or write .*exposed-"):
-            with Sandbox(basics, timeout=5, probe=[exposed / "solution.py"], confine=False):
-                pass
-        if sandbox.landlock_abi():  # Landlock alone hides it too
-            with Sandbox(basics, timeout=5, probe=[exposed / "solution.py"], drop_privileges=False) as box:
-                assert box.landlock and box.exposed == []
-        exposed.chmod(0o700)
-        with Sandbox(basics, timeout=5, probe=[exposed / "solution.py"], confine=False) as box:
-            with pytest.raises(StudentError, match="Permission denied"):
-                box.module.read(str(exposed / "solution.py"))
-    finally:
-        for path in (exposed / "solution.py", exposed):
-            path.unlink() if path.is_file() else path.rmdir()
-
-
-@needs_root
 def test_its_files_and_processes_are_gone_afterwards(basics):
     leftover = Path(tempfile.gettempdir()) / f"leftover-{os.getpid()}"
-    with Sandbox(basics, timeout=5, confine=False) as box:  # Landlock would not let it write there at all
+    with Sandbox(basics, timeout=5) as box:
         uid = box.uid
         assert box.module.write(str(leftover)) == str(leftover)
         assert leftover.exists()
@@ -554,7 +472,7 @@ def test_an_interpreter_the_sandbox_user_cannot_run_is_a_clear_error(basics, tmp
     private.mkdir(mode=0o700)
     (private / "python").symlink_to(sys.executable)
     monkeypatch.setattr(sys, "executable", str(private / "python"))
-    with pytest.raises(KitError, match=r"cannot run the interpreter|chmod o\+x /root"):
+    with pytest.raises(KitError, match=r"who cannot run this Python .*other users cannot enter .*private"):
         with Sandbox(basics, timeout=5):
             pass
 
@@ -565,3 +483,14 @@ def process_exists(pid):
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/status").exists() and "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+
+
+@pytest.mark.requires("posix")  # it simulates Windows on a POSIX machine
+def test_with_windows_simulated_the_sandbox_works_without_limits_groups_or_users(tmp_path):
+    """No resource, fcntl or pwd; no setrlimit, process group nor uid: the same tests pass or skip."""
+    from submissions import as_on_windows
+
+    result = as_on_windows(Path(__file__).parent.parent, "-m", "pytest", __file__, "-q", "-rs", "-p",
+                           "no:cacheprovider", "-k", "not windows_simulated", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "needs POSIX signals, uids and limits" in result.stdout and " passed" in result.stdout

@@ -1,18 +1,13 @@
-"""Build the Gradescope autograder zip of a chapter, from scratch: setup.sh, run_autograder, and the part of the kit
-that grading needs (the chapter's grade.py, the modules it imports, the reference solution), nothing else.
+"""Build the Gradescope autograder zip of a chapter: setup.sh, run_autograder, and the part of the kit grading needs
+(the chapter's grade.py, the modules it imports, the reference solution), nothing else.
 
     python tools/make_autograder.py [--chapter chapter03] [--out autograder.zip] [--numpy 2.2.6]
                                     [--visibility visible] [--timeout 60] [--lang en]
 
-On Gradescope: a programming assignment with a zipped autograder (base image: Ubuntu 22.04 or 24.04, any version
-of Python the image offers); students submit their model.py. Gradescope unpacks the zip into /autograder/source,
-runs setup.sh once when it builds the image, then run_autograder for each submission, as root: the grader then runs
-the student's code as an unprivileged user of its own (README.md, section "Grading").
-
-run_autograder reads two variables, for trying the zip outside Gradescope (tests/test_autograder.py does):
-AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON (default: the virtual environment setup.sh makes).
-
-Exit status: 0 built; 1 the kit cannot be packed (a message says why); 2 a bad command line.
+Gradescope (base image Ubuntu 22.04 or 24.04) unpacks it into /autograder/source, runs setup.sh once, then
+run_autograder for each submission, as root. run_autograder reads AUTOGRADER_ROOT (default /autograder) and
+AUTOGRADER_PYTHON (default: setup.sh's virtual environment), to try it elsewhere. Exit status: 0 built; 1 the kit
+cannot be packed; 2 a bad command line.
 """
 
 import argparse
@@ -37,16 +32,14 @@ SETUP = """\
 # Run once by Gradescope, as root, when it builds the autograder's image (Ubuntu 22.04 or 24.04).
 set -euo pipefail
 
-# Python from the image's own packages, and a virtual environment for the grader: Ubuntu 23.04 and later refuse
-# pip installs into the system's Python (PEP 668), and the students' sandbox users must be able to run it.
+# The image's Python in a virtual environment (Ubuntu 23.04+ refuse pip into the system's, PEP 668).
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check "numpy=={numpy}"
 
-# The sandbox users (a fresh unprivileged uid per submission) run this Python: they need to reach and read it,
-# and nothing else below /autograder (the grader makes source/, results/ and the submission private itself).
+# The sandbox users run this Python; the grader makes source/, results/ and the submission private itself.
 chmod o+x /autograder
 chmod -R o+rX /autograder/venv
 """
@@ -120,9 +113,6 @@ def kit_files(chapter):
         path = Path(name).resolve() if name else None
         if path and path.suffix == ".py" and REPO in path.parents:
             files.add(path)
-    for package in {path.parent for path in files}:  # the packages' __init__.py, where there is one
-        if (package / "__init__.py").is_file() and package != REPO:
-            files.add(package / "__init__.py")
     return sorted(path.relative_to(REPO) for path in files)
 
 

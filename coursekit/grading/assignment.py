@@ -1,6 +1,5 @@
-"""An assignment as grading sees it: the chapter's task table and checks, the points each check is worth, the
-seed of this run's inputs, and what grading takes from the reference solution (the classes given complete, the
-lines that must never appear in any output), read before any student's code runs.
+"""An assignment as grading sees it: the chapter's task table and checks, the points of each check, the seed of this
+run's inputs, and the classes given complete, taken from the reference solution before any student's code runs.
 """
 
 import ast
@@ -19,14 +18,9 @@ from ..tasks import check_points
 
 @dataclass(frozen=True)
 class Assignment:
-    """What grading needs to know about one chapter's assignment.
-
-    tasks, checks: the task table and the checks (coursekit/tasks.py, coursekit/report.py)
-    solution:      the reference file; its classes named in `given` are used instead of the student's
-    given:         the classes given complete (the student's edits of them do not count), e.g. ("Module", "MLP")
-    required:      names every submission defines, e.g. ("Parameter", "Module"): without them it is no model.py
-    file_name:     the file students submit
-    """
+    """tasks, checks: the task table and the checks (coursekit/tasks.py, coursekit/report.py); solution: the
+    reference file, whose classes named in `given` (e.g. ("Module", "MLP")) replace the student's; required: names
+    every submission defines (without them it is no model.py); file_name: the file students submit."""
 
     tasks: list
     checks: list
@@ -37,9 +31,8 @@ class Assignment:
 
 
 def points_and_seed(assignment, tries=10):
-    """({check name: points}, the seed of this run's inputs): a seed nobody can know before the run (so that no
-    output can be hard-coded), with which the reference solution passes every check (a check whose random inputs
-    are unlucky for the reference would be unlucky for the students too)."""
+    """({check name: points}, the seed of this run's inputs): a seed nobody can know before the run (no output can
+    be hard-coded), with which the reference passes every check (unlucky inputs would be unlucky for students too)."""
     table = check_points(assignment.tasks, assignment.checks)
     points = {check.name: table[check.name] for check in assignment.checks}  # in the order the checks run
     solution = load_model_module(assignment.solution)
@@ -54,21 +47,6 @@ def points_and_seed(assignment, tries=10):
                    f"before grading.")
 
 
-def solution_lines(solution):
-    """The code lines (not comments) between `# BEGIN SOLUTION` and `# END SOLUTION` in the reference: text the
-    student's process sends is checked for them (a second defence: it cannot read the reference anyway)."""
-    lines, inside = [], False
-    for line in Path(solution).read_text(encoding="utf-8").splitlines():
-        text = line.strip()
-        if text.startswith("# BEGIN SOLUTION"):
-            inside = True
-        elif text.startswith("# END SOLUTION"):
-            inside = False
-        elif inside and text and not text.startswith("#"):
-            lines.append(text)
-    return lines
-
-
 def given_code(assignment):
     """The reference's classes named in assignment.given, compiled: the grader runs them on the student's layers."""
     source = Path(assignment.solution).read_text(encoding="utf-8")
@@ -80,22 +58,9 @@ def given_code(assignment):
     return compile(ast.Module(body=classes, type_ignores=[]), str(assignment.solution), "exec")
 
 
-@dataclass(frozen=True)
-class Reference:
-    """What grading takes from the reference solution, read once before any student's code runs: the given classes
-    (compiled) and the lines that must never appear in text from a student's process."""
-
-    given: object
-    secrets: tuple
-
-    @classmethod
-    def of(cls, assignment):
-        return cls(given_code(assignment), tuple(solution_lines(assignment.solution)))
-
-
 class StudentNames(dict):
-    """The globals of the given classes: their own names, NumPy, and any other name (Linear, Sigmoid...) looked up
-    in the student's module when the code runs, so that a new student's process (after a time-out) is used."""
+    """The globals of the given classes: NumPy, and any other name (Linear, Sigmoid...) looked up in the student's
+    module when the code runs, so that a new student's process (after a time-out) is used."""
 
     def __init__(self, remote):
         super().__init__(np=np, __builtins__=builtins)

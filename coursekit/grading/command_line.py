@@ -1,4 +1,5 @@
-"""The grader's command line: grade the PATHs, print a table for each, write the CSV and results.json asked for.
+"""The grader's command line: grade the PATHs, print a table for each, write the CSV and results.json asked for;
+what protects the grader, said (--help, and the first line of each run: what holds on this OS) and, as root, done.
 
 Exit status: 0 graded, 1 could not grade (one message says why), 2 a bad command line, 130 interrupted.
 """
@@ -7,28 +8,83 @@ import argparse
 import json
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
 from ..errors import KitError
 from ..files import write_atomically
-from ..sandbox import running_as_root
+from ..sandbox import default_limits, interpreter_problem, limits_granted, running_as_root
+from . import similarity
 from .assignment import points_and_seed
-from .batch import grade_in_parallel
-from .protection import GUARANTEES, kit_fingerprint, mode_line, private_paths, protect
+from .batch import can_fork, grade_in_parallel
 from .results import VISIBILITIES, format_summary, format_table, grades_csv, gradescope_results
+from .submission import find_model_file
+
+KIT = Path(__file__).resolve().parent.parent.parent  # the folder holding coursekit/ and the chapters
+LIMIT_NAMES = {"CPU": "CPU time", "AS": "memory", "FSIZE": "file size", "NPROC": "no new process"}
+GUARANTEES = (
+    "On every OS, each submission runs in a process of its own that only turns the grader's inputs into outputs "
+    "(the grader draws the inputs, computes the expected values and decides), with a time limit. Linux and macOS "
+    "add limits on CPU time, file size and processes (and memory, where the OS grants it: not macOS), so nothing of "
+    "it outlives its checks. Run as root (Docker, Gradescope), it also runs as an unprivileged user of its own: it "
+    "cannot read the solution, the checks, the results or another submission, nor write outside its scratch folder "
+    "or signal another process. Not as root (macOS, Windows, Linux) it runs as you: it can read and write every file "
+    "you can, the solution too. Grade untrusted code as root in a container, as Gradescope does. The first line of "
+    "each run says which of these hold.")
+
+
+def mode_line(granted):
+    """What protects the grader in this run, in one line; granted: the limits the OS lets a process lower."""
+    limits = [text for name, text in LIMIT_NAMES.items() if name in granted]
+    limited = f"; limits: time, {', '.join(limits)}" if limits else "; a time limit only (this OS grants no other)"
+    if running_as_root():
+        return f"Running as root: each submission runs as an unprivileged user of its own{limited}."
+    return (f"Not running as root: each submission runs in a process of its own, as you: it can read and write your "
+            f"files, the solution too{limited} (see --help).")
+
+
+def private_paths(assignment, args):
+    """What no student's process may read: the kit (solution and checks), the results' folders (unless shared, like
+    /tmp: no student's process is alive when results are written), the submissions' files."""
+    outputs = [Path(path).resolve().parent for path in (args.json, args.csv) if path]
+    submissions = [find_model_file(Path(label), assignment.file_name)[0] for label in args.paths]
+    return [KIT, *(folder for folder in outputs if not shared(folder)),
+            *(model_file.resolve() for model_file in submissions if model_file)]
+
+
+def shared(folder):
+    """True for a folder every user may write to, such as /tmp (its sticky bit keeps users from each other's files)."""
+    return folder.exists() and bool(folder.stat().st_mode & stat.S_ISVTX)
+
+
+def protect(paths):
+    """Take every permission of "other users" away from paths (files, and folders not shared like /tmp), so that the
+    sandbox users cannot reach them; lines saying what changed."""
+    changed = []
+    for path in dict.fromkeys(paths):
+        if not path.exists():
+            path.mkdir(parents=True)  # an output folder: private from the start
+        mode = path.stat().st_mode
+        if path.is_dir() and (mode & stat.S_ISVTX or path == Path(path.anchor)):
+            raise KitError(f"{path} is a folder every user shares: keep the kit in a folder of its own.")
+        if mode & 0o007:
+            path.chmod(mode & ~0o007)
+            changed.append(f"{path} ({stat.filemode(mode)} -> {stat.filemode(mode & ~0o007)})")
+    if changed:
+        return [f"Made private to their owner and group, so that those users cannot read them: {', '.join(changed)}."]
+    return []
 
 
 def main(assignment, argv=None, prog="grade.py"):
     """Grade the PATHs of argv; the exit status (0 graded, 1 could not, 2 bad command line, 130 interrupted)."""
     args = parse_args(argv, prog)
-    out = Output()
     if not any(Path(path).exists() for path in args.paths):
         print(f"Nothing to grade: {', '.join(args.paths)} not found.", file=sys.stderr)
         return 1
     previous = signal.signal(signal.SIGTERM, interrupt)  # a closed terminal or a stop button: as Ctrl-C
     try:
-        return grade_all(assignment, args, out)
+        return grade_all(assignment, args, Output())
     except KitError as error:
         print(error, file=sys.stderr)
         return 1
@@ -45,44 +101,44 @@ def interrupt(signum, frame):
 
 def parse_args(argv, prog):
     parser = argparse.ArgumentParser(
-        prog=prog,
+        prog=prog, epilog=GUARANTEES,
         description="Run the correctness checks on students' files and give points. Each submission runs in a "
-                    "sandbox: a process of its own that only turns the grader's inputs into outputs.",
-        epilog=GUARANTEES)
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="a student's file, or a folder holding one")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="write Gradescope's results.json for the submission (one PATH only)")
-    parser.add_argument("--csv", type=Path, metavar="FILE",
-                        help="write one row per submission: student, path, total, seconds, the points of each "
-                             "check, problems")
-    parser.add_argument("--timeout", type=seconds, default=60.0, metavar="S",
-                        help="seconds the checks of one class may take before they are stopped (default: 60)")
-    parser.add_argument("--jobs", type=positive, default=1, metavar="N",
-                        help="grade N submissions at a time (default: 1)")
-    parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
-                        help="when students see the tests of results.json on Gradescope (default: visible)")
-    parser.add_argument("--lang", choices=("zh", "en"), default=None,
-                        help="the language of the report in results.json (default: English)")
+                    "sandbox: a process of its own that only turns the grader's inputs into outputs.")
+    add = parser.add_argument
+    add("paths", nargs="+", metavar="PATH", help="a student's file, or a folder holding one")
+    add("--json", type=Path, metavar="FILE", help="write Gradescope's results.json for the submission (one PATH)")
+    add("--csv", type=Path, metavar="FILE",
+        help="write one row per submission: student, path, total, seconds, the points of each check, problems "
+             "(and the similarity columns)")
+    add("--timeout", type=number(float, "seconds > 0", 0, 1e6, above_low=True), default=60.0, metavar="S",
+        help="seconds the checks of one class may take before they are stopped (default: 60)")
+    add("--jobs", type=number(int, "a whole number >= 1", 1, 1024), default=1, metavar="N",
+        help="grade N submissions at a time (default: 1; one at a time where there is no fork: Windows)")
+    add("--visibility", choices=VISIBILITIES, default="visible",
+        help="when students see the tests of results.json on Gradescope (default: visible)")
+    add("--lang", choices=("zh", "en"), default=None, help="the language of the report in results.json (default: en)")
+    add("--similarity", action=argparse.BooleanOptionalAction, default=None,
+        help="report each submission's most similar other one and its similarity to the reference (the terminal "
+             "and the CSV, never results.json); default: on with more than one PATH")
+    add("--threshold", type=number(float, "a number from 0 to 1", 0, 1), default=0.5, metavar="F",
+        help="similarity from which a pair is shown line by line (default: 0.5)")
     args = parser.parse_args(argv)
     if args.json and len(args.paths) > 1:
         parser.error("--json writes the results of one submission: give one PATH (use --csv for a batch)")
     return args
 
 
-def seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
-def positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
+def number(kind, what, low, high, above_low=False):
+    """An argparse type: a number of `kind` from low (excluded when above_low) to high."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (value > low if above_low else value >= low) or not value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
 
 
 class Output:
@@ -100,40 +156,38 @@ class Output:
             print(text, flush=True)
         except BrokenPipeError:
             self.closed = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
 
 
 def grade_all(assignment, args, out):
-    if os.name != "posix":
-        raise KitError("Grading runs each submission in a sandbox that needs Linux or macOS (on Windows: WSL).")
+    """Grade, print, write the files asked for; the exit status."""
+    if running_as_root() and interpreter_problem():
+        raise KitError(interpreter_problem())
     points, seed = points_and_seed(assignment)
-    out(mode_line())
+    limits = default_limits()
+    out(mode_line(limits_granted(limits) if limits else []))
     if running_as_root():
         for line in protect(private_paths(assignment, args)):
             out(line)
-    kit_before = kit_fingerprint(assignment)
+    if args.jobs > 1 and not can_fork():
+        out("--jobs: this OS cannot fork the grader's workers: one submission at a time.")
     labels = list(dict.fromkeys(args.paths))
-    probe = private_paths(assignment, args)
     grades = []
-    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, probe, args.lang or "en"):
+    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, args.lang or "en"):
         grades.append(grade)
         out(format_table(grade, points) + "\n")
     if len(grades) > 1:
         out(format_summary(grades, points))
+    similar = None
+    if args.similarity or args.similarity is None and len(grades) > 1:
+        similar = similarity.of_submissions(assignment, labels, args.threshold)
+        out(similarity.report(similar))
     if args.json:
         write_text(args.json, json.dumps(gradescope_results(grades[0], points, assignment, args), indent=2) + "\n")
         out(f"Gradescope results written to {args.json}")
     if args.csv:
-        write_text(args.csv, grades_csv(grades, points))
+        write_text(args.csv, grades_csv(grades, points, similar))
         out(f"Grades of {len(grades)} submission(s) written to {args.csv}")
-    after = kit_fingerprint(assignment)
-    changed = sorted(path for path in {*kit_before, *after} if kit_before.get(path) != after.get(path))
-    if changed:
-        who = ("not by a submission: their users cannot write it" if running_as_root() else
-               "perhaps by a submission: not run as root, their code can write your files")
-        out(f"Warning: these files of the kit changed while grading ({who}): {', '.join(changed)}. The grades above "
-            f"used the kit as it was before; check these files before grading again.")
     return 0
 
 

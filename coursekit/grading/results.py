@@ -76,14 +76,20 @@ def cut(text, limit):
     return text if len(text) <= limit else text[:max(0, limit - 20)] + "\n[... cut]"
 
 
-def grades_csv(grades, points):
-    """One row per submission: student, path, total, seconds, the points of each check, and the problems."""
+def grades_csv(grades, points, similar=None):
+    """One row per submission: student, path, total, seconds, the points of each check, the problems, and with
+    `similar` (similarity.Similarity) its most similar other submission, how much, and how much like the reference."""
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(["student", "path", "total", "seconds", *points, "problems"])
+    extra = ["most_similar", "similarity", "similarity_to_reference"] if similar else []
+    writer.writerow(["student", "path", "total", "seconds", *points, "problems", *extra])
     for grade in grades:
-        writer.writerow([grade.student, grade.label, grade.total(points), f"{grade.seconds:.2f}",
-                         *(grade.score(name, points) for name in points), "; ".join(map(one_line, grade.problems))])
+        row = [grade.student, grade.label, grade.total(points), f"{grade.seconds:.2f}",
+               *(grade.score(name, points) for name in points), "; ".join(map(one_line, grade.problems))]
+        if similar:
+            match = similar.matches[grade.label]
+            row += [match.nearest, f"{match.score:.2f}", "" if match.reference is None else f"{match.reference:.2f}"]
+        writer.writerow(row)
     return text.getvalue()
 
 

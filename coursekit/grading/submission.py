@@ -58,12 +58,12 @@ def student_name(label):
     return path.parent.name if path.is_file() else path.name
 
 
-def grade_submission(assignment, reference, label, timeout, seed, probe=(), lang=None, box=None):
-    """Grade the submission at `label` (a file or a folder holding one) in a sandbox of its own: `box`, a sandbox
-    started for it beforehand, or a new one."""
+def grade_submission(assignment, given, label, timeout, seed, lang=None, box=None):
+    """Grade the submission at `label` (a file or a folder holding one) in a sandbox of its own (`box`, started for
+    it beforehand, or a new one); given: the given classes, compiled (assignment.given_code)."""
     started = time.monotonic()
     grade = Grade(label, student_name(label))
-    box = box or new_sandbox(assignment, reference, timeout, probe)
+    box = box or new_sandbox(assignment, timeout)
     try:
         model_file, problem = find_model_file(Path(label), assignment.file_name)
         if model_file is None:
@@ -75,29 +75,28 @@ def grade_submission(assignment, reference, label, timeout, seed, probe=(), lang
         if box.import_error is not None:
             grade.problems.append(str(box.import_error))
         else:
-            run_all_checks(box, assignment, reference, model_file, timeout, grade, lang)
+            run_all_checks(box, assignment, given, model_file, timeout, grade, lang)
     finally:
         box.close()
     grade.seconds = time.monotonic() - started
     return grade
 
 
-def new_sandbox(assignment, reference, timeout, probe):
+def new_sandbox(assignment, timeout):
     """A sandbox for one submission (not started): the checks of each class get `timeout` seconds, and the process
     at most that much CPU time for them all."""
     classes = len({check.cls for check in assignment.checks})
-    return Sandbox(timeout=timeout, secrets=reference.secrets, probe=probe,
-                   cpu_seconds=int(timeout * (classes + 1)) + 30)
+    return Sandbox(timeout=timeout, cpu_seconds=int(timeout * (classes + 1)) + 30)
 
 
-def run_all_checks(box, assignment, reference, model_file, timeout, grade, lang):
+def run_all_checks(box, assignment, given, model_file, timeout, grade, lang):
     """The checks, class by class, each class's sharing `timeout` seconds; results and problems into grade."""
     missing = [name for name in assignment.required if not safe_hasattr(box.module, name)]
     if missing:
         grade.problems.append(f"{model_file.name} defines no {' and no '.join(missing)}: is it the course's "
                               f"{assignment.file_name}, with your code in it?")
         return
-    module = StudentModule(box.module, reference.given, assignment.given)
+    module = StudentModule(box.module, given, assignment.given)
     for cls, checks in itertools.groupby(assignment.checks, key=lambda check: check.cls):
         box.limit_time(timeout)
         first_event = len(box.events)

@@ -1,20 +1,14 @@
-"""The grader's side of a sandbox: Sandbox, a student's file imported in a process of its own (coursekit/sandbox/
-server.py), its objects used from here through proxies. The design, and what is guaranteed: coursekit/sandbox/.
-
-Each request is one message and one reply (process.py moves them, values.py encodes and checks what they carry);
-this file decides when a process starts, which request goes where, what a failure costs, and when the student's
-code may have run (which makes every snapshot of its objects out of date).
+"""The grader's side of a sandbox: Sandbox, a student's file imported in a process of its own (server.py), its
+objects used from here through proxies. Each request is one message and one reply (process.py moves them, values.py
+encodes and checks what they carry); this file decides when a process starts and what a failure costs.
 """
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import KitError
-from . import wire
+from . import users, wire
 from .errors import (
     DeadObjectError,
     StudentCrash,
@@ -24,14 +18,10 @@ from .errors import (
     StudentTimeout,
     import_diagnosis,
     source_problem,
-    student_error,
-    warn_here,
 )
-from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status, ready_state
-from .proxies import RemoteObject, proxy_class
-from .users import claim_uid, kill_processes_of, release_uid, remove_files_of, running_as_root
-from .validation import Malformed, TextFilter, checked_list, is_int
-from .values import Decoder, encode
+from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status
+from .users import claim_uid, interpreter_problem, kill_processes_of, release_uid, remove_files_of, running_as_root
+from .values import Malformed, RemoteObject, checked_list, cut, decode, encode, proxy_class, student_error, warn_here
 
 MAX_MALFORMED = 3  # malformed replies (each kills the process) after which no new process is started
 
@@ -44,39 +34,33 @@ class Event:
     message: str
 
 
+def default_limits(memory_mb=1024, file_mb=16, cpu_seconds=600):
+    """The limits of a student's process, by the names of RLIMIT_*: none on Windows, which has no setrlimit."""
+    if users.WINDOWS:
+        return {}
+    return {"AS": memory_mb << 20, "FSIZE": file_mb << 20, "CPU": int(cpu_seconds), "NPROC": 1, "CORE": 0,
+            "NOFILE": 256}
+
+
 class Sandbox:
     """A student's file imported in a process of its own; `.module` is the proxy of the student's module.
 
         with Sandbox(model_file, timeout=10) as box:   # or: box = Sandbox(); box.start() ... box.use(model_file)
             box.module.Linear(4, 5)
 
-    start() starts the process without waiting for it (Python and NumPy load meanwhile); use(model_file) imports
-    the file in it. A grader can so start the process of the next submission while it still grades this one.
-
-    timeout:  seconds one call may take before the process is killed (see also limit_time)
-    secrets:  lines that must never appear in text from the student's process (the reference solution's)
-    probe:    paths the process must not be able to read or write when privileges are dropped
-    drop_privileges: run as a fresh unprivileged user; None: when running as root (it needs root)
-    confine:  Landlock the process's files, TCP and signals where the kernel can
+    start() starts the process without waiting (Python and NumPy load meanwhile: a grader starts the next
+    submission's while it grades this one); use(model_file) imports the file in it.
+    timeout: seconds one call may take before the process is killed (see also limit_time); drop_privileges: run as
+    a fresh unprivileged user (None: when root).
     """
 
-    def __init__(self, model_file=None, timeout=10.0, secrets=(), probe=(), memory_mb=1024, file_mb=16,
-                 cpu_seconds=600, setup_timeout=60.0, max_starts=100, drop_privileges=None, confine=True):
-        if os.name != "posix":
-            raise KitError("Grading runs each submission in a sandbox that needs Linux or macOS (on Windows: WSL).")
-        self.timeout = float(timeout)
-        self.clean = TextFilter(secrets)
-        self.probe = [str(Path(path).resolve()) for path in probe]
-        self.limits = {"AS": memory_mb << 20, "FSIZE": file_mb << 20, "CPU": int(cpu_seconds), "NPROC": 1,
-                       "CORE": 0, "NOFILE": 256}
-        self.setup_timeout = setup_timeout
-        self.max_starts = max_starts
+    def __init__(self, model_file=None, timeout=10.0, memory_mb=1024, file_mb=16, cpu_seconds=600,
+                 setup_timeout=60.0, max_starts=100, drop_privileges=None):
+        self.timeout, self.setup_timeout, self.max_starts = float(timeout), setup_timeout, max_starts
+        self.limits = default_limits(memory_mb, file_mb, cpu_seconds)
         self.drop_privileges = running_as_root() if drop_privileges is None else drop_privileges
         if self.drop_privileges and not running_as_root():
             raise KitError("Dropping privileges needs root.")
-        self.confine = confine
-        self.landlock = 0  # the Landlock ABI the process runs under (0: none), once it started
-        self.exposed = []  # the probe paths the process could read or write, once it started (only without a uid)
         self.model_file, self.name, self.source, self.lines = None, "model.py", b"", []
         self.import_error = None  # the StudentImportError of the file, once known
         self.events = []  # Event of each timeout, end or malformed reply, in order
@@ -84,17 +68,11 @@ class Sandbox:
         self.starts = 0
         self.module = RemoteObject(self, None, wire.MODULE_HANDLE)  # None: always the module of the live process
         self._first_file = model_file
-        self._deadline = None
-        self._budget = None
+        self._deadline = self._budget = None
         self._generation = 0  # processes started: a proxy belongs to the one of its generation
         self._process = None  # the live StudentProcess
         self._starting = False  # started, the reply to "start" not read yet
         self._next_id = 0
-        self._epoch = 0  # requests sent: a snapshot is good while no request was sent since it came
-        self._snapshots = {}  # handle -> Snapshot, for the live process
-        self._pending = []  # (handle, name, value): assignments to send with the next request
-
-    # -- starting, and the file
 
     def __enter__(self):
         self.start()
@@ -109,6 +87,8 @@ class Sandbox:
         """Start the process (as a user of its own, when dropping privileges), without waiting for it to be ready."""
         try:
             if self.drop_privileges and self.uid is None:
+                if interpreter_problem():
+                    raise KitError(interpreter_problem())
                 self.uid = claim_uid()
             if self._process is None:
                 self._spawn()
@@ -127,17 +107,11 @@ class Sandbox:
             self.import_error = StudentImportError(f"{self.name} cannot be read: {error.strerror or error}")
             return
         self.lines = self.source.decode("utf-8", errors="replace").splitlines()
-        problem = source_problem(self.name, self.source)
-        if problem:
-            self.import_error = StudentImportError(problem)
+        if source_problem(self.name, self.source):
+            self.import_error = StudentImportError(source_problem(self.name, self.source))
             return
         try:
-            if self._process is not None:
-                self._await_ready()
-                self._process.place_file(self.name, self.source)
-                self._import()
-            else:
-                self._ensure_child()
+            self._ensure_child()
         except StudentImportError as error:
             self.import_error = error
         except BaseException:
@@ -152,8 +126,6 @@ class Sandbox:
             remove_files_of(self.uid)
             release_uid(self.uid)
             self.uid = None
-
-    # -- time
 
     def limit_time(self, seconds):
         """From now on the calls share `seconds` (each also gets at most `timeout`): the call running when they run
@@ -176,7 +148,7 @@ class Sandbox:
 
     def _ensure_child(self):
         """A live process with the file imported: a new one after a kill (StudentImportError if it cannot be)."""
-        if self._process is not None:
+        if self._process is not None and not self._starting:
             return
         if self.import_error is not None:
             raise self.import_error
@@ -185,45 +157,10 @@ class Sandbox:
         if sum(event.kind == "malformed" for event in self.events) >= MAX_MALFORMED:
             raise StudentProtocolError(f"the student's process sent malformed replies {MAX_MALFORMED} times: it is "
                                        f"not started again")
-        self._spawn()
+        if self._process is None:
+            self._spawn()
         self._await_ready()
         self._process.place_file(self.name, self.source)
-        self._import()
-
-    def _spawn(self):
-        """Start a process in a new scratch folder and send it its limits; its reply is read by _await_ready."""
-        self.starts += 1
-        self._generation += 1
-        self._process = StudentProcess(self.uid)
-        self._starting = True
-        start = {"op": "start", "limits": self.limits, "probe": self.probe, "confine": self.confine,
-                 "writable": [str(self._process.scratch)]}
-        try:
-            self._process.send(wire.pack(start), time.monotonic() + self.setup_timeout)
-        except (TimedOut, Ended):
-            pass  # _await_ready says why
-
-    def _await_ready(self):
-        """Read the reply to "start"; KitError when the process cannot start, or could read a probe path."""
-        if not self._starting:
-            return
-        self._starting = False
-        process = self._process
-        try:
-            header, _ = process.receive(time.monotonic() + self.setup_timeout)
-        except (TimedOut, Ended, Malformed) as why:
-            status = self._stop_child()
-            said = process.last_line()[:200]
-            reason = f"it ended with {describe_status(status)}" if isinstance(why, Ended) else "it did not start"
-            raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
-        try:
-            self.landlock, self.exposed = ready_state(header, self.uid, self.confine)
-        except KitError:
-            self._stop_child()
-            raise
-
-    def _import(self):
-        """Import the student's file in the new process; StudentImportError (kept) when it cannot be."""
         try:
             self._request(None, {"op": "import", "path": str(self._process.scratch / self.name)})
         except StudentImportError:
@@ -233,19 +170,44 @@ class Sandbox:
             self._stop_child()
             raise self.import_error from None
 
+    def _spawn(self):
+        """Start a process in a new scratch folder and send it its limits; its reply is read by _await_ready."""
+        self.starts += 1
+        self._generation += 1
+        self._process = StudentProcess(self.uid)
+        self._starting = True
+        start = {"op": "start", "limits": self.limits}
+        try:
+            self._process.send(wire.pack(start), time.monotonic() + self.setup_timeout)
+        except (TimedOut, Ended):
+            pass  # _await_ready says why
+
+    def _await_ready(self):
+        """Read the reply to "start"; KitError when the process cannot start."""
+        self._starting = False
+        process = self._process
+        try:
+            header, _ = process.receive(time.monotonic() + self.setup_timeout)
+        except (TimedOut, Ended, Malformed) as why:
+            status = self._stop_child()
+            said = process.last_line()[:200]
+            reason = f"it ended with {describe_status(status)}" if isinstance(why, Ended) else "it did not start"
+            raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
+        if "setup_error" in header:
+            self._stop_child()
+            raise KitError(cannot_start(cut(str(header["setup_error"])), self.uid))
+
     def _stop_child(self):
         """Kill the live process (its group, and with a uid of its own every process of it); its exit status."""
-        process, self._process = self._process, None
-        self._snapshots, self._pending, self._starting = {}, [], False
+        process, self._process, self._starting = self._process, None, False
         return process.stop() if process is not None else None
 
-    def _ended(self, when):
+    def _ended(self):
         """The process ended by itself during a call: reap it, and the StudentCrash that says how."""
-        process = self._process
-        status = process.exit_status()
-        said = self.clean(process.last_line(), 200)
+        status = self._process.exit_status()
+        said = cut(self._process.last_line(), 200)
         self._stop_child()
-        message = f"the student's process ended with {describe_status(status)} {when}"
+        message = f"the student's process ended with {describe_status(status)} during this call"
         if status is not None and status >= 0:
             message += f" (does {self.name} call os._exit()?)"
         if said:
@@ -253,40 +215,18 @@ class Sandbox:
         self.events.append(Event("ended", message))
         return StudentCrash(message)
 
-    # -- attributes, read from a snapshot and assigned with the next request when no code can run for them
-
-    def _getattr(self, proxy, name):
-        snapshot = self._snapshot(proxy)
-        if snapshot is not None and name in snapshot.values:
-            value = snapshot.values[name]
-            return value.copy() if isinstance(value, np.ndarray) else value
-        return self._request(proxy, {"op": "getattr", "name": name})
-
-    def _setattr(self, proxy, name, value):
-        out = []
-        encoded = encode(value, out, self._generation)  # what cannot be sent fails here, where it is assigned
-        snapshot = self._snapshot(proxy)
-        plain = isinstance(value, (np.ndarray, np.generic, RemoteObject)) or value is None or \
-            type(value) in (bool, int, float, str)
-        if snapshot is None or not snapshot.settable or name in snapshot.guarded or name.startswith("__") or not plain:
-            self._request(proxy, {"op": "setattr", "name": name, "value": encoded}, out)
-            return
-        kept = value.copy() if isinstance(value, np.ndarray) else value  # sent as it is now, as it would be at once
-        self._pending.append((proxy._handle, name, kept))
-        snapshot.values[name] = kept  # reads give copies: nothing changes it before it is sent
-
-    def _snapshot(self, proxy):
-        """The snapshot of proxy's attributes, when the student's code did not run since it was taken."""
-        if proxy._generation is None or proxy._generation != self._generation or self._process is None:
-            return None
-        snapshot = self._snapshots.get(proxy._handle)
-        return snapshot if snapshot is not None and snapshot.epoch == self._epoch else None
+    # -- requests
 
     def _proxy(self, type_name, handle, methods):
         """The proxy of the student's object `handle` in the live process."""
         return proxy_class(type_name)(self, self._generation, handle, methods)
 
-    # -- one request
+    def _getattr(self, proxy, name):
+        return self._request(proxy, {"op": "getattr", "name": name})
+
+    def _setattr(self, proxy, name, value):
+        out = []
+        self._request(proxy, {"op": "setattr", "name": name, "value": encode(value, out, self._generation)}, out)
 
     def _call(self, proxy, method, args, kwargs):
         """Call proxy (or its method named `method`) with args and kwargs, in the student's process."""
@@ -312,23 +252,17 @@ class Sandbox:
             limit, deadline = self._call_deadline()
             self._ensure_child()
         self._next_id += 1
-        self._epoch += 1  # the student's code runs: every snapshot is out of date
         target = wire.MODULE_HANDLE if proxy is None else proxy._handle
-        out = list(out)
-        sets = [[handle, name, encode(value, out, self._generation)] for handle, name, value in self._pending]
-        self._pending = []
-        message = wire.pack(dict(header, id=self._next_id, target=target, sets=sets), out)
         try:
-            self._process.send(message, deadline)
-            reply, buffers = self._process.receive(deadline)
-            return self._reply_value(reply, buffers)
+            self._process.send(wire.pack(dict(header, id=self._next_id, target=target), out), deadline)
+            return self._reply_value(*self._process.receive(deadline))
         except TimedOut:
             self._stop_child()
             message = f"the code in {self.name} did not answer within {limit:g} s (an endless loop?)"
             self.events.append(Event("timeout", message))
             raise StudentTimeout(message) from None
         except Ended:
-            raise self._ended("during this call") from None
+            raise self._ended() from None
         except Malformed as why:
             self._stop_child()
             message = f"the student's process sent a malformed reply ({why}): it was stopped"
@@ -337,7 +271,7 @@ class Sandbox:
 
     def _reply_value(self, reply, buffers):
         """The value of the reply to the request just sent, or the student's error it holds (Malformed for
-        anything else); its warnings are warned here, and the snapshots it refreshes are stored."""
+        anything else); its warnings are warned here."""
         if reply.get("id") != self._next_id:
             raise Malformed("a reply to another request")
         for warning in checked_list(reply.get("warnings", []), 50):
@@ -346,13 +280,4 @@ class Sandbox:
             raise student_error(reply["error"], self)
         if "value" not in reply:
             raise Malformed("a reply without a value")
-        decoder = Decoder(buffers, self.clean, self._proxy, self._snapshots, self._epoch)
-        value = decoder.value(reply["value"])
-        for handle, snapshot in checked_list(reply.get("refresh", []), 1000):
-            if not (is_int(handle) and type(snapshot) is dict):
-                raise Malformed("an invalid snapshot")
-            self._snapshots[handle] = decoder.snapshot(snapshot)
-        for handle in checked_list(reply.get("unchanged", []), 1000):
-            if handle in self._snapshots:
-                self._snapshots[handle].epoch = self._epoch
-        return value
+        return decode(reply["value"], buffers, self._proxy)

@@ -1,13 +1,9 @@
-"""What the student's code did, as exceptions of this process: the StudentError family, built from the student's
-process's replies (their type, message and line come as data, checked), and the diagnosis of a file that cannot be
-imported. Warnings of the student's process (NumPy's RuntimeWarnings) are warned here too.
+"""What the student's code did, as exceptions here (the StudentError family: values.py builds them from replies),
+and the diagnosis of a file that cannot be imported.
 """
 
 import threading
-import warnings
 from dataclasses import dataclass
-
-from .validation import NAME, Malformed, checked_list, is_int, type_name
 
 
 @dataclass(frozen=True)
@@ -33,36 +29,16 @@ class StudentError(Exception):
 
 
 class StudentNotImplemented(StudentError, NotImplementedError):
-    """A NotImplementedError of the student's code: a TODO not written yet."""
+    """A TODO not written yet."""
 
 
-class StudentSyntaxError(StudentError):
-    """A SyntaxError (or IndentationError) in the student's file."""
-
-
-class StudentExit(StudentError):
-    """The student's code called sys.exit() or exit(). Its process goes on."""
-
-
-class StudentTimeout(StudentError):
-    """A call did not answer in time; the student's process was killed."""
-
-
-class StudentCrash(StudentError):
-    """The student's process ended during a call (os._exit(), a crash, a signal)."""
-
-
-class StudentProtocolError(StudentError):
-    """The student's process sent something that is not a valid reply; it was killed."""
-
-
-class DeadObjectError(StudentError):
-    """A proxy of an object of a student's process that was killed or ended since."""
-
-
-class StudentImportError(StudentError):
-    """The student's file cannot be imported (or is empty, or not text): one diagnosis for the whole file."""
-
+# A SyntaxError in the file; sys.exit() (its process goes on); a call that did not answer in time (the process was
+# killed); the process ended (os._exit(), a crash, a signal); a malformed reply (killed); a proxy of a process killed
+# since; a file that cannot be imported (one diagnosis for the whole file).
+StudentSyntaxError, StudentExit, StudentTimeout, StudentCrash, StudentProtocolError, DeadObjectError, \
+    StudentImportError = (type(name, (StudentError,), {"__module__": __name__}) for name in (
+        "StudentSyntaxError", "StudentExit", "StudentTimeout", "StudentCrash", "StudentProtocolError",
+        "DeadObjectError", "StudentImportError"))
 
 # The builtin types a student's exception may stand for here; the others (OSError, StopIteration, KeyboardInterrupt,
 # SystemExit...) become a plain StudentError. A StopIteration here could end a loop of the grader's silently.
@@ -86,45 +62,6 @@ def error_class(type_name, builtin_names):
         if (type_name, base) not in _named_errors and len(_named_errors) < 500:
             _named_errors[type_name, base] = type(type_name, (base,), {"__module__": __name__})
         return _named_errors.get((type_name, base), base)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# From the student's process's replies. `box` is the Sandbox: its student's file (name, lines) and its text filter.
-
-
-def student_error(info, box):
-    """The exception of this process that stands for the student's exception described by info."""
-    if type(info) is not dict or type(info.get("message")) is not str:
-        raise Malformed("an invalid error")
-    builtin_names = [name for name in checked_list(info.get("builtins", [])) if type(name) is str]
-    named = type_name(info.get("type"), box.clean) if type(info.get("type")) is str else "Exception"
-    message = box.clean(info["message"])
-    blame = blame_of(info.get("line"), info.get("function"), box)
-    if "SystemExit" in builtin_names:
-        return StudentExit(f"{box.name} called sys.exit({message})", blame)
-    return error_class(named, builtin_names)(message, blame)
-
-
-def blame_of(line, function, box):
-    """The Blame of a line of the student's file, or None when `line` is not one."""
-    if not (is_int(line) and 1 <= line <= len(box.lines)):
-        return None
-    function = box.clean(function, 60) if type(function) is str else "<module>"
-    function = function if NAME.fullmatch(function) else "<module>"
-    return Blame(str(box.model_file), line, function, box.lines[line - 1].strip()[:200])
-
-
-def warn_here(warning, box):
-    """Warn here, as the student's process was warned: checks record NumPy's RuntimeWarnings and their line."""
-    if type(warning) is not dict or warning.get("category") != "RuntimeWarning":
-        return
-    if type(warning.get("message")) is not str:
-        return
-    line = warning.get("line")
-    in_file = is_int(line) and 1 <= line <= len(box.lines)
-    warnings.warn_explicit(box.clean(warning["message"], 200), RuntimeWarning,
-                           str(box.model_file) if in_file else "<the student's process>",
-                           line if in_file else 0)
 
 
 def source_problem(name, data):

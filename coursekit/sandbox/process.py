@@ -1,37 +1,37 @@
-"""The student's process, from the grader's side: started in a scratch folder of its own (as a user of its own when
-given one), with the server's code as text; messages over its pipes, never blocking on it; stopped with every
-process it started.
-
-It runs `python -I -B -c SERVER_SOURCE REQUEST_FD REPLY_FD`: the kit's folder is not on its path, and it imports
-nothing from it. SERVER_SOURCE holds the texts of wire.py, confinement.py and server.py, read here once when the kit
-is imported (before any student's code ran); in the student's process each becomes the module of its name, so that
-their imports of each other work there as they do here. Its own session makes it and whatever it starts one process
-group, killed as one.
+"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE` (the texts of wire.py and
+server.py, read when the kit is imported) in a scratch folder of its own, as a user of its own
+when given one; messages over its stdin and stdout, never waited on past a deadline; stopped with all it started.
+Threads read its pipes (select() cannot wait on a pipe on Windows): only starting and killing differ by OS.
 """
 
 import contextlib
 import json
 import os
-import select
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from ..errors import KitError
-from . import confinement, server, wire
+from . import server, users, wire
 from .users import kill_processes_of
-from .validation import MAX_MESSAGE, Malformed, bounded_int, checked_list, is_int
+from .values import Malformed, bounded_int, checked_list, is_int
 
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
+SMALL = 4096  # bytes of a message that never wait for the student's process to read (a pipe holds more)
 POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
 
-SERVER_MODULES = (wire, confinement, server)  # each imports only the standard library and those before it
+SERVER_MODULES = (wire, server)  # each imports only the standard library and those before it
 BOOTSTRAP = """\
-import sys, types
+import os, sys, types
+sys.argv[1:] = [str(os.dup(0)), str(os.dup(1))]  # the grader's channel; what the student prints goes to stderr
+os.dup2(2, 1)
+os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 for name, text in {texts!r}:
     module = types.ModuleType(name)
     module.__package__ = {package!r}
@@ -53,20 +53,14 @@ class Ended(Exception):
 
 
 SIGNAL_MEANINGS = {"SIGKILL": ": killed, or out of memory", "SIGSEGV": ": a crash in native code",
-                   "SIGXCPU": ": out of CPU time", "SIGXFSZ": ": it wrote a file larger than allowed",
-                   "SIGABRT": ": aborted"}
+                   "SIGXCPU": ": out of CPU time", "SIGXFSZ": ": it wrote a file larger than allowed"}
 
 
 def describe_status(status):
     """An exit status of subprocess (negative: killed by a signal) in words."""
-    if status is None:
-        return "an unknown status"
-    if status >= 0:
-        return f"exit status {status}"
-    try:
-        name = signal.Signals(-status).name
-    except ValueError:
-        return f"signal {-status}"
+    if status is None or status >= 0:
+        return "an unknown status" if status is None else f"exit status {status}"
+    name = signal.Signals(-status).name if -status in signal.valid_signals() else "?"
     return f"signal {-status} ({name}{SIGNAL_MEANINGS.get(name, '')})"
 
 
@@ -74,41 +68,55 @@ def cannot_start(why, uid):
     """The message of a student's process that cannot start, run as uid (None: as the grader)."""
     text = f"Cannot start the sandbox's Python ({sys.executable}): {why}."
     if uid is not None:
-        text += (f" It runs as an unprivileged user (uid {uid}), which must be able to run the interpreter "
-                 f"and read its libraries and NumPy: e.g. `chmod o+x /root` when Python is in /root/.pyenv "
-                 f"(traverse only), or install Python and NumPy outside /root (apt's python3, a venv in /opt).")
+        text += (f" It runs as an unprivileged user (uid {uid}), which must be able to run the interpreter and read "
+                 f"its libraries and NumPy: install them where every user can (apt's python3, a venv in /opt).")
     return text
 
 
-def ready_state(header, uid, confine):
-    """(the Landlock ABI it runs under, the probe paths it can reach) from the reply of a student's process to
-    "start", run as uid (None: as the grader); KitError when it must not go on: it could not set itself up, it is
-    not confined as `confine` promised, or, run as a user of its own, it can reach a probe path."""
-    if "setup_error" in header:
-        raise KitError(cannot_start(str(header["setup_error"])[:MAX_MESSAGE], uid))
-    landlock = header.get("landlock") if is_int(header.get("landlock")) else 0
-    if confine and uid is None and not landlock and confinement.landlock_abi():
-        # the grader says the student's code is confined: it must be
-        raise KitError("This kernel offers Landlock, but the sandbox could not apply it: grade as root, or "
-                       "find out what refuses it (a container's seccomp profile?).")
-    exposed = sorted(set(header.get("readable", [])) | set(header.get("writable", [])))
-    if exposed and uid is not None:
-        raise KitError(f"The sandbox user (uid {uid}) can read or write {', '.join(exposed)}: student code "
-                       f"could read the solution or change the kit. Make them private to their owner "
-                       f"(chmod o-rwx on the folder holding them) and grade again.")
-    return landlock, exposed  # without a user of its own, what it can reach is only reported
+def limits_granted(limits):
+    """The names of the limits this OS lets a process lower (macOS refuses RLIMIT_AS; Windows has none), tried in a
+    student's process without a student's file: the grader's first line states only those."""
+    process = StudentProcess()
+    try:
+        process.send(wire.pack({"op": "start", "limits": limits, "only_limits": True}), time.monotonic() + 60)
+        header, _ = process.receive(time.monotonic() + 60)
+        return [name for name in header.get("limits", []) if type(name) is str]
+    except (TimedOut, Ended, Malformed):
+        return []
+    finally:
+        process.stop()
+
+
+def popen_options(uid, scratch):
+    """How the process is started on this OS: its own process group, its user, its environment."""
+    env = {"HOME": str(scratch), "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch),
+           "LC_ALL": "C.UTF-8",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if users.WINDOWS:  # Python cannot start there without SYSTEMROOT
+        env.update({name: os.environ[name] for name in ("SYSTEMROOT", "PATH") if name in os.environ})
+        return {"env": env, "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    user = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    return {"env": env, "start_new_session": True, "umask": 0o077, **user}
+
+
+def pump(stream, sink):
+    """Pass every chunk read from stream to sink, then None at its end (a thread per pipe: see the top)."""
+    with contextlib.suppress(OSError, ValueError):
+        for chunk in iter(lambda: stream.read(1 << 16), b""):
+            sink(chunk)
+    sink(None)
 
 
 class StudentProcess:
-    """One student's process: its scratch folder, its pipes (request, reply, and its output), what it printed.
-
-    uid: the user (and group) it runs as; None: as the grader. KitError when it cannot be started.
-    """
+    """One student's process, run as uid (None: as the grader): its scratch folder, its pipes, the end of what it
+    printed. KitError when it cannot be started."""
 
     def __init__(self, uid=None):
         self.uid = uid
         self.output = bytearray()  # the end of what it printed
-        self._inbox = bytearray()  # bytes read from the reply pipe, not used yet
+        self._inbox = bytearray()  # bytes of replies read, not used yet
+        self._replies, self._requests, self._written = queue.Queue(), queue.Queue(), queue.Queue()
         try:
             self.scratch = Path(tempfile.mkdtemp(prefix="sandbox-"))
             if uid is not None:
@@ -116,40 +124,31 @@ class StudentProcess:
         except OSError as error:
             raise KitError(f"Cannot prepare the sandbox's folder in {tempfile.gettempdir()}: "
                            f"{error.strerror or error}.") from None
-        request_r, request_w = os.pipe()
-        reply_r, reply_w = os.pipe()
-        output_r, output_w = os.pipe()
-        user = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
-               "LC_ALL": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         try:
-            self.child = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", SERVER_SOURCE, str(request_r), str(reply_w)],
-                pass_fds=(request_r, reply_w), stdin=subprocess.DEVNULL, stdout=output_w,
-                stderr=output_w, cwd=self.scratch, env=env, start_new_session=True, umask=0o077, **user)
+            self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, cwd=self.scratch,
+                                          **popen_options(uid, self.scratch))
         except OSError as error:
-            for fd in (request_r, request_w, reply_r, reply_w, output_r, output_w):
-                os.close(fd)
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise KitError(cannot_start(f"{error.strerror or error}", uid)) from None
-        for fd in (request_r, reply_w, output_w):
-            os.close(fd)
-        self._fds = {"request": request_w, "reply": reply_r, "output": output_r}
-        for fd in self._fds.values():
-            os.set_blocking(fd, False)
+        self._threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
+            (pump, (self.child.stdout, self._replies.put)), (pump, (self.child.stderr, self._keep_output)),
+            (self._write_requests, ()))]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self):
-        """Kill it (its group, and with a uid of its own every process of it), delete its folder; its exit status."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.child.pid, signal.SIGKILL)  # its own session: pgid == pid
+        """Kill it with every process it started, delete its folder; its exit status."""
+        kill_tree(self.child)
         if self.uid is not None:
             kill_processes_of(self.uid)
         status = None
-        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be caught: unless the kernel
-            status = self.child.wait(timeout=10)  # holds it (a hung disk), it is gone at once
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds = {}
+        with contextlib.suppress(subprocess.TimeoutExpired):  # gone at once, unless the kernel holds it (a hung disk)
+            status = self.child.wait(timeout=10)
+        self._requests.put(None)
+        for stream in (self.child.stdin, self.child.stdout, self.child.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
         shutil.rmtree(self.scratch, ignore_errors=True)  # in the temporary folder; never the student's fault
         return status
 
@@ -161,8 +160,7 @@ class StudentProcess:
 
     def last_line(self):
         """The last line it printed, or ''."""
-        while "output" in self._fds and self._drain_output():  # what is still in the pipe: it may end with it
-            pass
+        self._threads[1].join(timeout=1.0)  # what is still in the pipe: it may end with it
         lines = self.output.decode("utf-8", errors="replace").strip().splitlines()
         return lines[-1].strip() if lines else ""
 
@@ -170,26 +168,41 @@ class StudentProcess:
         """The student's file (its bytes), into the scratch folder, where the process imports it."""
         model = self.scratch / name
         try:  # a new file, never through a link: the folder is the student's user's (no code of theirs ran yet)
-            fd = os.open(model, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with open(fd, "wb") as file:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+            with open(os.open(model, flags, 0o600), "wb") as file:
                 file.write(source)
             if self.uid is not None:
                 os.chown(model, self.uid, self.uid)
         except OSError as error:
             raise KitError(f"Cannot write {model}: {error.strerror or error}.") from None
 
-    # -- the pipes
-
     def send(self, data, deadline):
-        """Write a message; TimedOut at the deadline, Ended when the process is gone."""
-        view = memoryview(data)
-        while view:
+        """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone. One that
+        fits in any pipe's buffer is written at once (the pipe is empty: each request waits for the last reply)."""
+        if len(data) <= SMALL:
             try:
-                view = view[os.write(self._fds["request"], view):]
-            except BlockingIOError:  # the pipe is full: the process is not reading (yet)
-                self._wait(self._fds["request"], True, deadline)
-            except BrokenPipeError:
+                self.child.stdin.write(data)
+                return
+            except (OSError, ValueError):
                 raise Ended() from None
+        self._requests.put(data)
+        try:
+            error = self._written.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimedOut() from None
+        if error is not None:
+            raise Ended()
+
+    def _write_requests(self):
+        while True:
+            data = self._requests.get()
+            if data is None:
+                return
+            try:
+                self.child.stdin.write(data)  # unbuffered and blocking: the whole message
+                self._written.put(None)
+            except (OSError, ValueError) as error:
+                self._written.put(error)
 
     def receive(self, deadline):
         """One message from the student's process: (header dict, buffers), validated in size and form (Malformed)."""
@@ -209,47 +222,38 @@ class StudentProcess:
         return header, wire.split_payload(payload, lengths)
 
     def _read(self, count, deadline):
-        """count bytes from the reply pipe; what came beyond them waits in the inbox for the next message."""
+        """count bytes of replies (the rest waits in the inbox); TimedOut at the deadline, Ended when it is gone."""
         while len(self._inbox) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimedOut()
             try:
-                chunk = os.read(self._fds["reply"], 1 << 20)
-            except BlockingIOError:  # nothing yet: wait (one select per reply, not one per read)
-                self._wait(self._fds["reply"], False, deadline)
+                chunk = self._replies.get(timeout=min(left, POLL))
+            except queue.Empty:
+                if self.child.poll() is not None and self._replies.empty():
+                    raise Ended() from None
                 continue
-            if not chunk:
+            if chunk is None:
+                self._replies.put(None)  # every later read ends too
                 raise Ended()
             self._inbox += chunk
         data = bytes(self._inbox[:count])
         del self._inbox[:count]
         return data
 
-    def _wait(self, fd, writing, deadline):
-        """Until fd can be read (or written), reading the student's output meanwhile. TimedOut at the deadline,
-        Ended when the process is gone (even if something of it keeps the pipe open)."""
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimedOut()
-            readers = [fd] if not writing else []
-            if "output" in self._fds:
-                readers.append(self._fds["output"])
-            ready_r, ready_w, _ = select.select(readers, [fd] if writing else [], [], min(left, POLL))
-            if self._fds.get("output") in ready_r:
-                self._drain_output()
-            if fd in ready_r or fd in ready_w:
-                return
-            if not ready_r and not ready_w and self.child.poll() is not None:
-                raise Ended()
+    def _keep_output(self, chunk):
+        if chunk:
+            self.output += chunk
+            del self.output[:-MAX_OUTPUT]
 
-    def _drain_output(self):
-        """Read what it printed since the last call (its end is kept); False when there was nothing to read."""
-        try:
-            chunk = os.read(self._fds["output"], 1 << 16)
-        except BlockingIOError:
-            return False
-        if not chunk:  # the process closed it (or ended): stop watching it
-            os.close(self._fds.pop("output"))
-            return False
-        self.output += chunk
-        del self.output[:-MAX_OUTPUT]
-        return True
+
+def kill_tree(child):
+    """Kill child and all it started: its process group on POSIX; on Windows taskkill /T (or the child alone)."""
+    if not users.WINDOWS:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # its own session: pgid == pid
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, timeout=10)
+    with contextlib.suppress(OSError):
+        child.kill()

@@ -1,15 +1,8 @@
-"""The student's side of a sandbox (coursekit/sandbox/): a process that imports the student's file and turns the
-grader's requests into calls on the student's objects.
-
-The grader starts it with `python -I -B -c <bootstrap>`: the texts of wire.py, confinement.py and this file, each
-run as the module of its name (coursekit/sandbox/process.py), never imported from the kit's folder, which is not on
-its path; it runs before any student code. It lowers its own limits (memory, processes, file size, CPU time),
-confines itself, tells the grader which of the paths it was asked about it can read or write, imports NumPy, and
-then answers requests one at a time: import the student's file, get or set an attribute, call something.
-
-What it sends back is data (numbers, strings, arrays of numbers) or a handle: a number naming one of the student's
-objects, which stays here. The grader believes none of it: it validates every reply (coursekit/sandbox/values.py),
-and the student's code, which runs in this process, could have changed anything written here.
+"""The student's side of a sandbox: a process that imports the student's file and turns the grader's requests into
+calls on the student's objects. The grader starts it with the texts of wire.py and this file
+(process.py), never from the kit's folder. Before any student code it lowers its limits; then it
+answers requests one at a time. What it sends back is data or a handle (a number naming one of the student's objects,
+which stay here); the grader believes none of it (values.py), as the student's code could change anything here.
 """
 
 import importlib.util
@@ -17,15 +10,10 @@ import sys
 import types
 import warnings
 
-from .confinement import apply_limits, confine, probe, python_files
 from .wire import MAX_DEPTH, MAX_ITEMS, MAX_PAYLOAD, MODULE_HANDLE, NUMERIC_KINDS, receive, send
 
 MAX_TEXT = 2000  # characters of any text sent back (the grader cuts again)
 MAX_WARNINGS = 10  # warnings sent back per request
-SNAPSHOT_DEPTH = 2  # an object sent back carries its plain attributes, and so do the objects among them
-SNAPSHOT_SIZE = 1024  # values of an array at most, for it to go into a snapshot
-RECENT = 12  # the objects whose snapshots every reply refreshes: the last ones sent
-REFRESH_BYTES = 64 << 10  # bytes of arrays in the refreshed snapshots of one reply, at most
 
 
 def cut(text):
@@ -40,6 +28,29 @@ def text_of(value):
         return "(a message that could not be turned into text)"
 
 
+def apply_limits(limits):
+    """Lower this process's limits ({"AS": bytes, "NPROC": count, ...}) for itself and what it starts; an
+    unprivileged process can never raise them again. Each is tried alone: macOS refuses RLIMIT_AS ("current limit
+    exceeds maximum limit"), Windows has none. Returns the names of the limits set."""
+    try:
+        import resource
+    except ImportError:
+        return []
+    applied = []
+    for name, value in limits.items():
+        which = getattr(resource, "RLIMIT_" + name, None)
+        if which is None:
+            continue
+        try:
+            hard = resource.getrlimit(which)[1]
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            continue  # not granted here: the grader's first line does not claim it
+        applied.append(name)
+    return applied
+
+
 class Server:
     """The student's module and every object of theirs the grader holds a handle to."""
 
@@ -48,10 +59,6 @@ class Server:
         self.objects = {}  # handle -> object; kept alive, so that id() stays unique
         self.handles = {}  # id(object) -> handle
         self.methods = {}  # class -> the names of the methods it defines
-        self.guarded = {}  # class -> the names its attribute access may run code for (None: any name)
-        self.recent = {}  # handle -> None: the objects whose snapshots were sent last, the latest last
-        self.sent = set()  # the handles whose snapshots the reply being written holds
-        self.last_sent = {}  # handle -> the state of its last snapshot sent
         self.model_path = None
 
     # -- requests
@@ -63,11 +70,7 @@ class Server:
                                                                              invalid="warn", under="ignore"):
             warnings.simplefilter("always")
             try:
-                for target, name, value in header.get("sets", []):  # assignments the grader held back (see below)
-                    setattr(self.objects[target], name, self.decode(value, buffers))
-                self.sent = set()
                 reply = {"value": self.encode(self.run(header, buffers), out, 0)}
-                reply.update(self.refresh(out))
             except BaseException as exc:  # noqa: B036 - SystemExit and KeyboardInterrupt of the student's code too
                 reply, out = {"error": self.describe(exc)}, []
         reply["warnings"] = [self.describe_warning(w) for w in caught[:MAX_WARNINGS]]
@@ -82,9 +85,8 @@ class Server:
             return getattr(target, header["name"])
         if op == "setattr":
             return setattr(target, header["name"], self.decode(header["value"], buffers))
-        if op == "call":  # a call of the target, or of its method `name`
-            if header.get("name"):
-                target = getattr(target, header["name"])
+        if op == "call":  # of the target, or of its method `name`
+            target = getattr(target, header["name"]) if header["name"] else target
             args = [self.decode(arg, buffers) for arg in header["args"]]
             kwargs = {name: self.decode(value, buffers) for name, value in header["kwargs"]}
             return target(*args, **kwargs)
@@ -110,8 +112,8 @@ class Server:
             self.objects[self.handles[id(value)]] = value
         return self.handles[id(value)]
 
-    def encode(self, value, out, depth, snapshots=0):
-        """value as JSON, its arrays appended to out; the student's objects become handles (with snapshots)."""
+    def encode(self, value, out, depth):
+        """value as JSON, its arrays appended to out; the student's objects become handles."""
         np = self.np
         if depth > MAX_DEPTH or len(out) > MAX_ITEMS:
             raise ValueError("the value is nested too deep or holds too many arrays for the grader")
@@ -131,97 +133,11 @@ class Server:
             return {"$": type(value).__name__, "items": [self.encode(item, out, depth + 1) for item in value]}
         if type(value) is dict and all(key is None or type(key) in (bool, int, float, str) for key in value):
             return {"$": "dict", "items": [[key, self.encode(item, out, depth + 1)] for key, item in value.items()]}
-        ref = {"$": "ref", "id": self.handle(value), "type": cut(type(value).__name__),
-               "methods": self.methods_of(value)}
-        if snapshots < SNAPSHOT_DEPTH and type(value).__module__ == "student_model":
-            ref.update(self.snapshot(value, out, snapshots + 1))
-        return ref
-
-    def refresh(self, out):
-        """The objects sent last that this reply does not hold: {"refresh": [[handle, snapshot]] of those that
-        changed since their last snapshot, "unchanged": [handle]}. With them the grader reads, e.g., the data and
-        grad of every parameter of a model without a request."""
-        refreshed, unchanged, start = [], [], sum(len(buffer) for buffer in out)
-        for handle in list(self.recent):
-            if handle in self.sent:
-                continue
-            state = self.plain_state(self.objects[handle])
-            if state is None:
-                continue
-            if state == self.last_sent.get(handle):
-                unchanged.append(handle)
-            elif sum(len(buffer) for buffer in out) - start < REFRESH_BYTES:
-                refreshed.append([handle, self.encode_state(handle, state, out, SNAPSHOT_DEPTH)])
-        return {"refresh": refreshed, "unchanged": unchanged}
-
-    def snapshot(self, value, out, snapshots):
-        """{"state": ..., "settable": ..., "guarded": ...} for an object sent as a value, or {} (see plain_state)."""
-        state = self.plain_state(value)
-        if state is None:
-            return {}
-        handle = self.handle(value)
-        self.recent.pop(handle, None)  # one of the latest now
-        self.recent[handle] = None
-        while len(self.recent) > RECENT:
-            del self.recent[next(iter(self.recent))]
-        return self.encode_state(handle, state, out, snapshots)
-
-    def plain_state(self, value):
-        """The attributes of value that reading cannot run any code for (values of its own __dict__, its class
-        overriding neither __getattribute__ nor them with a property), when they are numbers, small arrays or
-        objects: the grader reads them from this copy, without a request, until the student's code runs again.
-        Also whether assigning an attribute runs no code (no __setattr__ of the class, no property of that name):
-        the grader then sends the assignment with its next request ("sets" above), where it changes nothing else.
-
-        (items, settable, guarded), items being (name, kind, what) that compare equal when nothing changed; None
-        for an object whose attributes may all run code.
-        """
-        guarded = self.guarded_names(type(value))
-        if guarded is None or not hasattr(value, "__dict__") or type(vars(value)) is not dict:
-            return None
-        items = []
-        for name, attribute in list(vars(value).items())[:100]:
-            if type(name) is not str or name in guarded:
-                continue
-            if attribute is None or type(attribute) is bool or type(attribute) in (int, float) and \
-                    abs(attribute) < 2**53:
-                items.append((name, "value", attribute))
-            elif isinstance(attribute, self.np.ndarray) and attribute.size <= SNAPSHOT_SIZE \
-                    and attribute.dtype.kind in NUMERIC_KINDS and not attribute.dtype.fields:
-                items.append((name, "array", (attribute.dtype.str, attribute.shape, attribute.tobytes())))
-            elif type(attribute).__module__ == "student_model":
-                items.append((name, "object", self.handle(attribute)))
-        return items, type(value).__setattr__ is object.__setattr__, sorted(guarded)
-
-    def encode_state(self, handle, state, out, snapshots):
-        self.sent.add(handle)
-        self.last_sent[handle] = state
-        items, settable, guarded = state
-        encoded = []
-        for name, kind, what in items:
-            if kind == "value":
-                encoded.append([name, what])
-            elif kind == "array":
-                out.append(what[2])
-                encoded.append([name, {"$": "array", "dtype": what[0], "shape": list(what[1]), "buffer": len(out) - 1}])
-            else:
-                encoded.append([name, self.encode(self.objects[what], out, 0, snapshots)])
-        return {"state": encoded, "settable": settable, "guarded": guarded}
-
-    def guarded_names(self, cls):
-        """The names whose access on an instance of cls may run the class's code (its data descriptors, such as
-        properties), or None when any may (a __getattribute__ of its own)."""
-        if cls not in self.guarded:
-            if cls.__getattribute__ is not object.__getattribute__:
-                self.guarded[cls] = None
-            else:
-                self.guarded[cls] = {name for klass in cls.__mro__ for name, attribute in vars(klass).items()
-                                     if hasattr(type(attribute), "__set__") or hasattr(type(attribute), "__delete__")}
-        return self.guarded[cls]
+        return {"$": "ref", "id": self.handle(value), "type": cut(type(value).__name__),
+                "methods": self.methods_of(value)}
 
     def methods_of(self, value):
-        """The names of the methods of value's class that value does not hide behind an attribute of its own: the
-        grader calls these in one request (get the method and call it) instead of two."""
+        """The methods of value's class that value does not hide behind an attribute of its own."""
         cls = type(value)
         if cls not in self.methods:
             self.methods[cls] = sorted({name for klass in cls.__mro__ for name, attribute in vars(klass).items()
@@ -294,17 +210,17 @@ class Server:
 
 
 def serve(request_fd, reply_fd):
-    """Set the limits, import NumPy, confine the files, report the probe, then answer requests until the grader
-    closes the channel."""
+    """Set the limits, import NumPy, then answer requests until the grader closes the channel."""
     start, _ = receive(request_fd)
     limits = apply_limits(start["limits"])
+    if start.get("only_limits"):  # the grader asks which limits this OS grants (process.py: limits_granted)
+        return send(reply_fd, {"limits": limits})
     try:
         import numpy as np
     except BaseException as exc:  # noqa: B036 - the grader's installation is at fault: say so, and stop
         send(reply_fd, {"setup_error": f"cannot import NumPy: {type(exc).__name__}: {text_of(exc)}"})
         return
-    landlock = confine(python_files(), start["writable"]) if start["confine"] else 0
-    send(reply_fd, {"ready": True, "limits": limits, "landlock": landlock, **probe(start["probe"])})
+    send(reply_fd, {"ready": True, "limits": limits})
     server = Server(np)
     while True:
         try:

@@ -1,36 +1,138 @@
-"""The values that cross between the grader and the student's process, in both directions.
-
-Only data crosses: arrays of numbers, numbers, text, lists, tuples and dicts of these, NumPy dtypes, and handles to
-the student's objects (which come back as proxies). Nothing is unpickled. What goes out is the grader's own data;
-what comes back is checked at every node (coursekit/sandbox/validation.py): anything malformed fails that one call.
-
-Attributes that reading runs no code for (plain values of an object's own __dict__) come with each object as a
-Snapshot, which the grader reads without a request until the student's code runs again (coursekit/sandbox/
-client.py; the student's process decides what goes into one: server.py, plain_state).
+"""What crosses between the grader and the student's process: numbers, text, arrays of numbers, lists, tuples and
+dicts of these, NumPy dtypes, and handles to the student's objects (proxies here). Nothing is unpickled, and what
+comes back is checked at every node, trusting nothing: anything malformed raises Malformed, which fails that one
+call; text is cut short. The student's errors and warnings come back as data too, raised or warned here.
 """
 
-from dataclasses import dataclass
+import re
+import threading
+import warnings
 
 import numpy as np
 
 from . import wire
-from .errors import DeadObjectError
-from .proxies import RemoteObject
-from .validation import Malformed, checked_array, checked_dtype, checked_list, is_int, is_key, type_name
+from .errors import Blame, DeadObjectError, StudentExit, error_class
+
+MAX_MESSAGE = 600  # characters kept of an exception message or a string from the student's process
+DTYPE = re.compile(r"[<>|=][biufc][0-9]{1,2}")
+NAME = re.compile(r"<?[A-Za-z_][A-Za-z0-9_]{0,60}>?")
 
 
-@dataclass
-class Snapshot:
-    """Attributes of one of the student's objects, as they were when its process last answered (epoch).
+class Malformed(Exception):
+    """The student's process sent something that is not a valid reply."""
 
-    values:   name -> value, for the attributes that reading runs no code for
-    settable: assigning an attribute runs no code (except the names in guarded)
-    """
 
-    epoch: int
-    values: dict
-    settable: bool
-    guarded: frozenset
+def cut(text, limit=MAX_MESSAGE):
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+def type_name(name):
+    """The name of a type of the student's, as reports show it: a plain identifier, or "object"."""
+    name = cut(name, 60)
+    return name if NAME.fullmatch(name) and not name.startswith("<") else "object"
+
+
+def is_int(value):
+    return type(value) is int
+
+
+def is_key(value):
+    return value is None or type(value) in (bool, int, float, str)
+
+
+def bounded_int(text):
+    """JSON integers of at most 40 digits: a huge one could take seconds to parse (or not parse at all)."""
+    if len(text) > 40:
+        raise ValueError("an integer of more than 40 digits")
+    return int(text)
+
+
+def checked_list(value, limit=wire.MAX_ITEMS):
+    if type(value) is not list or len(value) > limit:
+        raise Malformed("an invalid list")
+    return value
+
+
+def checked_dtype(text):
+    if type(text) is not str or not DTYPE.fullmatch(text):
+        raise Malformed("an invalid dtype")
+    try:
+        dtype = np.dtype(text)
+    except TypeError:
+        raise Malformed("an unknown dtype") from None
+    if dtype.kind not in wire.NUMERIC_KINDS or dtype.fields:
+        raise Malformed("a dtype that is not numeric")
+    return dtype
+
+
+def checked_array(node, buffers, tag):
+    """The array (tag "array") or NumPy scalar ("scalar") that node describes, its bytes from buffers."""
+    dtype = checked_dtype(node.get("dtype"))
+    index = node.get("buffer")
+    if not (is_int(index) and 0 <= index < len(buffers)):
+        raise Malformed("an array without its data")
+    shape = [1] if tag == "scalar" else checked_list(node.get("shape"), 32)
+    if not all(is_int(n) and 0 <= n <= wire.MAX_PAYLOAD for n in shape):
+        raise Malformed("an invalid shape")
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(buffers[index]):
+        raise Malformed("an array whose data does not match its shape")
+    array = np.frombuffer(buffers[index], dtype=dtype).reshape(shape).copy()
+    return array[0] if tag == "scalar" else array
+
+
+class RemoteObject:
+    """An object of the student's process; its type here is named after the student's ("Linear"). Names __x__ never
+    cross (NumPy probes __array_interface__ and the like: it must find nothing)."""
+
+    __slots__ = ("_box", "_generation", "_handle", "_methods")
+
+    def __init__(self, box, generation, handle, methods=frozenset()):
+        object.__setattr__(self, "_box", box)
+        object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_methods", methods)  # of its class: a call of one is one request, not two
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        if name in self._methods:
+            return RemoteMethod(self, name)
+        return self._box._getattr(self, name)
+
+    def __setattr__(self, name, value):
+        self._box._setattr(self, name, value)
+
+    def __call__(self, *args, **kwargs):
+        return self._box._call(self, "", args, kwargs)
+
+    def __iter__(self):
+        return iter(self._box._request(self, {"op": "list"}))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object of the student's>"
+
+
+class RemoteMethod:
+    """A method of the student's object, got without a request: calling it is one request (transcript.py knows it)."""
+
+    __slots__ = ("_owner", "_name")
+
+    def __init__(self, owner, name):
+        self._owner, self._name = owner, name
+
+    def __call__(self, *args, **kwargs):
+        return self._owner._box._call(self._owner, self._name, args, kwargs)
+
+
+_proxy_classes = {}  # type name -> subclass of RemoteObject of that name, so that messages name the student's type
+_proxy_lock = threading.Lock()
+
+
+def proxy_class(type_name):
+    with _proxy_lock:
+        if type_name not in _proxy_classes and len(_proxy_classes) < 500:
+            _proxy_classes[type_name] = type(type_name, (RemoteObject,), {"__slots__": (), "__module__": __name__})
+        return _proxy_classes.get(type_name, RemoteObject)
 
 
 def encode(value, out, generation, depth=0):
@@ -66,70 +168,73 @@ def encode(value, out, generation, depth=0):
                     f"arrays of numbers, lists, tuples and dicts of these, and the student's own objects")
 
 
-class Decoder:
-    """The values of one reply from the student's process, back into objects of this process, trusting nothing.
+def decode(node, buffers, proxy):
+    """The value a reply's node describes, trusting nothing; proxy(type name, handle, methods) makes the proxy of
+    one of the student's objects."""
+    count = [0]  # nodes decoded: one value holds at most wire.MAX_ITEMS
 
-    buffers:   the reply's buffers (the bytes of its arrays)
-    clean:     the filter every string goes through (validation.TextFilter)
-    proxy:     proxy(type name, handle, methods): the proxy of one of the student's objects
-    snapshots: handle -> Snapshot, where the snapshots that come with objects are stored, as of `epoch`
-    """
-
-    def __init__(self, buffers, clean, proxy, snapshots, epoch):
-        self.buffers = buffers
-        self.clean = clean
-        self.proxy = proxy
-        self.snapshots = snapshots
-        self.epoch = epoch
-        self.count = 0  # nodes decoded: one value holds at most wire.MAX_ITEMS
-
-    def value(self, node):
-        """The value that node describes."""
-        self.count = 0
-        return self._value(node, 0)
-
-    def snapshot(self, node):
-        """The Snapshot that node ({"state": ..., "settable": ..., "guarded": ...}) describes."""
-        self.count = 0
-        return self._snapshot(node, 0)
-
-    def _value(self, node, depth):
-        self.count += 1
-        if depth > wire.MAX_DEPTH + 1 or self.count > wire.MAX_ITEMS:
+    def value(node, depth):
+        count[0] += 1
+        if depth > wire.MAX_DEPTH + 1 or count[0] > wire.MAX_ITEMS:
             raise Malformed("a value nested too deep or too large")
         if node is None or type(node) in (bool, int, float):
             return node
         if type(node) is str:
-            return self.clean(node, 2000)
-        if type(node) is not dict:
-            raise Malformed(f"a bare {type(node).__name__}")
-        tag = node.get("$")
+            return cut(node, 2000)
+        tag = node.get("$") if type(node) is dict else None
         if tag in ("array", "scalar"):
-            return checked_array(node, self.buffers, tag)
+            return checked_array(node, buffers, tag)
         if tag in ("dtype", "type"):
             dtype = checked_dtype(node.get("dtype"))
             return dtype if tag == "dtype" else dtype.type
         if tag in ("list", "tuple"):
-            items = [self._value(item, depth + 1) for item in checked_list(node.get("items"))]
+            items = [value(item, depth + 1) for item in checked_list(node.get("items"))]
             return items if tag == "list" else tuple(items)
         if tag == "dict":
             pairs = checked_list(node.get("items"))
             if not all(type(pair) is list and len(pair) == 2 and is_key(pair[0]) for pair in pairs):
                 raise Malformed("a dict with invalid keys")
-            return {self._value(key, depth + 1): self._value(item, depth + 1) for key, item in pairs}
+            return {value(key, depth + 1): value(item, depth + 1) for key, item in pairs}
         if tag == "ref":
             handle, name, methods = node.get("id"), node.get("type"), checked_list(node.get("methods"), 1000)
             if not (is_int(handle) and handle >= 0 and type(name) is str and all(type(m) is str for m in methods)):
                 raise Malformed("an invalid handle")
-            if "state" in node:
-                self.snapshots[handle] = self._snapshot(node, depth)
-            return self.proxy(type_name(name, self.clean), handle, frozenset(methods))
-        raise Malformed(f"an unknown kind of value {str(tag)[:40]!r}")
+            return proxy(type_name(name), handle, frozenset(methods))
+        raise Malformed(f"an unknown kind of value {str(tag)[:40]!r}" if tag else f"a bare {type(node).__name__}")
 
-    def _snapshot(self, node, depth):
-        state, guarded = checked_list(node.get("state"), 1000), checked_list(node.get("guarded"), 1000)
-        if not all(type(pair) is list and len(pair) == 2 and type(pair[0]) is str for pair in state) or \
-                not all(type(name) is str for name in guarded) or type(node.get("settable")) is not bool:
-            raise Malformed("an invalid snapshot")
-        values = {name: self._value(value, depth + 1) for name, value in state}
-        return Snapshot(self.epoch, values, node["settable"], frozenset(guarded))
+    return value(node, 0)
+
+
+def student_error(info, box):
+    """The exception of this process that stands for the student's exception described by info."""
+    if type(info) is not dict or type(info.get("message")) is not str:
+        raise Malformed("an invalid error")
+    builtin_names = [name for name in checked_list(info.get("builtins", [])) if type(name) is str]
+    named = type_name(info.get("type")) if type(info.get("type")) is str else "Exception"
+    message = cut(info["message"])
+    blame = blame_of(info.get("line"), info.get("function"), box)
+    if "SystemExit" in builtin_names:
+        return StudentExit(f"{box.name} called sys.exit({message})", blame)
+    return error_class(named, builtin_names)(message, blame)
+
+
+def blame_of(line, function, box):
+    """The Blame of a line of the student's file, or None when `line` is not one."""
+    if not (is_int(line) and 1 <= line <= len(box.lines)):
+        return None
+    function = cut(function, 60) if type(function) is str else "<module>"
+    function = function if NAME.fullmatch(function) else "<module>"
+    return Blame(str(box.model_file), line, function, box.lines[line - 1].strip()[:200])
+
+
+def warn_here(warning, box):
+    """Warn here, as the student's process was warned: checks record NumPy's RuntimeWarnings and their line."""
+    if type(warning) is not dict or warning.get("category") != "RuntimeWarning":
+        return
+    if type(warning.get("message")) is not str:
+        return
+    line = warning.get("line")
+    in_file = is_int(line) and 1 <= line <= len(box.lines)
+    warnings.warn_explicit(cut(warning["message"], 200), RuntimeWarning,
+                           str(box.model_file) if in_file else "<the student's process>",
+                           line if in_file else 0)

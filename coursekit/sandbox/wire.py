@@ -1,13 +1,6 @@
-"""The messages between the grader and the student's process (the sandbox's wire protocol), and their limits.
-
-Every message is FRAME (the length of its JSON header, the length of the bytes after it), then the header as JSON
-(it lists the lengths of its buffers), then the buffers: the bytes of the arrays it carries. The limits bound what
-the grader accepts from the student's process (coursekit/sandbox/process.py and values.py check every reply).
-
-Both sides use this file: the grader imports it, and the student's process runs its text (see process.py), so it
-imports nothing but the standard library. The student's process reads and writes with receive() and send(), which
-block and trust the grader; the grader's side, which never blocks on the student's process nor trusts it, is
-coursekit/sandbox/process.py.
+"""The messages between the grader and the student's process, and their limits: FRAME (the lengths of the JSON
+header and of the bytes after it), the header (it lists its buffers' lengths), the buffers (the arrays' bytes).
+Both sides use it; the student's side below blocks and trusts the grader, the grader's (process.py) does neither.
 """
 
 import json
@@ -37,10 +30,6 @@ def split_payload(payload, lengths):
         buffers.append(payload[start:start + length])
         start += length
     return buffers
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The student's process's side: blocking, and trusting the grader.
 
 
 def read_exactly(fd, count):

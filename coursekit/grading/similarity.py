@@ -1,0 +1,207 @@
+"""Copies found: how similar each submission is to the others and to the reference, for the instructor only.
+
+A file becomes a set of fingerprints (winnowing, as MOSS does): its statements as ast.unparse writes them (no
+comments, docstrings, layout or extra parentheses), each name made "N" and each string "S", cut per function (the
+order of methods does not matter) into k-grams of tokens, hashed, the smallest of each window of hashes kept. What
+every submission shares (the handed-out startup file) is taken away. Similarity: the Jaccard index of two sets, 1
+for the same code renamed, re-commented, reordered or reformatted. A lead, not a proof: the layers are a dozen
+lines, and two honest students may write the same one.
+"""
+
+import ast
+import copy
+import io
+import itertools
+import keyword
+import tokenize
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..startup import make_startup
+from .submission import find_model_file
+
+K = 8  # tokens per k-gram
+WINDOW = 3  # hashes per winnowing window
+MAX_BYTES = 1 << 20  # of a file read (a submission is a few kB)
+SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
+           tokenize.ENDMARKER}
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+BLOCKS = ("body", "orelse", "finalbody", "handlers")
+
+
+def tokens(text, line=None):
+    """[(normalized token, line)] of a text: names "N" (NumPy's kept: no student chooses them), strings "S";
+    `line` for all of them (a statement's), or each token's own."""
+    found, last = [], ("", "")
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in SKIPPED:
+                continue
+            word = token.string
+            if token.type == tokenize.NAME and not keyword.iskeyword(word):
+                word = word if last == ("np", ".") else "N"
+            elif token.type == tokenize.STRING:
+                word = "S"
+            last = (last[1], token.string)
+            found.append((word, line or token.start[0]))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # what was read so far counts
+    return found
+
+
+def is_docstring(node):
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def header(node):
+    """A statement as ast.unparse writes it (layout, parentheses and comments gone), a block only by its head."""
+    if not any(getattr(node, block, None) for block in BLOCKS):
+        return ast.unparse(node)
+    head = copy.copy(node)
+    for block in BLOCKS:
+        if hasattr(head, block):
+            setattr(head, block, [])
+    return ast.unparse(head)
+
+
+def collect(body, owner, found):
+    """The statements of body into found ({unit: tokens}): each function is a unit of its own (its first line),
+    so that the order of methods does not matter; the rest belongs to `owner`."""
+    for node in body:
+        if is_docstring(node):
+            continue
+        unit = node.lineno if isinstance(node, FUNCTIONS) else owner
+        found.setdefault(unit, []).extend(tokens(header(node), node.lineno))
+        for block in BLOCKS:
+            collect(getattr(node, block, None) or [], unit, found)
+
+
+def units(text):
+    """{unit: [(normalized token, line)]}: a file's code per function; one unit when it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {0: tokens(text)}
+    found = {}
+    collect(tree.body, 0, found)
+    return found
+
+
+def fingerprints(text):
+    """{hash: (the lines of its K tokens, where it first occurs)}: the winnowed fingerprints of a source text."""
+    kept = {}
+    for found in units(text).values():
+        grams = [(zlib.crc32(" ".join(word for word, _ in found[i:i + K]).encode()),
+                  tuple(line for _, line in found[i:i + K])) for i in range(max(1, len(found) - K + 1))]
+        for start in range(max(1, len(grams) - WINDOW + 1)) if found else ():
+            digest, lines = min(grams[start:start + WINDOW], key=lambda gram: gram[0])
+            kept.setdefault(digest, lines)
+    return kept
+
+
+def jaccard(a, b):
+    return len(a.keys() & b.keys()) / len(a.keys() | b.keys()) if a or b else 0.0
+
+
+@dataclass
+class Match:
+    """One submission's nearest: the other submission most like it, how much, and how much like the reference."""
+
+    nearest: str = ""
+    score: float = 0.0
+    reference: float = None  # None: no reference to compare with
+
+
+@dataclass
+class Similarity:
+    """Every submission's Match; the pairs above the threshold: (score, label, label, [(line, its match's line)])."""
+
+    matches: dict = field(default_factory=dict)
+    pairs: list = field(default_factory=list)
+    threshold: float = 0.5
+    texts: dict = field(default_factory=dict)  # label -> the text compared
+
+
+def read_source(path):
+    try:
+        with open(path, "rb") as file:
+            return file.read(MAX_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def of_submissions(assignment, labels, threshold):
+    """The Similarity of the submissions at labels (files, or folders holding one), the startup file's text taken
+    away, each also against the reference solution when it exists."""
+    texts = {}
+    for label in labels:
+        model_file, _ = find_model_file(Path(label), assignment.file_name)
+        texts[label] = read_source(model_file) if model_file else ""
+    reference = read_source(assignment.solution) if Path(assignment.solution).is_file() else None
+    try:
+        shared = make_startup(reference, assignment.tasks) if reference else ""
+    except ValueError:  # the reference's markers are broken: nothing is taken away
+        shared = ""
+    return compare(texts, shared, reference, threshold)
+
+
+def compare(texts, shared="", reference=None, threshold=0.5):
+    """The Similarity of the submissions' texts ({label: text}), what all share (the startup file's text) taken
+    away; each also against the reference text, when given."""
+    common = fingerprints(shared).keys()
+    prints = {label: without(fingerprints(text), common) for label, text in texts.items()}
+    reference_prints = without(fingerprints(reference), common) if reference is not None else None
+    result = Similarity(threshold=threshold, texts=texts)
+    for label, mine in prints.items():
+        others = [(jaccard(mine, theirs), other) for other, theirs in prints.items() if other != label]
+        score, nearest = max(others, default=(0.0, ""))
+        result.matches[label] = Match(nearest, score, None if reference_prints is None else
+                                      jaccard(mine, reference_prints))
+    for one, other in itertools.combinations(prints, 2):
+        score = jaccard(prints[one], prints[other])
+        if score >= threshold:
+            result.pairs.append((score, one, other, matching_lines(prints[one], prints[other])))
+    result.pairs.sort(key=lambda pair: -pair[0])
+    return result
+
+
+def without(prints, common):
+    return {digest: lines for digest, lines in prints.items() if digest not in common}
+
+
+def matching_lines(one, other):
+    """[(line in one, line in other)] of their shared fingerprints, token by token, in the order of the first file;
+    a line of one is paired with the line of the other most of its tokens match."""
+    votes = {}
+    for digest in one.keys() & other.keys():
+        for mine, theirs in zip(one[digest], other[digest]):
+            votes.setdefault(mine, {}).setdefault(theirs, 0)
+            votes[mine][theirs] += 1
+    return [(mine, max(theirs, key=theirs.get)) for mine, theirs in sorted(votes.items())]
+
+
+def report(result):
+    """For the terminal: each submission's nearest and its similarity to the reference, then the pairs above the
+    threshold, their matching lines side by side."""
+    rows = ["Similarity (for the instructor: never in results.json; 1.00 = the same code, renamed or reformatted):"]
+    for label, match in result.matches.items():
+        reference = "" if match.reference is None else f", reference {match.reference:.2f}"
+        rows.append(f"  {label}: nearest {match.nearest or '-'} {match.score:.2f}{reference}")
+    if not result.pairs:
+        rows.append(f"No pair at or above {result.threshold:.2f}.")
+        return "\n".join(rows)
+    rows.append(f"Similar pairs (at or above {result.threshold:.2f}), the matching lines side by side:")
+    return "\n".join(rows + [side_by_side(pair, result.texts) for pair in result.pairs])
+
+
+def side_by_side(pair, texts, width=60, most=40):
+    """The report of one pair: its score, then each matching line of one file beside the other's."""
+    score, one, other, lines = pair
+    left, right = texts[one].splitlines(), texts[other].splitlines()
+    rows = [f"{score:.2f}  {one}  <->  {other}"]
+    for a, b in lines[:most]:
+        rows.append(f"  {a:>4} {left[a - 1].strip()[:width]:<{width}} | {b:>4} {right[b - 1].strip()[:width]}")
+    if len(lines) > most:
+        rows.append(f"  ... {len(lines) - most} more matching lines")
+    return "\n".join(rows)
