@@ -1,39 +1,122 @@
-"""How many threads NumPy's matrix products (the BLAS library: OpenBLAS, MKL, ...) may use.
+"""How many threads NumPy's matrix products (the BLAS library: OpenBLAS, MKL, ...) use: chosen by measuring.
 
 At the sizes of the course's networks (batches of 64, layers of a few hundred units) one matrix product takes a
-fraction of a millisecond: a second thread saves little, and on a machine whose cores are busy with other programs
-BLAS threads spin waiting for each other. Measured on a 2-core machine with two busy programs beside it: one epoch
-took 4.65 s with two BLAS threads and 1.38 s with one; on the same machine idle, one thread was still as fast. So
-training and the checks run with DEFAULT_THREADS, and `--blas_threads N` gives more to whoever wants them.
+fraction of a millisecond, and which thread count is fastest depends on the machine and on what else runs on it.
+Measured on a 2-core machine: quiet, an epoch took 0.69 s with one thread and 0.47 s with two; beside two busy
+programs, 1.34 s with one and 11.3 s with two (BLAS threads wait for each other while the other programs hold the
+cores). No fixed number is right, so inside `blas_threads(0)` (the default of --blas_threads) the training batches
+choose: `for batch in fastest_threads(batches)` runs a few batches at each candidate count (1, 2, 4, ... up to the
+threads the BLAS library would use), keeps the fastest, and measures again from time to time, so that a machine
+that becomes busy or quiet during the run is followed. `blas_threads(N)` forces N threads.
 
-    with blas_threads(1):
-        ...   # every matrix product in here uses one thread
+    with blas_threads(0):
+        for batch in fastest_threads(range(batches)):
+            ...   # train on the batch
 """
 
+import statistics
 import sys
+import time
 from contextlib import contextmanager
 
-DEFAULT_THREADS = 1
-HELP = ("threads for NumPy's matrix products (default: 1, the fastest at these sizes, and by far on a busy machine; "
-        "0 lets the BLAS library choose, usually one per core)")
+DEFAULT_THREADS = 0
+HELP = ("threads for NumPy's matrix products (default: 0, chosen during the run by timing training batches at 1, 2, "
+        "... threads, measured again every few hundred batches so that a machine that becomes busy is followed; N "
+        "forces N threads)")
+
+BLOCK = 4  # batches in a row at one thread count while measuring; the first, after the switch, is not counted
+ROUNDS = 2  # blocks of each count while measuring, in turns, so that all counts meet the same machine
+BUDGET = 0.02  # measuring again costs at most this share of the time since the last measurement
+FEWEST_BETWEEN, MOST_BETWEEN = 200, 4000  # batches between two measurements, at least and at most
+
+chooser = None  # the ThreadChooser of the innermost blas_threads(0) block; None elsewhere
 
 
 @contextmanager
 def blas_threads(count=DEFAULT_THREADS):
-    """Limit the BLAS libraries NumPy has loaded to `count` threads inside the block; count 0 leaves them as they are.
+    """Inside the block NumPy's BLAS libraries use `count` threads; with 0, as many as fastest_threads finds fastest
+    (one until it has measured). The libraries' own setting comes back when the block ends.
 
-    Uses threadpoolctl, which changes the limit of the libraries already loaded (environment variables such as
-    OPENBLAS_NUM_THREADS only work when set before NumPy is imported). Without threadpoolctl: a warning, no limit.
+    Uses threadpoolctl, which changes the setting of libraries already loaded (environment variables such as
+    OPENBLAS_NUM_THREADS only work when set before NumPy is imported). Without threadpoolctl: a warning, no change.
     """
-    if not count:
-        yield
-        return
+    global chooser
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        print("Warning: threadpoolctl is not installed, so NumPy may use every core and run slowly on a busy machine. "
+        print("Warning: threadpoolctl is not installed, so NumPy's matrix products may run slowly on a busy machine. "
               "Install it with:  python -m pip install -r requirements.txt", file=sys.stderr)
         yield
         return
-    with threadpool_limits(limits=count, user_api="blas"):
-        yield
+    libraries = ThreadpoolController().select(user_api="blas")
+    most = max([library.num_threads for library in libraries.lib_controllers], default=1)
+    outer = chooser
+    with libraries.limit(limits=count or 1, user_api="blas"):
+        chooser = ThreadChooser(libraries.lib_controllers, most) if not count and most > 1 else None
+        try:
+            yield
+        finally:
+            chooser = outer
+
+
+def fastest_threads(batches):
+    """Yield the items of `batches` one by one. Inside blas_threads(0), the time between two items (the work done on
+    one batch) chooses the BLAS thread count, as ThreadChooser says; the items and their order never change."""
+    if chooser is None:
+        yield from batches
+    else:
+        yield from chooser.timed(batches)
+
+
+class ThreadChooser:
+    """The thread count of the batches to come: by turns, BLOCK batches at each candidate count, ROUNDS times; then
+    the count with the lowest median batch time, until the next measurement. The first measurement tries every
+    candidate (1, 2, 4, ... and the most); the later ones the chosen count and its neighbours among the candidates.
+    The next measurement comes when the last one's cost (the time beyond the chosen count's) is BUDGET of the time
+    since, within FEWEST_BETWEEN and MOST_BETWEEN batches: a count far slower is tried less often."""
+
+    def __init__(self, libraries, most):
+        self.libraries = libraries
+        self.candidates = sorted({most, *(2**i for i in range(most.bit_length()) if 2**i < most)})
+        self.chosen = 1
+        self.plan = self.measurement(self.candidates)  # (threads, counted) for each batch of the measurement
+        self.times = {}  # threads -> batch times of the measurement, in seconds
+        self.spent = 0.0  # seconds of the measurement's batches
+        self.until_next = 0  # batches at the chosen count before the next measurement
+
+    @staticmethod
+    def measurement(counts):
+        return [(threads, i > 0) for _ in range(ROUNDS) for threads in counts for i in range(BLOCK)]
+
+    def use(self, threads):
+        for library in self.libraries:
+            library.set_num_threads(threads)
+
+    def timed(self, batches):
+        for batch in batches:
+            if self.until_next:
+                self.until_next -= 1
+                yield batch
+                continue
+            if not self.plan:
+                i = self.candidates.index(self.chosen)
+                self.plan = self.measurement(self.candidates[max(i - 1, 0) : i + 2])
+            threads, counted = self.plan.pop(0)
+            self.use(threads)
+            started = time.perf_counter()
+            yield batch
+            seconds = time.perf_counter() - started
+            self.spent += seconds
+            if counted:
+                self.times.setdefault(threads, []).append(seconds)
+            if not self.plan:
+                self.choose()
+
+    def choose(self):
+        """The end of a measurement: use the fastest count until the next one."""
+        medians = {threads: statistics.median(times) for threads, times in self.times.items()}
+        self.chosen = min(medians, key=medians.get)
+        self.use(self.chosen)
+        cost = self.spent - medians[self.chosen] * ROUNDS * BLOCK * len(medians)
+        self.until_next = min(max(int(cost / BUDGET / medians[self.chosen]), FEWEST_BETWEEN), MOST_BETWEEN)
+        self.times, self.spent = {}, 0.0

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from coursekit.blas import fastest_threads
 from coursekit.errors import KitError
 from coursekit.i18n import say
 
@@ -40,8 +41,7 @@ class SGD:
                 raise KitError(wrong_gradient(param)) from None
             velocity *= self.momentum
             velocity -= scaled_grad
-            # In place: the matrix products read param.data with one BLAS thread (coursekit/blas.py), so writing over
-            # it costs nothing more, and saves allocating a new array at every step.
+            # In place: the layers keep reading the same array, and no new one is allocated at every step.
             param.data += velocity
 
 
@@ -113,7 +113,9 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
     inputs = np.empty((batch_size, images.shape[1]), dtype=np.float32)
     total_loss = correct = 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss, below, not by warnings
-        for batch, start in enumerate(range(0, count, batch_size)):
+        # fastest_threads gives the batches' starts unchanged; it only times them, to choose how many threads NumPy's
+        # matrix products use (coursekit/blas.py).
+        for batch, start in enumerate(fastest_threads(range(0, count, batch_size))):
             batch_labels = labels[start : start + batch_size]
             x = standardize(images[start : start + batch_size], inputs[: len(batch_labels)])
             probs = model(x)
