@@ -102,8 +102,8 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
 
     images (N, 784) uint8, labels (N,) int. Returns (mean loss, accuracy). `progress(batches_done, loss, acc)`, if
     given, is called every few batches. Raises Diverged as soon as a batch loss is not finite.
-    skip_input_gradient: leave out the gradient with respect to the images, which nothing uses (see
-    WithoutInputGradient); the parameters get exactly the gradients model.backward gives them.
+    skip_input_gradient: leave out the gradient with respect to the images, which nothing uses; the parameters get
+    exactly the gradients model.backward gives them (a speed-up, at the end of this file).
     """
     backward = WithoutInputGradient(model) if skip_input_gradient else model.backward
     count = len(images)
@@ -123,7 +123,7 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
             if not math.isfinite(loss):
                 raise Diverged(say(f"the loss became {loss} at batch {batch + 1}",
                                    f"损失在第 {batch + 1} 批变成了 {loss}"))
-            backward(loss_fn.backward())
+            backward(loss_fn.backward())  # model.backward: every Parameter's .grad
             optimizer.step()
             total_loss += loss * len(batch_labels)
             correct += np.count_nonzero(probs.argmax(axis=1) == batch_labels)
@@ -131,6 +131,27 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
                 seen = start + len(batch_labels)
                 progress(batch + 1, total_loss / seen, correct / seen)
     return total_loss / count, correct / count
+
+
+def predict(model, images, batch_size=1000):
+    """Class probabilities (N, classes) for uint8 images (N, 784), in chunks to bound memory."""
+    inputs = np.empty((batch_size, images.shape[1]), dtype=np.float32)
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        chunks.append(np.array(model(standardize(chunk, inputs[: len(chunk)]))))
+    return np.concatenate(chunks)
+
+
+def evaluate(model, loss_fn, images, labels):
+    """(mean loss, accuracy, probs (N, classes)) of the model on a labelled set."""
+    probs = predict(model, images)
+    targets = np.eye(probs.shape[1], dtype=np.float32)[labels]
+    return loss_fn(probs, targets), float(np.mean(probs.argmax(axis=1) == labels)), probs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A speed-up, not needed to follow the training above: with it or without it, the parameters get the same gradients.
 
 
 class WithoutInputGradient:
@@ -184,20 +205,3 @@ class WithoutInputGradient:
         finally:
             for param, wanted in zip(params, expected):
                 param.grad = wanted
-
-
-def predict(model, images, batch_size=1000):
-    """Class probabilities (N, classes) for uint8 images (N, 784), in chunks to bound memory."""
-    inputs = np.empty((batch_size, images.shape[1]), dtype=np.float32)
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        chunks.append(np.array(model(standardize(chunk, inputs[: len(chunk)]))))
-    return np.concatenate(chunks)
-
-
-def evaluate(model, loss_fn, images, labels):
-    """(mean loss, accuracy, probs (N, classes)) of the model on a labelled set."""
-    probs = predict(model, images)
-    targets = np.eye(probs.shape[1], dtype=np.float32)[labels]
-    return loss_fn(probs, targets), float(np.mean(probs.argmax(axis=1) == labels)), probs
