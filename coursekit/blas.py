@@ -14,7 +14,6 @@ that becomes busy or quiet during the run is followed. `blas_threads(N)` forces 
             ...   # train on the batch
 """
 
-import statistics
 import sys
 import time
 from contextlib import contextmanager
@@ -24,10 +23,13 @@ HELP = ("threads for NumPy's matrix products (default: 0, chosen during the run 
         "... threads, measured again every few hundred batches so that a machine that becomes busy is followed; N "
         "forces N threads)")
 
-BLOCK = 4  # batches in a row at one thread count while measuring; the first, after the switch, is not counted
-ROUNDS = 2  # blocks of each count while measuring, in turns, so that all counts meet the same machine
+# While measuring: blocks of batches at one thread count, in turns, ROUNDS for each count, so that all counts meet the
+# same machine. A block lasts BLOCK_SECONDS at least, longer than the turns a busy system gives each program on a core
+# (a few milliseconds), so that it sees the waiting for a core too; its first batch, after the switch, is not counted.
+BLOCK_SECONDS = 0.03
+ROUNDS = 2
 BUDGET = 0.02  # measuring again costs at most this share of the time since the last measurement
-FEWEST_BETWEEN, MOST_BETWEEN = 200, 4000  # batches between two measurements, at least and at most
+FEWEST_BETWEEN, MOST_BETWEEN = 200, 2000  # batches between two measurements, at least and at most
 
 chooser = None  # the ThreadChooser of the innermost blas_threads(0) block; None elsewhere
 
@@ -69,24 +71,21 @@ def fastest_threads(batches):
 
 
 class ThreadChooser:
-    """The thread count of the batches to come: by turns, BLOCK batches at each candidate count, ROUNDS times; then
-    the count with the lowest median batch time, until the next measurement. The first measurement tries every
-    candidate (1, 2, 4, ... and the most); the later ones the chosen count and its neighbours among the candidates.
-    The next measurement comes when the last one's cost (the time beyond the chosen count's) is BUDGET of the time
-    since, within FEWEST_BETWEEN and MOST_BETWEEN batches: a count far slower is tried less often."""
+    """The thread count of the batches to come. A measurement: blocks of batches at each candidate count by turns
+    (see BLOCK_SECONDS); then the count with the lowest mean batch time is used until the next measurement. The first
+    measurement tries every candidate (1, 2, 4, ... and the most), the later ones the chosen count and its neighbours
+    among the candidates. The next one comes when the last one's cost (its time beyond what the chosen count would
+    have taken) is BUDGET of the time since, within FEWEST_BETWEEN and MOST_BETWEEN batches."""
 
     def __init__(self, libraries, most):
         self.libraries = libraries
         self.candidates = sorted({most, *(2**i for i in range(most.bit_length()) if 2**i < most)})
         self.chosen = 1
-        self.plan = self.measurement(self.candidates)  # (threads, counted) for each batch of the measurement
-        self.times = {}  # threads -> batch times of the measurement, in seconds
-        self.spent = 0.0  # seconds of the measurement's batches
+        self.plan = self.candidates * ROUNDS  # the thread counts of the measurement's blocks to come
+        self.block = []  # the seconds of the batches of the block under way
+        self.times = {}  # threads -> [seconds, batches] counted in this measurement
+        self.spent = 0.0  # seconds of all the measurement's batches
         self.until_next = 0  # batches at the chosen count before the next measurement
-
-    @staticmethod
-    def measurement(counts):
-        return [(threads, i > 0) for _ in range(ROUNDS) for threads in counts for i in range(BLOCK)]
 
     def use(self, threads):
         for library in self.libraries:
@@ -100,23 +99,29 @@ class ThreadChooser:
                 continue
             if not self.plan:
                 i = self.candidates.index(self.chosen)
-                self.plan = self.measurement(self.candidates[max(i - 1, 0) : i + 2])
-            threads, counted = self.plan.pop(0)
-            self.use(threads)
+                self.plan = self.candidates[max(i - 1, 0) : i + 2] * ROUNDS
+            if not self.block:
+                self.use(self.plan[0])
             started = time.perf_counter()
             yield batch
-            seconds = time.perf_counter() - started
-            self.spent += seconds
-            if counted:
-                self.times.setdefault(threads, []).append(seconds)
-            if not self.plan:
-                self.choose()
+            self.block.append(time.perf_counter() - started)
+            if len(self.block) > 2 and sum(self.block[1:]) >= BLOCK_SECONDS:
+                self.end_block()
+
+    def end_block(self):
+        counted = self.times.setdefault(self.plan.pop(0), [0.0, 0])
+        counted[0] += sum(self.block[1:])
+        counted[1] += len(self.block) - 1
+        self.spent += sum(self.block)
+        self.block = []
+        if not self.plan:
+            self.choose()
 
     def choose(self):
         """The end of a measurement: use the fastest count until the next one."""
-        medians = {threads: statistics.median(times) for threads, times in self.times.items()}
-        self.chosen = min(medians, key=medians.get)
+        means = {threads: seconds / batches for threads, (seconds, batches) in self.times.items()}
+        self.chosen = min(means, key=means.get)
         self.use(self.chosen)
-        cost = self.spent - medians[self.chosen] * ROUNDS * BLOCK * len(medians)
-        self.until_next = min(max(int(cost / BUDGET / medians[self.chosen]), FEWEST_BETWEEN), MOST_BETWEEN)
+        cost = self.spent - means[self.chosen] * sum(batches + ROUNDS for _, batches in self.times.values())
+        self.until_next = min(max(int(cost / BUDGET / means[self.chosen]), FEWEST_BETWEEN), MOST_BETWEEN)
         self.times, self.spent = {}, 0.0
