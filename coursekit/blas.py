@@ -1,13 +1,12 @@
 """How many threads NumPy's matrix products (the BLAS library: OpenBLAS, MKL, ...) use: chosen by measuring.
 
-At the sizes of the course's networks (batches of 64, layers of a few hundred units) one matrix product takes a
-fraction of a millisecond, and which thread count is fastest depends on the machine and on what else runs on it.
-Measured on a 2-core machine: quiet, an epoch took 0.69 s with one thread and 0.47 s with two; beside two busy
-programs, 1.34 s with one and 11.3 s with two (BLAS threads wait for each other while the other programs hold the
-cores). No fixed number is right, so inside `blas_threads(0)` (the default of --blas_threads) the training batches
-choose: `for batch in fastest_threads(batches)` runs a few batches at each candidate count (1, 2, 4, ... up to the
-threads the BLAS library would use), keeps the fastest, and measures again from time to time, so that a machine
-that becomes busy or quiet during the run is followed. `blas_threads(N)` forces N threads.
+At the course's sizes (batches of 64, layers of a few hundred units) a matrix product takes a fraction of a
+millisecond, and the fastest thread count depends on the machine and on what else runs on it. On a 2-core machine,
+quiet, an epoch took 0.69 s with one thread and 0.47 s with two; beside two busy programs, 1.34 s with one and 11.3 s
+with two (BLAS threads wait for each other while other programs hold the cores). So inside `blas_threads(0)` (the
+default of --blas_threads) `for batch in fastest_threads(batches)` times the batches at each candidate count (1, 2,
+4, ... up to the threads the BLAS library would use), keeps the fastest, and measures again from time to time, so
+that a machine that becomes busy or quiet during the run is followed. `blas_threads(N)` forces N threads.
 
     with blas_threads(0):
         for batch in fastest_threads(range(batches)):
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 
 DEFAULT_THREADS = 0
 HELP = ("threads for NumPy's matrix products (default: 0, chosen during the run by timing training batches at 1, 2, "
-        "... threads, measured again every few hundred batches so that a machine that becomes busy is followed; N "
+        "... threads, and measured again from time to time, so that a machine that becomes busy is followed; N "
         "forces N threads)")
 
 # While measuring: blocks of batches at one thread count, in turns, ROUNDS for each count, so that all counts meet the
@@ -28,6 +27,7 @@ HELP = ("threads for NumPy's matrix products (default: 0, chosen during the run 
 # (a few milliseconds), so that it sees the waiting for a core too; its first batch, after the switch, is not counted.
 BLOCK_SECONDS = 0.03
 ROUNDS = 2
+SLOWER = 1.5  # a count whose batches take this many times the fastest's is not measured again
 BUDGET = 0.02  # measuring again costs at most this share of the time since the last measurement
 FEWEST_BETWEEN, MOST_BETWEEN = 200, 2000  # batches between two measurements, at least and at most
 
@@ -64,18 +64,15 @@ def blas_threads(count=DEFAULT_THREADS):
 def fastest_threads(batches):
     """Yield the items of `batches` one by one. Inside blas_threads(0), the time between two items (the work done on
     one batch) chooses the BLAS thread count, as ThreadChooser says; the items and their order never change."""
-    if chooser is None:
-        yield from batches
-    else:
-        yield from chooser.timed(batches)
+    yield from batches if chooser is None else chooser.timed(batches)
 
 
 class ThreadChooser:
     """The thread count of the batches to come. A measurement: blocks of batches at each candidate count by turns
-    (see BLOCK_SECONDS); then the count with the lowest mean batch time is used until the next measurement. The first
-    measurement tries every candidate (1, 2, 4, ... and the most), the later ones the chosen count and its neighbours
-    among the candidates. The next one comes when the last one's cost (its time beyond what the chosen count would
-    have taken) is BUDGET of the time since, within FEWEST_BETWEEN and MOST_BETWEEN batches."""
+    (see BLOCK_SECONDS); then the count of the lowest mean batch time is used until the next one. The first tries
+    every candidate (1, 2, 4, ... and the most), the later ones the chosen count and its neighbours. The next comes
+    when the last one's cost (its time beyond the chosen count's) is BUDGET of the time since, within FEWEST_BETWEEN
+    and MOST_BETWEEN batches."""
 
     def __init__(self, libraries, most):
         self.libraries = libraries
@@ -84,7 +81,7 @@ class ThreadChooser:
         self.plan = self.candidates * ROUNDS  # the thread counts of the measurement's blocks to come
         self.block = []  # the seconds of the batches of the block under way
         self.times = {}  # threads -> [seconds, batches] counted in this measurement
-        self.spent = 0.0  # seconds of all the measurement's batches
+        self.spent, self.batches = 0.0, 0  # seconds and number of all the measurement's batches
         self.until_next = 0  # batches at the chosen count before the next measurement
 
     def use(self, threads):
@@ -113,15 +110,18 @@ class ThreadChooser:
         counted[0] += sum(self.block[1:])
         counted[1] += len(self.block) - 1
         self.spent += sum(self.block)
+        self.batches += len(self.block)
         self.block = []
-        if not self.plan:
-            self.choose()
-
-    def choose(self):
-        """The end of a measurement: use the fastest count until the next one."""
         means = {threads: seconds / batches for threads, (seconds, batches) in self.times.items()}
-        self.chosen = min(means, key=means.get)
-        self.use(self.chosen)
-        cost = self.spent - means[self.chosen] * sum(batches + ROUNDS for _, batches in self.times.values())
-        self.until_next = min(max(int(cost / BUDGET / means[self.chosen]), FEWEST_BETWEEN), MOST_BETWEEN)
-        self.times, self.spent = {}, 0.0
+        fastest = min(means, key=means.get)
+        # A count far slower than the fastest is not measured again; nor the fastest, when no other one is left.
+        self.plan = [threads for threads in self.plan if means.get(threads, 0) <= SLOWER * means[fastest]]
+        if set(self.plan) <= {fastest}:
+            self.choose(means, fastest)
+
+    def choose(self, means, fastest):  # the end of a measurement: the fastest count until the next one
+        self.plan, self.chosen = [], fastest
+        self.use(fastest)
+        cost = self.spent - means[fastest] * self.batches
+        self.until_next = min(max(int(cost / BUDGET / means[fastest]), FEWEST_BETWEEN), MOST_BETWEEN)
+        self.times, self.spent, self.batches = {}, 0.0, 0

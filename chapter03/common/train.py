@@ -156,13 +156,10 @@ def evaluate(model, loss_fn, images, labels):
 
 class WithoutInputGradient:
     """backward(grad): every parameter gets the gradient model.backward(grad) gives it, but the gradient with respect
-    to the network's input, which nothing uses, is not computed: a fifth of an epoch at the default sizes.
-
-    How: the layers' own backward methods run, last to first, as in MLP.backward; the first layer's (Linear.backward
-    of model.py, unchanged) runs while its W.data is an empty (0, M) view of W, so its `grad_output @ W.T` has
-    nothing to compute, while W.grad = x.T @ grad_output and b.grad do not read W. The first batch checks that this
-    gives every parameter exactly what model.backward gives; when it does not (a backward written otherwise, one
-    that keeps state from call to call, an MLP changed), or the model is not `layers` starting with a Linear,
+    to the images, which nothing uses, is not computed (a fifth of an epoch): the layers' own backward methods run,
+    last to first, the first (Linear.backward) while its W.data is an empty (0, M) view of W, so that its
+    `grad_output @ W.T` has nothing to compute. The first batch checks that every parameter gets exactly what
+    model.backward gives; when not (a backward written otherwise, a model not `layers` starting with a Linear),
     model.backward is used for the whole epoch.
     """
 
