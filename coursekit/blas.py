@@ -109,8 +109,7 @@ class ThreadChooser:
         counted = self.times.setdefault(self.plan.pop(0), [0.0, 0])
         counted[0] += sum(self.block[1:])
         counted[1] += len(self.block) - 1
-        self.spent += sum(self.block)
-        self.batches += len(self.block)
+        self.spent, self.batches = self.spent + sum(self.block), self.batches + len(self.block)
         self.block = []
         means = {threads: seconds / batches for threads, (seconds, batches) in self.times.items()}
         fastest = min(means, key=means.get)
