@@ -7,12 +7,9 @@ with two (BLAS threads wait for each other while other programs hold the cores).
 default of --blas_threads) `for batch in fastest_threads(batches)` times the batches at each candidate count (1, 2,
 4, ... up to the threads the BLAS library would use), keeps the fastest, and measures again from time to time, so
 that a machine that becomes busy or quiet during the run is followed. `blas_threads(N)` forces N threads.
-
-    with blas_threads(0):
-        for batch in fastest_threads(range(batches)):
-            ...   # train on the batch
 """
 
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -22,14 +19,14 @@ HELP = ("threads for NumPy's matrix products (default: 0, chosen during the run 
         "... threads, and measured again from time to time, so that a machine that becomes busy is followed; N "
         "forces N threads)")
 
-# While measuring: blocks of batches at one thread count, in turns, ROUNDS for each count, so that all counts meet the
-# same machine. A block lasts BLOCK_SECONDS at least, longer than the turns a busy system gives each program on a core
-# (a few milliseconds), so that it sees the waiting for a core too; its first batch, after the switch, is not counted.
+# A measurement: blocks of batches at each count by turns, ROUNDS each. A block lasts BLOCK_SECONDS, longer than the
+# turns a busy system gives programs on a core to see the waiting too; its first batch (after the switch) is not timed.
 BLOCK_SECONDS = 0.03
 ROUNDS = 2
 SLOWER = 1.5  # a count whose batches take this many times the fastest's is not measured again
 BUDGET = 0.02  # measuring again costs at most this share of the time since the last measurement
-FEWEST_BETWEEN, MOST_BETWEEN = 200, 2000  # batches between two measurements, at least and at most
+FEWEST_BETWEEN, MOST_BETWEEN = 200, 5000  # batches between two measurements, at least and at most
+WATCH_SECONDS = 0.1  # between measurements, the chosen count's batches are watched over windows this long
 
 chooser = None  # the ThreadChooser of the innermost blas_threads(0) block; None elsewhere
 
@@ -37,11 +34,8 @@ chooser = None  # the ThreadChooser of the innermost blas_threads(0) block; None
 @contextmanager
 def blas_threads(count=DEFAULT_THREADS):
     """Inside the block NumPy's BLAS libraries use `count` threads; with 0, as many as fastest_threads finds fastest
-    (one until it has measured). The libraries' own setting comes back when the block ends.
-
-    Uses threadpoolctl, which changes the setting of libraries already loaded (environment variables such as
-    OPENBLAS_NUM_THREADS only work when set before NumPy is imported). Without threadpoolctl: a warning, no change.
-    """
+    (one until it has measured); their own setting comes back when it ends. Uses threadpoolctl, which changes libraries
+    already loaded (OPENBLAS_NUM_THREADS and the like only work before NumPy is imported); without it: a warning."""
     global chooser
     try:
         from threadpoolctl import ThreadpoolController
@@ -62,25 +56,22 @@ def blas_threads(count=DEFAULT_THREADS):
 
 
 def fastest_threads(batches):
-    """Yield the items of `batches` one by one. Inside blas_threads(0), the time between two items (the work done on
-    one batch) chooses the BLAS thread count, as ThreadChooser says; the items and their order never change."""
+    """The items of `batches`, unchanged; inside blas_threads(0) the time between two (a batch's work) is measured."""
     yield from batches if chooser is None else chooser.timed(batches)
 
 
 class ThreadChooser:
-    """The thread count of the batches to come. A measurement: blocks of batches at each candidate count by turns
-    (see BLOCK_SECONDS); then the count of the lowest mean batch time is used until the next one. The first tries
-    every candidate (1, 2, 4, ... and the most), the later ones the chosen count and its neighbours. The next comes
-    when the last one's cost (its time beyond the chosen count's) is BUDGET of the time since, within FEWEST_BETWEEN
-    and MOST_BETWEEN batches."""
+    """The thread count of the batches to come: after a measurement (see BLOCK_SECONDS), the one of the lowest mean
+    batch time. The first measurement tries every candidate (1, 2, 4, ... and the most), the later ones the chosen
+    count and its neighbours; the next comes when the last one's cost (its time beyond the chosen count's) is BUDGET
+    of the time since (within FEWEST_BETWEEN and MOST_BETWEEN batches), or sooner, as `watch` says."""
 
     def __init__(self, libraries, most):
         self.libraries = libraries
         self.candidates = sorted({most, *(2**i for i in range(most.bit_length()) if 2**i < most)})
         self.chosen = 1
         self.plan = self.candidates * ROUNDS  # the thread counts of the measurement's blocks to come
-        self.block = []  # the seconds of the batches of the block under way
-        self.times = {}  # threads -> [seconds, batches] counted in this measurement
+        self.block, self.times = [], {}  # the block under way: seconds of its batches; threads -> (seconds, batches)
         self.spent, self.batches = 0.0, 0  # seconds and number of all the measurement's batches
         self.until_next = 0  # batches at the chosen count before the next measurement
 
@@ -90,25 +81,35 @@ class ThreadChooser:
 
     def timed(self, batches):
         for batch in batches:
-            if self.until_next:
-                self.until_next -= 1
-                yield batch
-                continue
-            if not self.plan:
+            measuring = not self.until_next
+            if measuring and not self.plan:
                 i = self.candidates.index(self.chosen)
                 self.plan = self.candidates[max(i - 1, 0) : i + 2] * ROUNDS
-            if not self.block:
+            if measuring and not self.block:
                 self.use(self.plan[0])
             started = time.perf_counter()
             yield batch
-            self.block.append(time.perf_counter() - started)
-            if len(self.block) > 2 and sum(self.block[1:]) >= BLOCK_SECONDS:
-                self.end_block()
+            seconds = time.perf_counter() - started
+            if measuring:
+                self.block.append(seconds)
+                if len(self.block) > 1 and sum(self.block[1:]) >= BLOCK_SECONDS:
+                    self.end_block()
+            else:
+                self.watch(seconds)
+
+    def watch(self, seconds):
+        """Between measurements: measure again at once when the chosen count's batches, over WATCH_SECONDS, take
+        longer than the next fastest count's did (the machine has become busy, or the measurement was unlucky)."""
+        self.until_next -= 1
+        self.window = [self.window[0] + seconds, self.window[1] + 1]
+        if self.window[0] >= WATCH_SECONDS:
+            if self.window[0] / self.window[1] > self.runner_up:
+                self.until_next = 0
+            self.window = [0.0, 0]
 
     def end_block(self):
-        counted = self.times.setdefault(self.plan.pop(0), [0.0, 0])
-        counted[0] += sum(self.block[1:])
-        counted[1] += len(self.block) - 1
+        seconds, batches = self.times.get(self.plan[0], (0.0, 0))
+        self.times[self.plan.pop(0)] = (seconds + sum(self.block[1:]), batches + len(self.block) - 1)
         self.spent, self.batches = self.spent + sum(self.block), self.batches + len(self.block)
         self.block = []
         means = {threads: seconds / batches for threads, (seconds, batches) in self.times.items()}
@@ -119,7 +120,8 @@ class ThreadChooser:
             self.choose(means, fastest)
 
     def choose(self, means, fastest):  # the end of a measurement: the fastest count until the next one
-        self.plan, self.chosen = [], fastest
+        self.plan, self.chosen, self.window = [], fastest, [0.0, 0]
+        self.runner_up = min([mean for threads, mean in means.items() if threads != fastest], default=math.inf)
         self.use(fastest)
         cost = self.spent - means[fastest] * self.batches
         self.until_next = min(max(int(cost / BUDGET / means[fastest]), FEWEST_BETWEEN), MOST_BETWEEN)

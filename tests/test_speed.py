@@ -34,26 +34,29 @@ def library(monkeypatch):
 
 
 def test_the_fastest_count_is_chosen_and_followed_when_the_machine_changes(library):
-    library.seconds = {1: 2.0, 2: 1.0, 4: 1.2}  # quiet: two threads are the fastest
+    library.seconds = {1: 3.0, 2: 1.0, 4: 1.4}  # quiet: two threads are the fastest
     chooser = blas.ThreadChooser([library], 4)
     assert chooser.candidates == [1, 2, 4]
-    library.run(chooser, 100)  # the first measurement tries every candidate by turns, 3 batches each time (the
-    # first one not counted), twice, except a count far slower than the fastest (here 1 thread)
-    assert library.used[:15] == [1, 1, 1, 2, 2, 2, 4, 4, 4, 2, 2, 2, 4, 4, 4] and set(library.used[15:]) == {2}
+    library.run(chooser, 100)  # the first measurement tries every candidate by turns, 2 batches each time (the
+    # first one not timed), twice, except a count far slower than the fastest (here 1 thread)
+    assert library.used[:10] == [1, 1, 2, 2, 4, 4, 2, 2, 4, 4] and set(library.used[10:]) == {2}
     assert chooser.chosen == library.threads == 2
-    # The measurement cost 3 + 6 * 0.2 seconds more than 2 threads would have taken: 2% of 210 batches of a second.
-    assert abs(chooser.until_next + 85 - 210) <= 1
-    library.seconds = {1: 1.0, 2: 3.0, 4: 9.0}  # busy: one thread
-    library.run(chooser, blas.MOST_BETWEEN + 100)
+    # The measurement cost 2 * 2 + 4 * 0.4 seconds more than 2 threads would have: 2% of 280 batches of a second.
+    assert abs(chooser.until_next + 90 - 280) <= 1
+    library.seconds = {1: 1.2, 2: 3.0, 4: 9.0}  # busy: one thread; two threads now take longer than one did
+    library.run(chooser, 30)  # so the next measurement comes at once
     assert chooser.chosen == library.threads == 1 and library.used[-1] == 1
+    library.seconds = {1: 1.0, 2: 0.5, 4: 0.6}  # quiet again: one thread got faster, the next measurement says more
+    library.run(chooser, blas.MOST_BETWEEN + 30)
+    assert chooser.chosen == library.threads == 2
 
 
 def test_measuring_again_costs_a_small_share_even_when_a_count_is_far_slower(library):
     library.seconds = {1: 1.0, 2: 10.0}
     chooser = blas.ThreadChooser([library], 2)
     library.run(chooser, 20000)
-    assert library.used[:6] == [1, 1, 1, 2, 2, 2]  # the first measurement: two threads are not measured twice
-    later = library.used[6:]
+    assert library.used[:4] == [1, 1, 2, 2]  # the first measurement: two threads are not measured twice
+    later = library.used[4:]
     extra = later.count(2) * (library.seconds[2] - library.seconds[1])
     assert later[-1] == 1 and extra / len(later) < 2 * blas.BUDGET  # within the budget, give or take a measurement
 

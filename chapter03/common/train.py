@@ -113,8 +113,7 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
     inputs = np.empty((batch_size, images.shape[1]), dtype=np.float32)
     total_loss = correct = 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss, below, not by warnings
-        # fastest_threads gives the batches' starts unchanged; it only times them, to choose how many threads NumPy's
-        # matrix products use (coursekit/blas.py).
+        # fastest_threads: the same starts, timed to choose the threads of the matrix products (coursekit/blas.py)
         for batch, start in enumerate(fastest_threads(range(0, count, batch_size))):
             batch_labels = labels[start : start + batch_size]
             x = standardize(images[start : start + batch_size], inputs[: len(batch_labels)])
@@ -170,8 +169,7 @@ class WithoutInputGradient:
 
     def __call__(self, grad):
         if self.usable:
-            self.without_input_gradient(grad)
-            return
+            return self.without_input_gradient(grad)
         self.model.backward(grad)
         if self.usable is None:
             self.usable = self.gives_the_same_gradients(grad)
