@@ -1,21 +1,25 @@
-"""How fast is training, on a quiet machine and on a busy one? Epoch times, the matrix-multiply floor, their ratios.
+"""How fast is training, on a quiet machine and on a busy one? Epoch times, the threads chosen, the floor, ratios.
 
-Prints, with NumPy's matrix products limited to --blas_threads threads (as main.py does, coursekit/blas.py):
-- the time of one epoch of the default network, on a quiet machine and then beside two CPU-bound programs (a busy
-  laptop), and the busy/quiet ratio;
-- the matrix-multiply floor: the time of just the matrix products one epoch needs at these shapes (forward x @ W,
-  dW = x.T @ dY for every layer, dX = dY @ W.T for every layer but the first), with the same threads, and the ratio
-  of the epoch to it. The first layer's input gradient is not needed, but Linear.backward computes it (its contract),
-  so the floor with it is printed too.
-With --full, the whole default run of main.py (checks, data, training, test) of this tree and of an earlier commit
-(checked out with `git worktree` in a temporary folder, removed afterwards), in turns: wall clock, peak memory,
-test accuracy, and how many times faster this tree is.
+Prints, for a quiet machine and then beside two CPU-bound programs it starts itself (a busy laptop), with NumPy's
+matrix products in blas_threads(--blas_threads) as main.py has them (default 0: chosen by timing the batches,
+coursekit/blas.py):
+- the thread counts the training chose (the share of the batches at each), and the time of one epoch of the
+  default network;
+- the matrix-multiply floor at each thread count: the time of just the matrix products of one epoch (forward
+  x @ W, dW = x.T @ dY for every layer, dX = dY @ W.T for every layer but the first, as training skips that one);
+- the ratios: epoch / the best floor, busy / quiet; and, quiet, the epoch with the first layer's input gradient
+  (skip_input_gradient=False), which the training leaves out.
+With --full, the whole default run of solution/main.py (checks, data, training, test) of this tree and of an
+earlier commit (checked out with `git worktree` in a temporary folder, removed afterwards), in turns, each with a
+temporary --model_dir and a copy of --data_dir: wall clock, peak memory, the last line, and the ratio.
 
     python benchmarks/bench_train.py --data_dir ../shared/mnist [--epochs 3] [--full [--baseline COMMIT]]
 """
 
 import argparse
+import collections
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -30,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `import coursekit` and `chapter03.common`
 
 from chapter03.common import data, train  # noqa: E402
-from coursekit.blas import DEFAULT_THREADS, blas_threads  # noqa: E402
+from coursekit import blas  # noqa: E402
 from coursekit.student_code import load_model_module  # noqa: E402
 
 SIZES = [784, 256, 128, 10]
@@ -40,6 +44,8 @@ HOGS = 2  # CPU-bound programs beside the busy measurement: as many as the cours
 HOG_SECONDS = 600
 HOG = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
 RUN_TIMEOUT = 1800  # seconds for one default run of main.py (the old code on a busy machine is slow)
+BASELINE = "d0cc85b"  # the commit before the thread counts were chosen by measuring
+FLOOR_BATCHES = 300  # the floor of an epoch is timed on this many batches, and scaled
 
 
 def gemm_floor(batches, rng, first_dx=False):
@@ -68,24 +74,56 @@ class Clock:
         return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def epoch_times(mnist, epochs):
-    """Times of `epochs` epochs of the reference model, each followed by the two floors, measured in turns so that
-    all three meet the same machine. Returns ({"epoch": [...], "floor": [...], "floor+dx": [...]}, last accuracy),
-    each time a pair (wall clock, CPU)."""
+@contextmanager
+def threads_counted(used):
+    """Inside the block, train_one_epoch's batches are counted in `used`, by the thread count they ran at."""
+    now = {"threads": blas.chooser.chosen if blas.chooser else blas_threads_now()}
+    if blas.chooser:
+        use = blas.chooser.use
+        blas.chooser.use = lambda threads: (now.update(threads=threads), use(threads))
+
+    def fastest_threads(batches):
+        for batch in blas.fastest_threads(batches):
+            yield batch
+            used[now["threads"]] += 1
+
+    train.fastest_threads, real = fastest_threads, train.fastest_threads
+    try:
+        yield
+    finally:
+        train.fastest_threads = real
+
+
+def blas_threads_now():
+    from threadpoolctl import threadpool_info
+    return max([pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"], default=1)
+
+
+def measure(mnist, epochs, threads, with_dx=False):
+    """`epochs` epochs of the reference model inside blas_threads(threads), as a run has them, each followed by the
+    floor at every candidate thread count, in turns so that all meet the same machine. Returns (times, batches run
+    at each thread count, last training accuracy); times: {"epoch": [...], "epoch+dx": [...] (with_dx), and a thread
+    count: [...] for each floor}, each time a pair (wall clock, CPU)."""
     model_module = load_model_module(REPO / "chapter03" / "solution" / "model.py")
     model = model_module.MLP(784, SIZES[1:-1], 10, rng=np.random.default_rng(0))
     optimizer = train.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = model_module.CrossEntropyLoss()
     batches = -(-len(mnist.train_images) // BATCH)
-    times = {"epoch": [], "floor": [], "floor+dx": []}
-    for epoch in range(1, epochs + 1):
-        started = Clock()
-        _, accuracy = train.train_one_epoch(model, loss_fn, optimizer, mnist.train_images, mnist.train_labels, BATCH,
-                                            np.random.default_rng([0, epoch]), skip_input_gradient=True)
-        times["epoch"].append(started.elapsed())
-        times["floor"].append(gemm_floor(batches, np.random.default_rng(epoch)))
-        times["floor+dx"].append(gemm_floor(batches, np.random.default_rng(epoch), first_dx=True))
-    return times, accuracy
+    times, used = collections.defaultdict(list), collections.Counter()
+    with blas.blas_threads(threads), threads_counted(used):
+        counts = blas.chooser.candidates if blas.chooser else [blas_threads_now()]
+        for epoch in range(1, epochs + 1):
+            for skip in (True, False) if with_dx else (True,):
+                started = Clock()
+                _, accuracy = train.train_one_epoch(model, loss_fn, optimizer, mnist.train_images,
+                                                    mnist.train_labels, BATCH, np.random.default_rng([0, epoch]),
+                                                    skip_input_gradient=skip)
+                times["epoch" if skip else "epoch+dx"].append(started.elapsed())
+            for count in counts:
+                with blas.blas_threads(count):
+                    wall, cpu = gemm_floor(FLOOR_BATCHES, np.random.default_rng(epoch))
+                    times[count].append((wall * batches / FLOOR_BATCHES, cpu * batches / FLOOR_BATCHES))
+    return times, used, accuracy
 
 
 @contextmanager
@@ -160,62 +198,85 @@ def worktree(commit):
 
 
 def compare_full_runs(data_dir, baseline, turns):
-    """The default run of this tree and of `baseline`, `turns` times each, alternating; prints the best of each."""
+    """The default run of this tree and of `baseline`, `turns` times each, alternating, on a copy of data_dir;
+    prints the best of each and their ratio."""
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", baseline], capture_output=True,
                             text=True, check=True).stdout.strip()
-    with worktree(baseline) as old_repo:
+    with worktree(baseline) as old_repo, tempfile.TemporaryDirectory() as copy:
+        data_copy = Path(copy) / "mnist"
+        shutil.copytree(data_dir, data_copy)
         runs = {"this tree": [], f"commit {commit}": []}
         for _ in range(turns):
-            runs[f"commit {commit}"].append(default_run(old_repo, data_dir))
-            runs["this tree"].append(default_run(REPO, data_dir))
+            runs[f"commit {commit}"].append(default_run(old_repo, data_copy))
+            runs["this tree"].append(default_run(REPO, data_copy))
     best = {name: min(results) for name, results in runs.items()}
     for name, (seconds, peak_mb, last_line) in best.items():
         every = ", ".join(f"{run[0]:.1f}" for run in runs[name])
         print(f"default run of main.py, {name + ':':<16} {seconds:6.1f} s (best of {every}), peak memory "
               f"{peak_mb:.0f} MB, '{last_line}'")
-    print(f"this tree is {best[f'commit {commit}'][0] / best['this tree'][0]:.2f}x as fast as commit {commit}")
+    print(f"default run, this tree / commit {commit}: {best['this tree'][0] / best[f'commit {commit}'][0]:.2f}x the "
+          f"time (the aim: at most 0.6x where two threads beat one on a quiet machine)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", type=Path, default=REPO / "data")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs to time on the quiet and on the busy machine, "
-                        "each followed by the floors (the best of each counts)")
-    parser.add_argument("--blas_threads", type=int, default=DEFAULT_THREADS,
-                        help=f"threads of the matrix products, as main.py's flag (default: {DEFAULT_THREADS}; 0: the "
-                             "BLAS library's own choice)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs to time on the quiet and on the busy machine, "
+                        "each followed by the floors (the best of each counts; default: 3)")
+    parser.add_argument("--blas_threads", type=int, default=blas.DEFAULT_THREADS,
+                        help=f"as main.py's flag (default: {blas.DEFAULT_THREADS}, chosen by timing the batches)")
     parser.add_argument("--full", action="store_true", help="also time the whole default run of main.py, of this "
                         "tree and of --baseline")
-    parser.add_argument("--baseline", default="HEAD", help="the commit --full compares with (default: HEAD)")
+    parser.add_argument("--baseline", default=BASELINE, help=f"the commit --full compares with (default: {BASELINE})")
     parser.add_argument("--turns", type=int, default=2, help="default runs of each tree with --full (default: 2)")
     args = parser.parse_args()
 
     mnist = data.load_mnist(args.data_dir)
-    batches = -(-len(mnist.train_images) // BATCH)
-    print(f"{os.cpu_count()} cores, numpy {np.__version__}, {batches} batches of {BATCH} per epoch, "
-          f"--blas_threads {args.blas_threads}, load average {load_average()}")
-    with blas_threads(args.blas_threads):
-        quiet, accuracy = epoch_times(mnist, args.epochs)
-        with cpu_hogs(HOGS):
-            busy, _ = epoch_times(mnist, args.epochs)
-    print(f"best of {args.epochs}, in seconds:                 wall clock   (CPU)   ratio")
-    epoch = show("epoch, quiet", quiet["epoch"])
-    show(f"epoch, beside {HOGS} busy programs", busy["epoch"], epoch, "busy / quiet")
-    floor = show("matrix-multiply floor", quiet["floor"])
-    show("floor with the first layer's dX", quiet["floor+dx"])
-    print(f"epoch / floor: {epoch[0] / floor[0]:.2f}x wall clock, {epoch[1] / floor[1]:.2f}x CPU;  with the first "
-          f"layer's dX: {epoch[0] / min(quiet['floor+dx'])[0]:.2f}x, {epoch[1] / min(quiet['floor+dx'])[1]:.2f}x;  "
-          f"training accuracy {accuracy:.2%}")
+    print(f"{cpu_name()}, {os.cpu_count()} cores; numpy {np.__version__}, BLAS {blas_kernel()}; "
+          f"{-(-len(mnist.train_images) // BATCH)} batches of {BATCH} an epoch; --blas_threads {args.blas_threads}; "
+          f"load average {load_average()}")
+    quiet, quiet_used, accuracy = measure(mnist, args.epochs, args.blas_threads, with_dx=True)
+    with cpu_hogs(HOGS):
+        busy, busy_used, _ = measure(mnist, args.epochs, args.blas_threads)
+    print(f"best of {args.epochs}, in seconds (wall clock, CPU in brackets):")
+    quiet_epoch = show("quiet", quiet, quiet_used)
+    busy_epoch = show(f"beside {HOGS} busy programs", busy, busy_used)
+    print(f"  busy / quiet: {busy_epoch[0] / quiet_epoch[0]:.2f}x (the aim: at most 1.5x);  quiet, with the first "
+          f"layer's input gradient: epoch {min(quiet['epoch+dx'])[0]:.3f} s, "
+          f"{min(quiet['epoch+dx'])[0] / quiet_epoch[0]:.2f}x;  training accuracy {accuracy:.2%}")
     if args.full:
         compare_full_runs(args.data_dir, args.baseline, args.turns)
 
 
-def show(name, times, compared_to=None, ratio_name=""):
-    """Print the best of `times` (pairs wall clock, CPU) and its ratio to `compared_to`; returns the best pair."""
-    best = min(times)
-    ratio = f"   {ratio_name} {best[0] / compared_to[0]:.2f}x" if compared_to else ""
-    print(f"  {name:<36} {best[0]:8.3f}   ({best[1]:.3f}){ratio}")
-    return best
+def show(name, times, used):
+    """Print the threads chosen, the best epoch, the floors and the ratio; returns the best epoch (wall, CPU)."""
+    epoch = min(times["epoch"])
+    floors = {count: min(times[count]) for count in times if isinstance(count, int)}
+    best = min(floors, key=lambda count: floors[count][0])
+    total = sum(used.values())
+    chosen = ", ".join(f"{count} ({n / total:.0%})" for count, n in sorted(used.items(), key=lambda item: -item[1]))
+    floor_text = ", ".join(f"{count} thread{'s' if count > 1 else ''} {floor[0]:.3f} ({floor[1]:.3f})"
+                           for count, floor in sorted(floors.items()))
+    print(f"  {name}: threads chosen (share of the batches) {chosen}\n"
+          f"    epoch {epoch[0]:.3f} ({epoch[1]:.3f});  matrix-multiply floor at {floor_text}\n"
+          f"    epoch / the best floor ({best}): {epoch[0] / floors[best][0]:.2f}x (the aim, quiet: at most 1.6x)")
+    return epoch
+
+
+def cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_kernel():
+    from threadpoolctl import threadpool_info
+    return "; ".join(f"{pool['internal_api']} {pool['version']} {pool.get('architecture') or ''}, "
+                     f"{pool['num_threads']} threads" for pool in threadpool_info() if pool["user_api"] == "blas")
 
 
 def load_average():

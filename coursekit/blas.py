@@ -1,39 +1,128 @@
-"""How many threads NumPy's matrix products (the BLAS library: OpenBLAS, MKL, ...) may use.
+"""How many threads NumPy's matrix products (the BLAS library: OpenBLAS, MKL, ...) use: chosen by measuring.
 
-At the sizes of the course's networks (batches of 64, layers of a few hundred units) one matrix product takes a
-fraction of a millisecond: a second thread saves little, and on a machine whose cores are busy with other programs
-BLAS threads spin waiting for each other. Measured on a 2-core machine with two busy programs beside it: one epoch
-took 4.65 s with two BLAS threads and 1.38 s with one; on the same machine idle, one thread was still as fast. So
-training and the checks run with DEFAULT_THREADS, and `--blas_threads N` gives more to whoever wants them.
-
-    with blas_threads(1):
-        ...   # every matrix product in here uses one thread
+At the course's sizes (batches of 64, layers of a few hundred units) a matrix product takes a fraction of a
+millisecond, and the fastest thread count depends on the machine and on what else runs on it. On a 2-core machine,
+quiet, an epoch took 0.69 s with one thread and 0.47 s with two; beside two busy programs, 1.34 s with one and 11.3 s
+with two (BLAS threads wait for each other while other programs hold the cores). So inside `blas_threads(0)` (the
+default of --blas_threads) `for batch in fastest_threads(batches)` times the batches at each candidate count (1, 2,
+4, ... up to the threads the BLAS library would use), keeps the fastest, and measures again from time to time, so
+that a machine that becomes busy or quiet during the run is followed. `blas_threads(N)` forces N threads.
 """
 
+import math
 import sys
+import time
 from contextlib import contextmanager
 
-DEFAULT_THREADS = 1
-HELP = ("threads for NumPy's matrix products (default: 1, the fastest at these sizes, and by far on a busy machine; "
-        "0 lets the BLAS library choose, usually one per core)")
+DEFAULT_THREADS = 0
+HELP = ("threads for NumPy's matrix products (default: 0, chosen during the run by timing training batches at 1, 2, "
+        "... threads, and measured again from time to time, so that a machine that becomes busy is followed; N "
+        "forces N threads)")
+
+# A measurement: blocks of batches at each count by turns, ROUNDS each. A block lasts BLOCK_SECONDS, longer than the
+# turns a busy system gives programs on a core to see the waiting too; its first batch (after the switch) is not timed.
+BLOCK_SECONDS = 0.03
+ROUNDS = 2
+SLOWER = 1.5  # a count whose batches take this many times the fastest's is not measured again
+BUDGET = 0.02  # measuring again costs at most this share of the time since the last measurement
+FEWEST_BETWEEN, MOST_BETWEEN = 200, 5000  # batches between two measurements, at least and at most
+WATCH_SECONDS = 0.1  # between measurements, the chosen count's batches are watched over windows this long
+
+chooser = None  # the ThreadChooser of the innermost blas_threads(0) block; None elsewhere
 
 
 @contextmanager
 def blas_threads(count=DEFAULT_THREADS):
-    """Limit the BLAS libraries NumPy has loaded to `count` threads inside the block; count 0 leaves them as they are.
-
-    Uses threadpoolctl, which changes the limit of the libraries already loaded (environment variables such as
-    OPENBLAS_NUM_THREADS only work when set before NumPy is imported). Without threadpoolctl: a warning, no limit.
-    """
-    if not count:
-        yield
-        return
+    """Inside the block NumPy's BLAS libraries use `count` threads; with 0, as many as fastest_threads finds fastest
+    (one until it has measured); their own setting comes back when it ends. Uses threadpoolctl, which changes libraries
+    already loaded (OPENBLAS_NUM_THREADS and the like only work before NumPy is imported); without it: a warning."""
+    global chooser
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        print("Warning: threadpoolctl is not installed, so NumPy may use every core and run slowly on a busy machine. "
+        print("Warning: threadpoolctl is not installed, so NumPy's matrix products may run slowly on a busy machine. "
               "Install it with:  python -m pip install -r requirements.txt", file=sys.stderr)
         yield
         return
-    with threadpool_limits(limits=count, user_api="blas"):
-        yield
+    libraries = ThreadpoolController().select(user_api="blas")
+    most = max([library.num_threads for library in libraries.lib_controllers], default=1)
+    outer = chooser
+    with libraries.limit(limits=count or 1, user_api="blas"):
+        chooser = ThreadChooser(libraries.lib_controllers, most) if not count and most > 1 else None
+        try:
+            yield
+        finally:
+            chooser = outer
+
+
+def fastest_threads(batches):
+    """The items of `batches`, unchanged; inside blas_threads(0) the time between two (a batch's work) is measured."""
+    yield from batches if chooser is None else chooser.timed(batches)
+
+
+class ThreadChooser:
+    """The thread count of the batches to come: after a measurement (see BLOCK_SECONDS), the one of the lowest mean
+    batch time. The first measurement tries every candidate (1, 2, 4, ... and the most), the later ones the chosen
+    count and its neighbours; the next comes when the last one's cost (its time beyond the chosen count's) is BUDGET
+    of the time since (within FEWEST_BETWEEN and MOST_BETWEEN batches), or sooner, as `watch` says."""
+
+    def __init__(self, libraries, most):
+        self.libraries = libraries
+        self.candidates = sorted({most, *(2**i for i in range(most.bit_length()) if 2**i < most)})
+        self.chosen = 1
+        self.plan = self.candidates * ROUNDS  # the thread counts of the measurement's blocks to come
+        self.block, self.times = [], {}  # the block under way: seconds of its batches; threads -> (seconds, batches)
+        self.spent, self.batches = 0.0, 0  # seconds and number of all the measurement's batches
+        self.until_next = 0  # batches at the chosen count before the next measurement
+
+    def use(self, threads):
+        for library in self.libraries:
+            library.set_num_threads(threads)
+
+    def timed(self, batches):
+        for batch in batches:
+            measuring = not self.until_next
+            if measuring and not self.plan:
+                i = self.candidates.index(self.chosen)
+                self.plan = self.candidates[max(i - 1, 0) : i + 2] * ROUNDS
+            if measuring and not self.block:
+                self.use(self.plan[0])
+            started = time.perf_counter()
+            yield batch
+            seconds = time.perf_counter() - started
+            if measuring:
+                self.block.append(seconds)
+                if len(self.block) > 1 and sum(self.block[1:]) >= BLOCK_SECONDS:
+                    self.end_block()
+            else:
+                self.watch(seconds)
+
+    def watch(self, seconds):
+        """Between measurements: measure again at once when the chosen count's batches, over WATCH_SECONDS, take
+        longer than the next fastest count's did (the machine has become busy, or the measurement was unlucky)."""
+        self.until_next -= 1
+        self.window = [self.window[0] + seconds, self.window[1] + 1]
+        if self.window[0] >= WATCH_SECONDS:
+            if self.window[0] / self.window[1] > self.runner_up:
+                self.until_next = 0
+            self.window = [0.0, 0]
+
+    def end_block(self):
+        seconds, batches = self.times.get(self.plan[0], (0.0, 0))
+        self.times[self.plan.pop(0)] = (seconds + sum(self.block[1:]), batches + len(self.block) - 1)
+        self.spent, self.batches = self.spent + sum(self.block), self.batches + len(self.block)
+        self.block = []
+        means = {threads: seconds / batches for threads, (seconds, batches) in self.times.items()}
+        fastest = min(means, key=means.get)
+        # A count far slower than the fastest is not measured again; nor the fastest, when no other one is left.
+        self.plan = [threads for threads in self.plan if means.get(threads, 0) <= SLOWER * means[fastest]]
+        if set(self.plan) <= {fastest}:
+            self.choose(means, fastest)
+
+    def choose(self, means, fastest):  # the end of a measurement: the fastest count until the next one
+        self.plan, self.chosen, self.window = [], fastest, [0.0, 0]
+        self.runner_up = min([mean for threads, mean in means.items() if threads != fastest], default=math.inf)
+        self.use(fastest)
+        cost = self.spent - means[fastest] * self.batches
+        self.until_next = min(max(int(cost / BUDGET / means[fastest]), FEWEST_BETWEEN), MOST_BETWEEN)
+        self.times, self.spent, self.batches = {}, 0.0, 0

@@ -218,9 +218,10 @@ def test_help_documents_the_blas_threads_override(capsys):
     with pytest.raises(SystemExit):
         parse_args(CHAPTER / "startup", ["--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--blas_threads N" in help_text and "default: 1" in help_text
-    assert parse_args(CHAPTER / "startup", []).blas_threads == 1
-    assert parse_args(CHAPTER / "startup", ["--blas-threads", "0"]).blas_threads == 0
+    assert "--blas_threads N" in help_text and "default: 0, chosen during the run by timing" in help_text
+    assert "forces N threads" in help_text
+    assert parse_args(CHAPTER / "startup", []).blas_threads == 0
+    assert parse_args(CHAPTER / "startup", ["--blas-threads", "2"]).blas_threads == 2
 
 
 def test_settings_say_1_epoch():

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from coursekit.blas import fastest_threads
 from coursekit.errors import KitError
 from coursekit.i18n import say
 
@@ -40,8 +41,7 @@ class SGD:
                 raise KitError(wrong_gradient(param)) from None
             velocity *= self.momentum
             velocity -= scaled_grad
-            # In place: the matrix products read param.data with one BLAS thread (coursekit/blas.py), so writing over
-            # it costs nothing more, and saves allocating a new array at every step.
+            # In place: the layers keep reading the same array, and no new one is allocated at every step.
             param.data += velocity
 
 
@@ -102,8 +102,8 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
 
     images (N, 784) uint8, labels (N,) int. Returns (mean loss, accuracy). `progress(batches_done, loss, acc)`, if
     given, is called every few batches. Raises Diverged as soon as a batch loss is not finite.
-    skip_input_gradient: leave out the gradient with respect to the images, which nothing uses (see
-    WithoutInputGradient); the parameters get exactly the gradients model.backward gives them.
+    skip_input_gradient: leave out the gradient with respect to the images, which nothing uses; the parameters get
+    exactly the gradients model.backward gives them (a speed-up, at the end of this file).
     """
     backward = WithoutInputGradient(model) if skip_input_gradient else model.backward
     count = len(images)
@@ -113,7 +113,8 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
     inputs = np.empty((batch_size, images.shape[1]), dtype=np.float32)
     total_loss = correct = 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss, below, not by warnings
-        for batch, start in enumerate(range(0, count, batch_size)):
+        # fastest_threads: the same starts, timed to choose the threads of the matrix products (coursekit/blas.py)
+        for batch, start in enumerate(fastest_threads(range(0, count, batch_size))):
             batch_labels = labels[start : start + batch_size]
             x = standardize(images[start : start + batch_size], inputs[: len(batch_labels)])
             probs = model(x)
@@ -121,7 +122,7 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
             if not math.isfinite(loss):
                 raise Diverged(say(f"the loss became {loss} at batch {batch + 1}",
                                    f"损失在第 {batch + 1} 批变成了 {loss}"))
-            backward(loss_fn.backward())
+            backward(loss_fn.backward())  # model.backward: every Parameter's .grad
             optimizer.step()
             total_loss += loss * len(batch_labels)
             correct += np.count_nonzero(probs.argmax(axis=1) == batch_labels)
@@ -131,15 +132,33 @@ def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, 
     return total_loss / count, correct / count
 
 
+def predict(model, images, batch_size=1000):
+    """Class probabilities (N, classes) for uint8 images (N, 784), in chunks to bound memory."""
+    inputs = np.empty((batch_size, images.shape[1]), dtype=np.float32)
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        chunks.append(np.array(model(standardize(chunk, inputs[: len(chunk)]))))
+    return np.concatenate(chunks)
+
+
+def evaluate(model, loss_fn, images, labels):
+    """(mean loss, accuracy, probs (N, classes)) of the model on a labelled set."""
+    probs = predict(model, images)
+    targets = np.eye(probs.shape[1], dtype=np.float32)[labels]
+    return loss_fn(probs, targets), float(np.mean(probs.argmax(axis=1) == labels)), probs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A speed-up, not needed to follow the training above: with it or without it, the parameters get the same gradients.
+
+
 class WithoutInputGradient:
     """backward(grad): every parameter gets the gradient model.backward(grad) gives it, but the gradient with respect
-    to the network's input, which nothing uses, is not computed: a fifth of an epoch at the default sizes.
-
-    How: the layers' own backward methods run, last to first, as in MLP.backward; the first layer's (Linear.backward
-    of model.py, unchanged) runs while its W.data is an empty (0, M) view of W, so its `grad_output @ W.T` has
-    nothing to compute, while W.grad = x.T @ grad_output and b.grad do not read W. The first batch checks that this
-    gives every parameter exactly what model.backward gives; when it does not (a backward written otherwise, one
-    that keeps state from call to call, an MLP changed), or the model is not `layers` starting with a Linear,
+    to the images, which nothing uses, is not computed (a fifth of an epoch): the layers' own backward methods run,
+    last to first, the first (Linear.backward) while its W.data is an empty (0, M) view of W, so that its
+    `grad_output @ W.T` has nothing to compute. The first batch checks that every parameter gets exactly what
+    model.backward gives; when not (a backward written otherwise, a model not `layers` starting with a Linear),
     model.backward is used for the whole epoch.
     """
 
@@ -150,8 +169,7 @@ class WithoutInputGradient:
 
     def __call__(self, grad):
         if self.usable:
-            self.without_input_gradient(grad)
-            return
+            return self.without_input_gradient(grad)
         self.model.backward(grad)
         if self.usable is None:
             self.usable = self.gives_the_same_gradients(grad)
@@ -182,20 +200,3 @@ class WithoutInputGradient:
         finally:
             for param, wanted in zip(params, expected):
                 param.grad = wanted
-
-
-def predict(model, images, batch_size=1000):
-    """Class probabilities (N, classes) for uint8 images (N, 784), in chunks to bound memory."""
-    inputs = np.empty((batch_size, images.shape[1]), dtype=np.float32)
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        chunks.append(np.array(model(standardize(chunk, inputs[: len(chunk)]))))
-    return np.concatenate(chunks)
-
-
-def evaluate(model, loss_fn, images, labels):
-    """(mean loss, accuracy, probs (N, classes)) of the model on a labelled set."""
-    probs = predict(model, images)
-    targets = np.eye(probs.shape[1], dtype=np.float32)[labels]
-    return loss_fn(probs, targets), float(np.mean(probs.argmax(axis=1) == labels)), probs
