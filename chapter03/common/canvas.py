@@ -1,6 +1,5 @@
 """handwriting_canvas.py: a window to draw digits in and see what the network reads, or with --image FILE the reading
-of one image file. Exit status: 0 success; 1 a failure explained (no model yet, no Tk, no screen, an unreadable
-image); 2 a bad command line; 130 Ctrl-C."""
+of one image file. Exits 1 with a message when there is no model yet, no Tk, no screen or no readable image."""
 
 import argparse
 import os
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit.errors import KitError, run_command, silence_stdout
+from coursekit.errors import KitError, run_command
 from coursekit.files import shown_path
 from coursekit.i18n import choose_language, console_encoding, say, speaking
 from coursekit.student_code import explain_exception, load_model_module, raised_in
@@ -49,25 +48,25 @@ def main(tree_dir, argv=None):
 def show_predictions(model_path, tree_dir, image):
     network = Network(model_path, tree_dir)
     if image is not None:
-        print_prediction(network, image)
-    else:
-        open_window(network)
+        return print_prediction(network, image)
+    root = start_tk()
+    window = Window(root, network, screen_scale(root.winfo_fpixels("1i")))
+    root.mainloop()  # until the window is closed: q, Escape, its close button
+    if window.error is not None:
+        raise window.error
 
 
 def default_model_path(tree_dir):
     return tree_dir.parent.parent / "model" / tree_dir.name / "model.npz"
 
 
-# ---------------------------------------------------------------------------------------------------- the network
-
-
 class Network:
     """The MLP of a tree's model.py with the weights and the input normalization saved in model.npz."""
 
     def __init__(self, model_path, tree_dir):
-        self.path, self.model_file = Path(model_path), tree_dir / "model.py"
+        self.path, self.model_file, self.tree = Path(model_path), tree_dir / "model.py", tree_dir.name
         if not self.path.is_file():
-            command = f"python chapter03/{tree_dir.name}/main.py"
+            command = f"python chapter03/{self.tree}/main.py"
             if self.path.resolve() != default_model_path(tree_dir).resolve():
                 command += f" --model_dir {self.path.parent}"
             raise KitError(say(f"No trained model at {self.path}. Train one first:\n    {command}",
@@ -79,13 +78,9 @@ class Network:
     def probabilities(self, pixels):
         """pixels (28, 28) in [0, 1], light on dark -> the ten probabilities (10,), one per digit."""
         probs = self.run_student_code(self.model, checkpoint.prepare_inputs(pixels.reshape(1, -1), self.saved))
-        try:
-            probs = np.asarray(probs, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            probs = None
-        if probs is None or probs.shape != (10,) or not np.isfinite(probs).all():
-            shown = "?" if probs is None else np.array2string(probs, precision=3)
-            command = f"python chapter03/{self.model_file.parent.name}/main.py --checks_only"
+        probs = np.asarray(probs, dtype=np.float64).reshape(-1)  # a forward that returns None gives [nan]
+        if probs.shape != (10,) or not np.isfinite(probs).all():  # else a NaN would be read as the digit 0
+            shown, command = np.array2string(probs, precision=3), f"python chapter03/{self.tree}/main.py --checks_only"
             raise KitError(say(f"The network of {shown_path(self.model_file)} gave {shown} for a digit, not ten "
                                f"probabilities: check its forward methods ({command}).",
                                f"{shown_path(self.model_file)} 的网络对一个数字给出了 {shown}，而不是十个概率："
@@ -97,7 +92,7 @@ class Network:
         try:
             return function(*args)
         except NotImplementedError as exc:
-            command = f"python chapter03/{self.model_file.parent.name}/main.py"
+            command = f"python chapter03/{self.tree}/main.py"
             raise KitError(say(f"{shown_path(self.model_file)} is not finished yet ({exc}).\nTo use the canvas, "
                                f"finish the TODOs in model.py first, then train the network:\n    {command}",
                                f"{shown_path(self.model_file)} 还没有写完（{exc}）。\n要使用画板，先完成 model.py "
@@ -132,18 +127,6 @@ def print_prediction(network, image_path):
         print(f"{digit}: {prob:.4f}")
 
 
-# ---------------------------------------------------------------------------------------------------- Tk
-
-
-def open_window(network):
-    """Show the window until it is closed (q, Escape, or its close button)."""
-    root = start_tk()
-    window = Window(root, network, screen_scale(root.winfo_fpixels("1i")))
-    root.mainloop()
-    if window.error is not None:
-        raise window.error
-
-
 def start_tk():
     """A Tk root window, or KitError saying how to get Tk or why there is no screen to show it on."""
     if tk is None:
@@ -162,8 +145,7 @@ def start_tk():
 
 
 def screen_scale(pixels_per_inch):
-    """How much larger than at 100% (96 pixels per inch) the window is drawn: 1.25 to 2 on most laptops; never
-    smaller."""
+    """How much larger than at 100% (96 pixels per inch) the window is drawn: 1.25 to 2 on most laptops, never less."""
     return max(1.0, pixels_per_inch / 96)
 
 
@@ -274,10 +256,7 @@ class Window:
             return self.show(np.zeros((digit_image.SIZE, digit_image.SIZE)), np.zeros(10))
         probs = self.network.probabilities(pixels)
         self.show(pixels, probs)
-        try:
-            print(f"prediction: {probs.argmax()}", flush=True)
-        except BrokenPipeError:  # the output went into a program that has stopped reading: the window goes on
-            silence_stdout()
+        print(f"prediction: {probs.argmax()}", flush=True)
 
     def clear(self):
         """An empty canvas with grey words on it (on the screen only: the Sketch the network reads stays blank)."""
