@@ -21,9 +21,7 @@ except ImportError:  # a Python built without Tk: --image still works, the windo
     tk = None
 
 CANVAS_SIZE = 400  # pixels at 100% screen scaling: room for a mouse
-# The brush's diameter as a fraction of the canvas: digits drawn with it carry as much ink as MNIST's
-# (benchmarks/bench_canvas.py measures several widths).
-BRUSH_FRACTION = 0.08
+BRUSH_FRACTION = 0.08  # the brush's diameter / the canvas's: digits as inky as MNIST's (benchmarks/bench_canvas.py)
 PREVIEW_ZOOM = 4  # the 28 x 28 preview is shown 112 x 112
 BAR_LENGTH, BAR_ROW = 180, 22  # pixels of a probability bar at 100%, and of its row
 TITLE = "Handwriting canvas"
@@ -134,7 +132,6 @@ def start_tk():
     if sys.platform == "win32":
         try:  # Windows scales (stretches, blurs) the window of a program that does not say it handles the scale
             import ctypes
-
             ctypes.windll.shcore.SetProcessDpiAwareness(1)  # 1: system DPI aware; sizes follow screen_scale
         except (AttributeError, OSError):  # Windows 7 and 8.0 have no shcore: the window is just stretched
             pass
@@ -152,13 +149,12 @@ def screen_scale(pixels_per_inch):
 def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
     """The message for a Tk that cannot start: problem is the TclError's text, or None when there is no tkinter."""
     if problem and "display" in problem.lower():
+        what = say(f"No screen to open the window on ({problem})", f"没有可以打开窗口的屏幕（{problem}）")
+        how = say("run it on a desktop, or over ssh with ssh -X", "请在桌面环境里运行，或者用 ssh -X")
         if "WSL_DISTRO_NAME" in environ:  # set in every WSL shell
             how = say("in WSL, Windows 11 shows Linux windows (WSLg): run wsl --update in Windows, then "
                       "wsl --shutdown, and open the terminal again", "在 WSL 里，Windows 11 可以显示 Linux 的窗口"
                       "（WSLg）：在 Windows 里运行 wsl --update，再运行 wsl --shutdown，然后重新打开终端")
-        else:
-            how = say("run it on a desktop, or over ssh with ssh -X", "请在桌面环境里运行，或者用 ssh -X")
-        what = say(f"No screen to open the window on ({problem})", f"没有可以打开窗口的屏幕（{problem}）")
     else:
         version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         tcl = Path(sys.base_prefix) / "tcl" / "tcl8.6"
@@ -180,9 +176,8 @@ def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
 
 
 class Window:
-    """The drawing canvas on the left; the prediction, what the network sees and the ten probabilities on the right.
-    Every stroke is drawn on the Tk canvas (what you see) and into a Sketch (what the network reads); the reading is
-    made when the button is released, and printed. Pixel sizes are multiplied by `scale` (screen_scale)."""
+    """Left the canvas; right the digit read, what the network sees and the ten probabilities. A stroke goes on the Tk
+    canvas (what you see) and into a Sketch (what the network reads on release); pixel sizes are times `scale`."""
 
     def __init__(self, root, network, scale=1.0):
         self.root, self.network, self.scale = root, network, scale
@@ -194,7 +189,14 @@ class Window:
         root.title(TITLE)
         root.resizable(False, False)
         self.build_widgets()
-        self.bind_events()
+        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
+        self.canvas.bind("<B1-Motion>", self.continue_stroke)
+        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
+        for key in ("c", "C"):
+            root.bind(f"<Key-{key}>", lambda event: self.clear())
+        for key in ("q", "Q", "Escape"):
+            root.bind(f"<Key-{key}>", lambda event: root.destroy())
+        root.report_callback_exception = self.report_error
         self.clear()
         keep_ctrl_c_working(root)
 
@@ -221,16 +223,6 @@ class Window:
         tk.Button(buttons, text=say("Quit (q)", "退出 (q)"), command=root.destroy).pack(side="left", padx=5)
         tk.Label(root, text=self.network.description(), anchor="w", fg="grey25").grid(
             row=2, column=0, columnspan=2, sticky="we", padx=pad, pady=(0, pad))
-
-    def bind_events(self):
-        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
-        self.canvas.bind("<B1-Motion>", self.continue_stroke)
-        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
-        for key in ("c", "C"):
-            self.root.bind(f"<Key-{key}>", lambda event: self.clear())
-        for key in ("q", "Q", "Escape"):
-            self.root.bind(f"<Key-{key}>", lambda event: self.root.destroy())
-        self.root.report_callback_exception = self.report_error
 
     def start_stroke(self, event):
         self.canvas.delete("hint")

@@ -19,16 +19,13 @@ from .download import FILES, PUBLISHED_SHA256, decompressed, download_missing, p
 
 VALIDATION_SIZE = 5000  # the last 5,000 training images; the network never trains on them
 
-Mnist = collections.namedtuple(
-    "Mnist", ["train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels"]
-)
+Mnist = collections.namedtuple("Mnist", "train_images train_labels val_images val_labels test_images test_labels")
 
 
 def ensure_mnist(data_dir, mirrors, timeout=(10, 30), checksums=PUBLISHED_SHA256):
     """Make sure the four files are in data_dir (created if needed) and verified, downloading what is missing from
     the mirrors, in order. timeout: (connect, read) in seconds; checksums: the SHA-256 of each decompressed file (the
-    tests pass their own). A copy that fails verification is removed. KitError when a file could not be obtained:
-    the message says what was tried and how to put the files in place by hand."""
+    tests pass their own). KitError when a file could not be obtained, saying what was tried and how to go on."""
     try:
         data_dir = Path(data_dir).resolve()  # Python < 3.13 raises RuntimeError for a symbolic link loop
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,9 +62,8 @@ def load_mnist(data_dir, checksums=PUBLISHED_SHA256):
     """
     train_images, train_labels, test_images, test_labels = (read_idx(Path(data_dir), name, checksums) for name in FILES)
     split = len(train_images) - VALIDATION_SIZE
-    return Mnist(
-        train_images[:split], train_labels[:split], train_images[split:], train_labels[split:], test_images, test_labels
-    )
+    return Mnist(train_images[:split], train_labels[:split], train_images[split:], train_labels[split:],
+                 test_images, test_labels)
 
 
 def read_idx(data_dir, name, checksums):

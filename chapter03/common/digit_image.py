@@ -72,12 +72,10 @@ def place_by_center_of_mass(digit):
     """digit (h, w), at most 28 x 28 -> (28, 28) float32, pasted so that its center of mass (sum of index * ink /
     sum of ink) lands on row and column 14, the shift rounded and clipped so that the digit stays whole."""
     height, width = digit.shape
-    mass = digit.sum()
     rows, cols = np.indices(digit.shape)
-    center_row = (rows * digit).sum() / mass if mass > 0 else (height - 1) / 2
-    center_col = (cols * digit).sum() / mass if mass > 0 else (width - 1) / 2
-    top = int(np.clip(round(CENTER - center_row), 0, SIZE - height))
-    left = int(np.clip(round(CENTER - center_col), 0, SIZE - width))
+    mass = digit.sum()  # > 0: to_mnist gets here only with ink
+    top = int(np.clip(round(CENTER - (rows * digit).sum() / mass), 0, SIZE - height))
+    left = int(np.clip(round(CENTER - (cols * digit).sum() / mass), 0, SIZE - width))
     pixels = np.zeros((SIZE, SIZE), dtype=np.float32)
     pixels[top : top + height, left : left + width] = digit
     return pixels
@@ -87,9 +85,8 @@ def is_light_on_dark(gray):
     """True when the border of gray (H, W) is mostly dark: light strokes on a dark background, like a saved MNIST
     digit, rather than the dark strokes on light paper that to_mnist expects."""
     gray = np.asarray(gray, dtype=np.float32)
-    if gray.max() > 1:
-        gray = gray / 255
-    return bool(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5)
+    paper = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
+    return bool(paper < (127.5 if gray.max() > 1 else 0.5))  # bytes or [0, 1]
 
 
 def read_image(path):

@@ -1,6 +1,5 @@
-"""MNIST's four files, how a copy is verified, and their download from the first mirror that works (--mirror, then
-$MNIST_MIRROR, then BUILTIN_MIRRORS). A file counts only when the SHA-256 of its decompressed bytes is the published
-one. Each download goes to a temporary name of its own, is verified, and only then renamed to its final name."""
+"""MNIST's four files, how a copy is verified (the SHA-256 of its decompressed bytes), and their download from the
+first mirror that works: --mirror, then $MNIST_MIRROR, then BUILTIN_MIRRORS."""
 
 import contextlib
 import hashlib
@@ -92,12 +91,10 @@ def check_mirror_urls(urls, where):
             usable = False
         if not usable:
             fix = ("--mirror " if where == "--mirror" else f"{MIRROR_VARIABLE}=") + "https://example.org/mnist/"
-            raise KitError(say(
-                f"The mirror {url!r} (from {where}) is neither a URL the kit can download from (http://, https://, "
-                f"file://) nor a folder. For example: {fix}",
-                f"镜像 {url!r}（来自 {where}）既不是程序能下载的网址（http://、https://、file://），也不是文件夹。"
-                f"例如：{fix}",
-            ))
+            raise KitError(say(f"The mirror {url!r} (from {where}) is neither a URL the kit can download from "
+                               f"(http://, https://, file://) nor a folder. For example: {fix}",
+                               f"镜像 {url!r}（来自 {where}）既不是程序能下载的网址（http://、https://、file://），"
+                               f"也不是文件夹。例如：{fix}"))
 
 
 def local_folder(mirror):
@@ -127,7 +124,6 @@ def download_missing(names, data_dir, mirrors, timeout, checksums):
     obtained, saying what was tried and how to go on."""
     with contextlib.suppress(ImportError):  # truststore, when installed: the system's certificates, a proxy's too
         import truststore
-
         truststore.inject_into_ssl()
     failures, hints, given_up, missing = [], [], set(), []
     with requests.Session() as session:
