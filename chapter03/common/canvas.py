@@ -1,6 +1,5 @@
 """handwriting_canvas.py: a window to draw digits in and see what the network reads, or with --image FILE the reading
-of one image file. Exit status: 0 success; 1 a failure explained (no model yet, no Tk, no screen, an unreadable
-image); 2 a bad command line; 130 Ctrl-C."""
+of one image file. Exits 1 with a message when there is no model yet, no Tk, no screen or no readable image."""
 
 import argparse
 import os
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit.errors import KitError, run_command, silence_stdout
+from coursekit.errors import KitError, run_command
 from coursekit.files import shown_path
 from coursekit.i18n import choose_language, console_encoding, say, speaking
 from coursekit.student_code import explain_exception, load_model_module, raised_in
@@ -22,9 +21,7 @@ except ImportError:  # a Python built without Tk: --image still works, the windo
     tk = None
 
 CANVAS_SIZE = 400  # pixels at 100% screen scaling: room for a mouse
-# The brush's diameter as a fraction of the canvas: digits drawn with it carry as much ink as MNIST's
-# (benchmarks/bench_canvas.py measures several widths).
-BRUSH_FRACTION = 0.08
+BRUSH_FRACTION = 0.08  # the brush's diameter / the canvas's: digits as inky as MNIST's (benchmarks/bench_canvas.py)
 PREVIEW_ZOOM = 4  # the 28 x 28 preview is shown 112 x 112
 BAR_LENGTH, BAR_ROW = 180, 22  # pixels of a probability bar at 100%, and of its row
 TITLE = "Handwriting canvas"
@@ -49,25 +46,25 @@ def main(tree_dir, argv=None):
 def show_predictions(model_path, tree_dir, image):
     network = Network(model_path, tree_dir)
     if image is not None:
-        print_prediction(network, image)
-    else:
-        open_window(network)
+        return print_prediction(network, image)
+    root = start_tk()
+    window = Window(root, network, screen_scale(root.winfo_fpixels("1i")))
+    root.mainloop()  # until the window is closed: q, Escape, its close button
+    if window.error is not None:
+        raise window.error
 
 
 def default_model_path(tree_dir):
     return tree_dir.parent.parent / "model" / tree_dir.name / "model.npz"
 
 
-# ---------------------------------------------------------------------------------------------------- the network
-
-
 class Network:
     """The MLP of a tree's model.py with the weights and the input normalization saved in model.npz."""
 
     def __init__(self, model_path, tree_dir):
-        self.path, self.model_file = Path(model_path), tree_dir / "model.py"
+        self.path, self.model_file, self.tree = Path(model_path), tree_dir / "model.py", tree_dir.name
         if not self.path.is_file():
-            command = f"python chapter03/{tree_dir.name}/main.py"
+            command = f"python chapter03/{self.tree}/main.py"
             if self.path.resolve() != default_model_path(tree_dir).resolve():
                 command += f" --model_dir {self.path.parent}"
             raise KitError(say(f"No trained model at {self.path}. Train one first:\n    {command}",
@@ -79,13 +76,9 @@ class Network:
     def probabilities(self, pixels):
         """pixels (28, 28) in [0, 1], light on dark -> the ten probabilities (10,), one per digit."""
         probs = self.run_student_code(self.model, checkpoint.prepare_inputs(pixels.reshape(1, -1), self.saved))
-        try:
-            probs = np.asarray(probs, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            probs = None
-        if probs is None or probs.shape != (10,) or not np.isfinite(probs).all():
-            shown = "?" if probs is None else np.array2string(probs, precision=3)
-            command = f"python chapter03/{self.model_file.parent.name}/main.py --checks_only"
+        probs = np.asarray(probs, dtype=np.float64).reshape(-1)  # a forward that returns None gives [nan]
+        if probs.shape != (10,) or not np.isfinite(probs).all():  # else a NaN would be read as the digit 0
+            shown, command = np.array2string(probs, precision=3), f"python chapter03/{self.tree}/main.py --checks_only"
             raise KitError(say(f"The network of {shown_path(self.model_file)} gave {shown} for a digit, not ten "
                                f"probabilities: check its forward methods ({command}).",
                                f"{shown_path(self.model_file)} 的网络对一个数字给出了 {shown}，而不是十个概率："
@@ -97,7 +90,7 @@ class Network:
         try:
             return function(*args)
         except NotImplementedError as exc:
-            command = f"python chapter03/{self.model_file.parent.name}/main.py"
+            command = f"python chapter03/{self.tree}/main.py"
             raise KitError(say(f"{shown_path(self.model_file)} is not finished yet ({exc}).\nTo use the canvas, "
                                f"finish the TODOs in model.py first, then train the network:\n    {command}",
                                f"{shown_path(self.model_file)} 还没有写完（{exc}）。\n要使用画板，先完成 model.py "
@@ -132,18 +125,6 @@ def print_prediction(network, image_path):
         print(f"{digit}: {prob:.4f}")
 
 
-# ---------------------------------------------------------------------------------------------------- Tk
-
-
-def open_window(network):
-    """Show the window until it is closed (q, Escape, or its close button)."""
-    root = start_tk()
-    window = Window(root, network, screen_scale(root.winfo_fpixels("1i")))
-    root.mainloop()
-    if window.error is not None:
-        raise window.error
-
-
 def start_tk():
     """A Tk root window, or KitError saying how to get Tk or why there is no screen to show it on."""
     if tk is None:
@@ -151,7 +132,6 @@ def start_tk():
     if sys.platform == "win32":
         try:  # Windows scales (stretches, blurs) the window of a program that does not say it handles the scale
             import ctypes
-
             ctypes.windll.shcore.SetProcessDpiAwareness(1)  # 1: system DPI aware; sizes follow screen_scale
         except (AttributeError, OSError):  # Windows 7 and 8.0 have no shcore: the window is just stretched
             pass
@@ -162,21 +142,19 @@ def start_tk():
 
 
 def screen_scale(pixels_per_inch):
-    """How much larger than at 100% (96 pixels per inch) the window is drawn: 1.25 to 2 on most laptops; never
-    smaller."""
+    """How much larger than at 100% (96 pixels per inch) the window is drawn: 1.25 to 2 on most laptops, never less."""
     return max(1.0, pixels_per_inch / 96)
 
 
 def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
     """The message for a Tk that cannot start: problem is the TclError's text, or None when there is no tkinter."""
     if problem and "display" in problem.lower():
+        what = say(f"No screen to open the window on ({problem})", f"没有可以打开窗口的屏幕（{problem}）")
+        how = say("run it on a desktop, or over ssh with ssh -X", "请在桌面环境里运行，或者用 ssh -X")
         if "WSL_DISTRO_NAME" in environ:  # set in every WSL shell
             how = say("in WSL, Windows 11 shows Linux windows (WSLg): run wsl --update in Windows, then "
                       "wsl --shutdown, and open the terminal again", "在 WSL 里，Windows 11 可以显示 Linux 的窗口"
                       "（WSLg）：在 Windows 里运行 wsl --update，再运行 wsl --shutdown，然后重新打开终端")
-        else:
-            how = say("run it on a desktop, or over ssh with ssh -X", "请在桌面环境里运行，或者用 ssh -X")
-        what = say(f"No screen to open the window on ({problem})", f"没有可以打开窗口的屏幕（{problem}）")
     else:
         version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         tcl = Path(sys.base_prefix) / "tcl" / "tcl8.6"
@@ -198,9 +176,8 @@ def tk_failure(problem, platform_name=sys.platform, environ=os.environ):
 
 
 class Window:
-    """The drawing canvas on the left; the prediction, what the network sees and the ten probabilities on the right.
-    Every stroke is drawn on the Tk canvas (what you see) and into a Sketch (what the network reads); the reading is
-    made when the button is released, and printed. Pixel sizes are multiplied by `scale` (screen_scale)."""
+    """Left the canvas; right the digit read, what the network sees and the ten probabilities. A stroke goes on the Tk
+    canvas (what you see) and into a Sketch (what the network reads on release); pixel sizes are times `scale`."""
 
     def __init__(self, root, network, scale=1.0):
         self.root, self.network, self.scale = root, network, scale
@@ -212,7 +189,14 @@ class Window:
         root.title(TITLE)
         root.resizable(False, False)
         self.build_widgets()
-        self.bind_events()
+        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
+        self.canvas.bind("<B1-Motion>", self.continue_stroke)
+        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
+        for key in ("c", "C"):
+            root.bind(f"<Key-{key}>", lambda event: self.clear())
+        for key in ("q", "Q", "Escape"):
+            root.bind(f"<Key-{key}>", lambda event: root.destroy())
+        root.report_callback_exception = self.report_error
         self.clear()
         keep_ctrl_c_working(root)
 
@@ -240,16 +224,6 @@ class Window:
         tk.Label(root, text=self.network.description(), anchor="w", fg="grey25").grid(
             row=2, column=0, columnspan=2, sticky="we", padx=pad, pady=(0, pad))
 
-    def bind_events(self):
-        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
-        self.canvas.bind("<B1-Motion>", self.continue_stroke)
-        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
-        for key in ("c", "C"):
-            self.root.bind(f"<Key-{key}>", lambda event: self.clear())
-        for key in ("q", "Q", "Escape"):
-            self.root.bind(f"<Key-{key}>", lambda event: self.root.destroy())
-        self.root.report_callback_exception = self.report_error
-
     def start_stroke(self, event):
         self.canvas.delete("hint")
         radius = self.brush / 2
@@ -274,10 +248,7 @@ class Window:
             return self.show(np.zeros((digit_image.SIZE, digit_image.SIZE)), np.zeros(10))
         probs = self.network.probabilities(pixels)
         self.show(pixels, probs)
-        try:
-            print(f"prediction: {probs.argmax()}", flush=True)
-        except BrokenPipeError:  # the output went into a program that has stopped reading: the window goes on
-            silence_stdout()
+        print(f"prediction: {probs.argmax()}", flush=True)
 
     def clear(self):
         """An empty canvas with grey words on it (on the screen only: the Sketch the network reads stays blank)."""

@@ -13,93 +13,41 @@ from pathlib import Path
 import numpy as np
 
 from coursekit.errors import KitError
-from coursekit.files import replace_file, temporary_name
 from coursekit.i18n import say
 
-from .download import (
-    FILES,
-    GZIP_MAGIC,
-    PUBLISHED_SHA256,
-    decompressed,
-    download_missing,
-    identify,
-    nothing_worked_message,
-)
+from .download import FILES, PUBLISHED_SHA256, decompressed, download_missing, problem_with
 
 VALIDATION_SIZE = 5000  # the last 5,000 training images; the network never trains on them
 
-Mnist = collections.namedtuple(
-    "Mnist", ["train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels"]
-)
-
-
-# ---------------------------------------------------------------------------------------------------- ensure
+Mnist = collections.namedtuple("Mnist", "train_images train_labels val_images val_labels test_images test_labels")
 
 
 def ensure_mnist(data_dir, mirrors, timeout=(10, 30), checksums=PUBLISHED_SHA256):
     """Make sure the four files are in data_dir (created if needed) and verified, downloading what is missing from
     the mirrors, in order. timeout: (connect, read) in seconds; checksums: the SHA-256 of each decompressed file (the
-    tests pass their own). A copy that fails verification is removed. KitError when a file could not be obtained:
-    the message says what was tried and how to put the files in place by hand."""
+    tests pass their own). KitError when a file could not be obtained, saying what was tried and how to go on."""
     try:
         data_dir = Path(data_dir).resolve()  # Python < 3.13 raises RuntimeError for a symbolic link loop
         data_dir.mkdir(parents=True, exist_ok=True)
-        good = check_copies(data_dir, checksums)
-        missing = [name for name in FILES if name not in good]
-        failures, hints = download_missing(missing, data_dir, mirrors, timeout, checksums) if missing else ([], [])
+        missing = [name for name in FILES if not has_good_copy(data_dir, name, checksums)]
+        if missing:
+            download_missing(missing, data_dir, mirrors, timeout, checksums)
     except (OSError, RuntimeError) as exc:  # the mirrors' errors are handled one by one: this is the local disk
         raise KitError(say(f"Cannot use the data folder {data_dir}: {exc}. Choose another --data_dir.",
                            f"无法使用数据文件夹 {data_dir}：{exc}。请换一个 --data_dir。")) from None
-    still_missing = [name for name in FILES if not any(data_dir.joinpath(name + gz).is_file() for gz in ("", ".gz"))]
-    if still_missing:
-        raise KitError(nothing_worked_message(data_dir, still_missing, failures, hints))
 
 
-def check_copies(data_dir, checksums):
-    """Verify the copies in data_dir (`name` and `name.gz` of each of FILES, and files a renaming left); returns the
-    names that have a good copy. A copy that is not an MNIST file is removed; one holding another of the four files
-    (names swapped by hand) is renamed to the name of what it holds, never removed."""
-    good, misnamed = set(), []
-    candidates = [data_dir / (name + ending) for name in FILES for ending in ("", ".gz")]
-    for path in candidates + sorted(data_dir.glob("*.renaming")):
-        if not path.is_file():
-            continue
-        holds, problem = identify(path.read_bytes(), checksums)
-        if path in candidates and holds == path.name.replace(".gz", ""):
-            good.add(holds)
-        elif holds is None:
-            path.unlink()
-            print(say(f"Removed {path}: {problem}.", f"已删除 {path}：{problem}。"), file=sys.stderr)
-        else:
-            misnamed.append((path, holds))
-    return good | rename_to_what_they_hold(data_dir, misnamed, good)
-
-
-def rename_to_what_they_hold(data_dir, misnamed, good):
-    """Give each (path, name of the file it holds) its right name; returns the names given. Two steps, so that swapped
-    names are swapped back: each is first moved to a temporary name (.renaming, which a next run picks up if this one
-    is stopped in between), then to its own. One whose name already has a good copy is a duplicate: removed."""
-    moved = []
-    for path, holds in misnamed:
-        tmp = path if path.suffix == ".renaming" else temporary_name(path, ".renaming")
-        replace_file(path, tmp)
-        moved.append((path, tmp, holds))
-    for path, tmp, holds in moved:
-        if holds in good:
-            tmp.unlink()
-            print(say(f"Removed {path}: it holds {holds}, a copy of which is already there.",
-                      f"已删除 {path}：它装的是 {holds}，而那个文件已经有一份了。"), file=sys.stderr)
-            continue
-        with open(tmp, "rb") as file:
-            target = data_dir / (holds + ".gz" if file.read(2) == GZIP_MAGIC else holds)
-        replace_file(tmp, target)
-        good.add(holds)
-        print(say(f"Renamed {path.name} to {target.name}: that is the file it holds.",
-                  f"已把 {path.name} 改名为 {target.name}：它装的就是这个文件。"), file=sys.stderr)
+def has_good_copy(data_dir, name, checksums):
+    """Whether `name` or `name.gz` in data_dir holds the file; a copy that does not is removed (with a word why)."""
+    good = False
+    for path in (data_dir / name, data_dir / (name + ".gz")):
+        if path.is_file():
+            problem = problem_with(path.read_bytes(), name, checksums)
+            good = good or problem is None
+            if problem:
+                path.unlink()
+                print(say(f"Removed {path}: {problem}.", f"已删除 {path}：{problem}。"), file=sys.stderr)
     return good
-
-
-# ---------------------------------------------------------------------------------------------------- load
 
 
 def load_mnist(data_dir, checksums=PUBLISHED_SHA256):
@@ -114,9 +62,8 @@ def load_mnist(data_dir, checksums=PUBLISHED_SHA256):
     """
     train_images, train_labels, test_images, test_labels = (read_idx(Path(data_dir), name, checksums) for name in FILES)
     split = len(train_images) - VALIDATION_SIZE
-    return Mnist(
-        train_images[:split], train_labels[:split], train_images[split:], train_labels[split:], test_images, test_labels
-    )
+    return Mnist(train_images[:split], train_labels[:split], train_images[split:], train_labels[split:],
+                 test_images, test_labels)
 
 
 def read_idx(data_dir, name, checksums):

@@ -8,7 +8,6 @@ whole canvas instead gives a small, off-center digit it has never seen the like 
     pixels = to_mnist(gray)            # (28, 28) float32 in [0, 1], light strokes on black; None when empty
 """
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,7 @@ MAX_SIDE = 2048
 
 def to_mnist(gray):
     """gray (H, W), dark strokes on a light background, floats in [0, 1] or uint8 -> (28, 28) float32 in [0, 1],
-    light strokes on black like MNIST's; None when there is no drawing. Invert (ink_of), crop to the ink
-    (crop_to_ink), scale the longer side to 20 pixels (scale_to_box), center of mass on the center."""
+    light strokes on black like MNIST's; None when there is no drawing."""
     ink = ink_of(gray)
     if ink is None:
         return None
@@ -74,12 +72,10 @@ def place_by_center_of_mass(digit):
     """digit (h, w), at most 28 x 28 -> (28, 28) float32, pasted so that its center of mass (sum of index * ink /
     sum of ink) lands on row and column 14, the shift rounded and clipped so that the digit stays whole."""
     height, width = digit.shape
-    mass = digit.sum()
     rows, cols = np.indices(digit.shape)
-    center_row = (rows * digit).sum() / mass if mass > 0 else (height - 1) / 2
-    center_col = (cols * digit).sum() / mass if mass > 0 else (width - 1) / 2
-    top = int(np.clip(round(CENTER - center_row), 0, SIZE - height))
-    left = int(np.clip(round(CENTER - center_col), 0, SIZE - width))
+    mass = digit.sum()  # > 0: to_mnist gets here only with ink
+    top = int(np.clip(round(CENTER - (rows * digit).sum() / mass), 0, SIZE - height))
+    left = int(np.clip(round(CENTER - (cols * digit).sum() / mass), 0, SIZE - width))
     pixels = np.zeros((SIZE, SIZE), dtype=np.float32)
     pixels[top : top + height, left : left + width] = digit
     return pixels
@@ -89,9 +85,8 @@ def is_light_on_dark(gray):
     """True when the border of gray (H, W) is mostly dark: light strokes on a dark background, like a saved MNIST
     digit, rather than the dark strokes on light paper that to_mnist expects."""
     gray = np.asarray(gray, dtype=np.float32)
-    if gray.max() > 1:
-        gray = gray / 255
-    return bool(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5)
+    paper = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
+    return bool(paper < (127.5 if gray.max() > 1 else 0.5))  # bytes or [0, 1]
 
 
 def read_image(path):
@@ -101,12 +96,10 @@ def read_image(path):
     if not path.is_file():
         raise KitError(say(f"No image file at {path}.", f"{path} 处没有图片文件。"))
     try:
-        with warnings.catch_warnings():  # a scan of over 89 million pixels is shrunk at once; Pillow refuses twice that
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.draft("L", (MAX_SIDE, MAX_SIDE))  # a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size
-                image.load()  # Pillow reads lazily: a truncated file fails here, inside the try
-                return grayscale(image)
+        with Image.open(path) as image:
+            image.draft("L", (MAX_SIDE, MAX_SIDE))  # a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size
+            image.load()  # Pillow reads lazily: a truncated file fails here, inside the try
+            return grayscale(image)
     except (OSError, ValueError, MemoryError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError too
         raise KitError(say(f"Cannot read {path} as an image ({exc}). Give a PNG or JPEG file.",
                            f"无法把 {path} 当作图片读取（{exc}）。请给一个 PNG 或 JPEG 文件。")) from None

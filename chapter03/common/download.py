@@ -1,6 +1,5 @@
-"""MNIST's four files, how a copy is verified, and their download from the first mirror that works (--mirror, then
-$MNIST_MIRROR, then BUILTIN_MIRRORS). A file counts only when the SHA-256 of its decompressed bytes is the published
-one. Each download goes to a temporary name of its own, is verified, and only then renamed to its final name."""
+"""MNIST's four files, how a copy is verified (the SHA-256 of its decompressed bytes), and their download from the
+first mirror that works: --mirror, then $MNIST_MIRROR, then BUILTIN_MIRRORS."""
 
 import contextlib
 import hashlib
@@ -8,7 +7,6 @@ import nturl2path
 import os
 import re
 import shutil
-import struct
 import sys
 import time
 import zlib
@@ -46,43 +44,31 @@ CHUNK_SIZE = 64 * 1024
 WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]|\\\\")  # C:\data\mnist, C:/data/mnist, \\server\share\mnist
 
 
-# ---------------------------------------------------------------------------------------------------- verify
-
-
-def identify(blob, checksums):
-    """(name, None) when blob (a file as stored: gzip-compressed or not) holds the file `name` of checksums;
-    (None, why not) otherwise."""
+def problem_with(blob, name, checksums):
+    """None when blob (a file as stored: gzip-compressed or not) holds the file `name` of checksums; else why not."""
     try:
         contents = decompressed(blob)
     except zlib.error as exc:
-        return None, say(f"not a complete gzip file ({exc})", f"不是完整的 gzip 文件（{exc}）")
+        return say(f"not a complete gzip file ({exc})", f"不是完整的 gzip 文件（{exc}）")
     if contents[:3] != b"\x00\x00\x08":
-        return None, say("not an MNIST file (a server may have sent an error or login page instead)",
-                         "不是 MNIST 文件（服务器可能发来了错误页面或登录页面）")
+        return say("not an MNIST file (a server may have sent an error or login page instead)",
+                   "不是 MNIST 文件（服务器可能发来了错误页面或登录页面）")
     sha = hashlib.sha256(contents).hexdigest()
-    for name, expected in checksums.items():
-        if sha == expected:
-            return name, None
-    return None, say("its contents differ from the published MNIST files (SHA-256 mismatch)",
-                     "内容与公布的 MNIST 文件不同（SHA-256 不符）")
+    if sha == checksums[name]:
+        return None
+    holds = next((other for other, expected in checksums.items() if expected == sha), None)
+    if holds:  # e.g. two names swapped by hand
+        return say(f"it holds {holds}, not {name}", f"它装的是 {holds}，不是 {name}")
+    return say("its contents differ from the published MNIST files (SHA-256 mismatch)",
+               "内容与公布的 MNIST 文件不同（SHA-256 不符）")
 
 
 def decompressed(blob):
     """The IDX bytes inside blob: gzip layers peeled off (none if stored uncompressed; a misconfigured server may add
     a second one). IDX files start with two zero bytes, never with the gzip magic number 1f 8b."""
     while blob[:2] == GZIP_MAGIC:
-        blob = gunzip(blob)
+        blob = zlib.decompress(blob, wbits=31)  # 31: a gzip header and trailer around the deflated bytes
     return blob
-
-
-def gunzip(blob):
-    """Decompress a one-member gzip file; zlib.error if damaged. Its last 4 bytes hold the decompressed size: a buffer
-    of that size from the start keeps one copy of the 47 MB of training images in memory, not two (capped)."""
-    size = struct.unpack("<I", blob[-4:])[0] if len(blob) >= 4 else 1
-    return zlib.decompress(blob, wbits=31, bufsize=min(max(size, 1), 64 * 2**20))
-
-
-# ---------------------------------------------------------------------------------------------------- mirrors
 
 
 def mirror_list(cli_mirrors):
@@ -105,12 +91,10 @@ def check_mirror_urls(urls, where):
             usable = False
         if not usable:
             fix = ("--mirror " if where == "--mirror" else f"{MIRROR_VARIABLE}=") + "https://example.org/mnist/"
-            raise KitError(say(
-                f"The mirror {url!r} (from {where}) is neither a URL the kit can download from (http://, https://, "
-                f"file://) nor a folder. For example: {fix}",
-                f"镜像 {url!r}（来自 {where}）既不是程序能下载的网址（http://、https://、file://），也不是文件夹。"
-                f"例如：{fix}",
-            ))
+            raise KitError(say(f"The mirror {url!r} (from {where}) is neither a URL the kit can download from "
+                               f"(http://, https://, file://) nor a folder. For example: {fix}",
+                               f"镜像 {url!r}（来自 {where}）既不是程序能下载的网址（http://、https://、file://），"
+                               f"也不是文件夹。例如：{fix}"))
 
 
 def local_folder(mirror):
@@ -126,9 +110,6 @@ def local_folder(mirror):
     return Path(nturl2path.url2pathname(url_path) if os.name == "nt" else unquote(url_path))
 
 
-# ---------------------------------------------------------------------------------------------------- downloads
-
-
 class FetchFailed(Exception):
     """One attempt to fetch one file from one mirror failed; str() is the short reason shown. retry: worth trying again
     after a pause (a timeout, a cut, a 5xx); unreachable: not worth it (DNS, refused, TLS); hint: what to do."""
@@ -139,13 +120,12 @@ class FetchFailed(Exception):
 
 
 def download_missing(names, data_dir, mirrors, timeout, checksums):
-    """Fetch each file of names from the first mirror that delivers it verified. Returns (failures, hints): the
-    "source: reason" lines and the advice, for the message shown if some file could not be obtained."""
+    """Fetch each file of names from the first mirror that delivers it verified; KitError when one could not be
+    obtained, saying what was tried and how to go on."""
     with contextlib.suppress(ImportError):  # truststore, when installed: the system's certificates, a proxy's too
         import truststore
-
         truststore.inject_into_ssl()
-    failures, hints, given_up = [], [], set()
+    failures, hints, given_up, missing = [], [], set(), []
     with requests.Session() as session:
         session.headers.update(HEADERS)
         for name in names:
@@ -153,7 +133,7 @@ def download_missing(names, data_dir, mirrors, timeout, checksums):
                 folder = local_folder(mirror)
                 source = folder / (name + ".gz") if folder else mirror.rstrip("/") + "/" + name + ".gz"
                 try:
-                    fetch_with_retries(session, source, data_dir, name, checksums[name], timeout)
+                    fetch_with_retries(session, source, data_dir, name, checksums, timeout)
                     break
                 except FetchFailed as failure:
                     failures.append(f"{source}: {failure}")
@@ -163,14 +143,17 @@ def download_missing(names, data_dir, mirrors, timeout, checksums):
                     # (404) or serving a bad one may have the others.
                     if failure.unreachable or failure.retry:
                         given_up.add(mirror)
-    return failures, hints
+            else:
+                missing.append(name)
+    if missing:
+        raise KitError(nothing_worked_message(data_dir, missing, failures, hints))
 
 
-def fetch_with_retries(session, source, data_dir, name, expected_sha, timeout):
+def fetch_with_retries(session, source, data_dir, name, checksums, timeout):
     """fetch_verified, tried again after RETRY_DELAYS when the failure may be temporary."""
     for delay in (*RETRY_DELAYS, None):
         try:
-            return fetch_verified(session, source, data_dir, name, expected_sha, timeout)
+            return fetch_verified(session, source, data_dir, name, checksums, timeout)
         except FetchFailed as failure:
             if not failure.retry or delay is None:
                 raise
@@ -179,7 +162,7 @@ def fetch_with_retries(session, source, data_dir, name, expected_sha, timeout):
             time.sleep(delay)
 
 
-def fetch_verified(session, source, data_dir, name, expected_sha, timeout):
+def fetch_verified(session, source, data_dir, name, checksums, timeout):
     """Copy or download source (a Path or a URL) to a temporary file in data_dir, verify it, and rename it to `name.gz`
     (or `name` if its bytes are not gzip-compressed). Raises FetchFailed; the temporary file is always removed."""
     print(say(f"Copying {source}", f"正在复制 {source}") if isinstance(source, Path)
@@ -190,12 +173,13 @@ def fetch_verified(session, source, data_dir, name, expected_sha, timeout):
         else:
             download(session, source, tmp, timeout, label=name + ".gz")
         blob = tmp.read_bytes()
-        problem = identify(blob, {name: expected_sha})[1]
+        problem = problem_with(blob, name, checksums)
         if problem:
             raise FetchFailed(problem)
         gzipped = blob[:2] == GZIP_MAGIC
-        if gzipped and gunzip(blob)[:2] == GZIP_MAGIC:
-            tmp.write_bytes(gunzip(blob))  # a server compressed the .gz once more on the way: keep the .gz itself
+        inner = zlib.decompress(blob, wbits=31) if gzipped else b""
+        if inner[:2] == GZIP_MAGIC:
+            tmp.write_bytes(inner)  # a server compressed the .gz once more on the way: keep the .gz itself
         final = data_dir / (name + ".gz" if gzipped else name)
         try:
             replace_file(tmp, final)
@@ -229,10 +213,7 @@ def download(session, url, tmp, timeout, label):
         if response.status_code != 200:
             raise FetchFailed(f"HTTP {response.status_code} {response.reason or ''}".strip(),
                               retry=response.status_code >= 500)
-        expected_size = int(response.headers.get("Content-Length", 0)) or None
-        received = stream_to_file(response, tmp, expected_size, timeout[1], label)
-    if expected_size and received < expected_size:
-        raise FetchFailed(cut_short(received, expected_size), retry=True)
+        stream_to_file(response, tmp, int(response.headers.get("Content-Length", 0)) or None, timeout[1], label)
 
 
 def request_failed(exc, timeout):
@@ -248,19 +229,17 @@ def request_failed(exc, timeout):
         reason = reason.group(0).lstrip("] ").strip() if reason else type(exc).__name__
         return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True,
                            hint=tls_hint())
-    if isinstance(exc, errors.InvalidSchema) and "SOCKS" in str(exc):
-        return FetchFailed(say("SOCKS proxy: PySocks is not installed", "SOCKS 代理：没有安装 PySocks"),
-                           unreachable=True, hint=socks_hint())
     if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
         proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in str(exc) else ""
         return FetchFailed(proxy + connection_problem(exc), unreachable=True)
-    return FetchFailed(say(f"request failed ({type(exc).__name__})", f"请求失败（{type(exc).__name__}）"),
-                       unreachable=True)
+    # e.g. InvalidSchema: "Missing dependencies for SOCKS support." (PySocks, for ALL_PROXY=socks5://...)
+    why = f"{type(exc).__name__}: {exc}"
+    return FetchFailed(say(f"request failed ({why})", f"请求失败（{why}）"), unreachable=True)
 
 
 def stream_to_file(response, tmp, expected_size, read_timeout, label):
-    """Write the body of response into tmp as it arrives; returns the number of bytes received."""
-    received = 0
+    """Write the body of response into tmp as it arrives; FetchFailed when it stops or breaks off."""
+    received, broken = 0, False
     bar = tqdm(total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
                disable=not sys.stderr.isatty())  # no bar in a log file or a test: one line was printed instead
     try:
@@ -272,18 +251,12 @@ def stream_to_file(response, tmp, expected_size, read_timeout, label):
     except urllib3.exceptions.ReadTimeoutError:
         raise FetchFailed(say(f"the server stopped sending (nothing for {read_timeout:g} s)",
                               f"服务器停止了发送（{read_timeout:g} 秒没有数据）"), retry=True) from None
-    except urllib3.exceptions.HTTPError as exc:  # IncompleteRead, a connection reset
-        if "IncompleteRead" in str(exc):
-            raise FetchFailed(cut_short(received, expected_size), retry=True) from None
-        raise FetchFailed(say(f"download failed ({type(exc).__name__})", f"下载失败（{type(exc).__name__}）"),
-                          retry=True) from None
-    return received
-
-
-def cut_short(received, expected_size):
-    size = f"{expected_size:,}" if expected_size else "?"
-    return say(
-        f"download cut short (got {received:,} of {size} bytes)", f"下载被截断（收到 {received:,} / {size} 字节）")
+    except urllib3.exceptions.HTTPError:  # IncompleteRead (urllib3 2), a connection reset
+        broken = True
+    if broken or (expected_size and received < expected_size):  # urllib3 1 ends a cut body quietly
+        size = f"{expected_size:,}" if expected_size else "?"
+        raise FetchFailed(say(f"download cut short (got {received:,} of {size} bytes)",
+                              f"下载被截断（收到 {received:,} / {size} 字节）"), retry=True)
 
 
 def connection_problem(exc):
@@ -331,13 +304,3 @@ def tls_hint():
         "  pip install truststore   （用 uv 时：uv pip install truststore）",
     )
 
-
-def socks_hint():
-    return say(
-        "A SOCKS proxy (ALL_PROXY=socks5://..., as Clash or V2Ray set it) needs PySocks: run the set-up again (pip "
-        "install -r requirements.txt, or uv run), or unset ALL_PROXY and set HTTPS_PROXY=http://127.0.0.1:PORT, the "
-        "proxy's HTTP port.",
-        "SOCKS 代理（ALL_PROXY=socks5://...，Clash、V2Ray 会这样设置）需要 PySocks：重新安装一遍（pip install -r "
-        "requirements.txt，或者 uv run），或者取消 ALL_PROXY，改设 HTTPS_PROXY=http://127.0.0.1:PORT（代理的 HTTP "
-        "端口）。",
-    )

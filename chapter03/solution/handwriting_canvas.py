@@ -1,5 +1,4 @@
-"""Draw digits and watch the network trained by main.py read them; --image FILE reads an image file instead.
-The same file in startup/ and solution/: each uses the model.py beside it."""
+"""Draw digits and watch the network trained by main.py (and the model.py beside this file) read them."""
 import sys
 
 if sys.version_info < (3, 9):  # noqa: UP036 (in syntax even Python 2 reads: one line, not a traceback)
