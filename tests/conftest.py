@@ -35,7 +35,7 @@ NO_REFERENCE = (f"the reference {SOLUTION_MODEL.relative_to(REPO).as_posix()} is
                 "student edition): this test needs it")
 NOT_UTF8 = ("chapter03/startup/model.py is not saved as UTF-8 (an editor saved it as GBK?), and Python cannot read "
             "it: save it as UTF-8 (VS Code: click the encoding in the status bar, 'Save with Encoding', 'UTF-8') "
-            "and run again. model.py 不是 UTF-8 编码（编辑器存成了 GBK？），Python 读不了它：请另存为 UTF-8 "
+            "and run again. model.py 不是 UTF-8 编码（编辑器存成了 GBK？），Python 读不了它：请另存为 UTF-8"
             "（VS Code：点状态栏里的编码，选“通过编码保存”，再选 UTF-8），然后重新运行。")
 
 
@@ -141,7 +141,6 @@ def shared_mnist():
     if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the real MNIST is not at {SHARED_MNIST} (only the course's machines and CI have it)")
     return SHARED_MNIST
-
 
 
 def pytest_sessionstart(session):
