@@ -25,8 +25,8 @@ from coursekit.errors import KitError, run_command  # noqa: E402
 
 REFERENCE_MODEL = "chapter03/solution/model.py"
 REFERENCE = ["chapter03/solution/*", "coursekit/startup.py"]  # the reference, and what makes startup/ from it
-LEFT_OUT = ["chapter03/grade.py", "coursekit/grading/*", "tools/*", "benchmarks/*", ".ci/*", ".github/*",
-            "constraints-lowest.txt", "README.md", "INSTRUCTORS.md", "MAINTAINING.md"]
+LEFT_OUT = ["chapter03/grade.py", "coursekit/grading/*", "coursekit/sandbox/*", "tools/*", "benchmarks/*", ".ci/*",
+            ".github/*", "constraints-lowest.txt", "README.md", "INSTRUCTORS.md", "MAINTAINING.md"]
 PACKAGES = ("coursekit/", "chapter03/common/", "tests/")  # their modules go when nothing kept imports them
 STUDENT_FILES = ("*.md", "chapter03/startup/*.py")  # what students read: rewritten, then searched for solution/
 MIRROR_LINE = "BUILTIN_MIRRORS = [\n"  # in chapter03/common/download.py: the course's mirror goes first in it
@@ -83,8 +83,7 @@ def parse_args(argv):
     return args
 
 
-def tracked_files():
-    """The files git tracks in the repository that exist on disk (posix paths)."""
+def tracked_files():  # those that exist on disk, as posix paths
     try:
         listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as error:
@@ -92,7 +91,7 @@ def tracked_files():
     return {name for name in listed.decode("utf-8").split("\0") if name and (REPO / name).is_file()}
 
 
-def matches(name, patterns):
+def matches(name, patterns):  # fnmatch: * matches / too
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
@@ -114,9 +113,11 @@ def imported_files(name, files, top_level_only):
 def edition_files(keep_solution):
     every = tracked_files()
     kept = {name for name in every if not matches(name, LEFT_OUT + ([] if keep_solution else REFERENCE))}
-    if not keep_solution:
-        kept -= {name for name in kept if name.startswith("tests/test_") and re.search(
-            "solution", (REPO / name).read_text(encoding="utf-8"), re.I)}
+    # Tests naming the reference, or a file left out by a part of its path no file kept has ('REPO / ".ci" / "run"')
+    parts = {part for name in every - kept for part in name.split("/")} - {p for name in kept for p in name.split("/")}
+    named = re.compile("|".join([rf"[\"'/]{re.escape(part)}[\"'/]" for part in parts] + ["(?i:solution)"] * (
+        not keep_solution)))
+    kept -= {name for name in kept if name.startswith("tests/test_") and named.search((REPO / name).read_text("utf-8"))}
     python = {name for name in every if name.endswith(".py")}
     gone = True
     while gone:  # a file importing one left out goes too, and so on

@@ -57,8 +57,7 @@ class Network:
         self.layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             linear = classes["Linear"](n_in, n_out)
-            limit = math.sqrt(6.0 / (n_in + n_out))
-            linear.W.data = rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32)
+            linear.W.data = (rng.uniform(-1, 1, (n_in, n_out)) * math.sqrt(6.0 / (n_in + n_out))).astype(np.float32)
             linear.b.data = np.zeros((1, n_out), dtype=np.float32)
             self.layers += [linear, classes["Softmax" if i == len(sizes) - 2 else "Sigmoid"]()]
 
