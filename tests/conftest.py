@@ -74,17 +74,17 @@ def solved_startup(task_numbers):
     code, as a student would have written it: half-written for some tasks, finished for all."""
     if not SOLUTION_MODEL.is_file():
         pytest.skip(NO_REFERENCE)
-    solution_lines = SOLUTION_MODEL.read_text(encoding="utf-8").split("\n")
+    from coursekit.startup import BEGIN, END, HINT, HINT_CONTINUED  # the generator's markers
+
     regions, inside, in_hint = [], False, False
-    for line in solution_lines:
-        stripped = line.strip()
-        if stripped.startswith("# BEGIN SOLUTION"):
+    for line in SOLUTION_MODEL.read_text(encoding="utf-8").split("\n"):
+        if BEGIN.match(line):
             inside, in_hint = True, True
             regions.append([])
-        elif stripped == "# END SOLUTION":
+        elif END.match(line):
             inside = False
         elif inside:
-            in_hint = in_hint and (stripped.startswith("# Hint:") or re.match(r"#  +\S", stripped) is not None)
+            in_hint = in_hint and bool(HINT.match(line) or HINT_CONTINUED.match(line))
             if not in_hint:
                 regions[-1].append(line)
     lines, stubs = [], iter(regions)
