@@ -57,3 +57,17 @@ def test_the_suite_passes_on_a_students_checkout(tmp_path, tasks_done):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "startup/model.py holds your work" in result.stdout  # the skips say why (pytest -ra lists them)
     assert (copy / "chapter03" / "startup" / "model.py").read_text(encoding="utf-8") == solved_startup(tasks_done)
+
+
+@pytest.mark.skipif(bool(os.environ.get(INSIDE_A_COPY)), reason="already inside a student's checkout copy")
+def test_a_model_py_saved_as_gbk_stops_the_suite_with_what_to_do(tmp_path):
+    copy = students_checkout(tmp_path, {1, 2, 3, 4})
+    startup = copy / "chapter03" / "startup" / "model.py"
+    text = startup.read_text(encoding="utf-8").replace("import numpy as np", "import numpy as np  # 数值计算", 1)
+    startup.write_bytes(text.encode("gbk"))  # as an editor under a Chinese Windows locale may save it
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_train.py"],
+                            cwd=copy, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                            timeout=SUITE_TIMEOUT, env={**os.environ, INSIDE_A_COPY: "1"}, stdin=subprocess.DEVNULL)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "UnicodeDecodeError" not in output and "Traceback" not in output, output
+    assert "model.py is not saved as UTF-8" in output and "save it as UTF-8" in output and "另存为 UTF-8" in output
