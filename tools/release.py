@@ -40,7 +40,7 @@ REWRITES = TOOLS_REWRITES + [  # (pattern, replacement): the pointers to solutio
      ""),
     (r"one folder per tree: (`model/startup/`) and `model/solution/`", r"in \1"),
     (r" chapter03/solution/model\.py is the reference\.", ""),
-    (r"This file is the same in startup/ and solution/; each uses", "This file uses"),
+    (r"(This file is the same|The same file) in startup/ and solution/[;:,] each us(es|ing)", "It uses"),
 ]
 STUDENT_README = """\
 # 第 3 章作业 / Chapter 3: a neural network that learns, in NumPy
