@@ -6,6 +6,7 @@ text the kit generates for it (`handed_out_startup`, a copy in a temporary folde
 `@pytest.mark.handed_out_startup` (as is the fixture `startup`) and skip, saying why, when the file holds work.
 """
 
+import hashlib
 import os
 import re
 import shutil
@@ -28,21 +29,42 @@ SOLUTION_MODEL = CHAPTER / "solution" / "model.py"
 STARTUP_MODEL = CHAPTER / "startup" / "model.py"
 SHARED_MNIST = REPO.parent / "shared" / "mnist"
 
-from chapter03.common.tasks import TASKS  # noqa: E402
-from coursekit.startup import make_startup  # noqa: E402
 from coursekit.student_code import load_model_module  # noqa: E402
 
 HANDED_OUT_MARKER = "handed_out_startup"
+NO_REFERENCE = (f"the reference {SOLUTION_MODEL.relative_to(REPO).as_posix()} is not in this copy of the kit (a "
+                "student edition): this test needs it")
+NOT_UTF8 = ("chapter03/startup/model.py is not saved as UTF-8 (an editor saved it as GBK?), and Python cannot read "
+            "it: save it as UTF-8 (VS Code: click the encoding in the status bar, 'Save with Encoding', 'UTF-8') "
+            "and run again. model.py 不是 UTF-8 编码（编辑器存成了 GBK？），Python 读不了它：请另存为 UTF-8"
+            "（VS Code：点状态栏里的编码，选“通过编码保存”，再选 UTF-8），然后重新运行。")
+
+
+def recorded_digest():
+    """The SHA-256 tools/make_startup.py recorded of the file it generated (chapter03/startup/.model.py.sha256)."""
+    try:
+        return STARTUP_MODEL.with_name(".model.py.sha256").read_text(encoding="utf-8").split()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return None
 
 
 def handed_out_text():
-    """The text of startup/model.py as handed out to students: what tools/make_startup.py generates."""
-    return make_startup(SOLUTION_MODEL.read_text(encoding="utf-8"), TASKS)
+    """The text of startup/model.py as handed out to students: what tools/make_startup.py generates from the
+    reference; without the reference (a student edition), the file on disk while it is as handed out."""
+    if SOLUTION_MODEL.is_file():
+        from chapter03.common.tasks import TASKS
+        from coursekit.startup import make_startup  # the generator, which a student edition leaves out
+        return make_startup(SOLUTION_MODEL.read_text(encoding="utf-8"), TASKS)
+    why = startup_holds_work()
+    if why:
+        pytest.skip(f"{NO_REFERENCE}, or {STARTUP_MODEL.name} as handed out, and {why}")
+    return STARTUP_MODEL.read_text(encoding="utf-8")
 
 
 def startup_holds_work():
     """Why the startup file on disk is not the file as handed out (a student's work in it), or '' when it is."""
-    if STARTUP_MODEL.read_text(encoding="utf-8") == handed_out_text():
+    text = STARTUP_MODEL.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() == recorded_digest():
         return ""
     return ("chapter03/startup/model.py holds your work (it is no longer the file as handed out): this test checks "
             "the file as handed out, so it is skipped")
@@ -51,17 +73,19 @@ def startup_holds_work():
 def solved_startup(task_numbers):
     """The handed-out startup text with the stubs of the tasks numbered in task_numbers replaced by the solution's
     code, as a student would have written it: half-written for some tasks, finished for all."""
-    solution_lines = SOLUTION_MODEL.read_text(encoding="utf-8").split("\n")
+    if not SOLUTION_MODEL.is_file():
+        pytest.skip(NO_REFERENCE)
+    from coursekit.startup import BEGIN, END, HINT, HINT_CONTINUED  # the generator's markers
+
     regions, inside, in_hint = [], False, False
-    for line in solution_lines:
-        stripped = line.strip()
-        if stripped.startswith("# BEGIN SOLUTION"):
+    for line in SOLUTION_MODEL.read_text(encoding="utf-8").split("\n"):
+        if BEGIN.match(line):
             inside, in_hint = True, True
             regions.append([])
-        elif stripped == "# END SOLUTION":
+        elif END.match(line):
             inside = False
         elif inside:
-            in_hint = in_hint and (stripped.startswith("# Hint:") or re.match(r"#  +\S", stripped) is not None)
+            in_hint = in_hint and bool(HINT.match(line) or HINT_CONTINUED.match(line))
             if not in_hint:
                 regions[-1].append(line)
     lines, stubs = [], iter(regions)
@@ -106,6 +130,8 @@ def pytest_runtest_setup(item):
 @pytest.fixture(scope="session")
 def solution():
     """The reference model.py, imported as a module."""
+    if not SOLUTION_MODEL.is_file():
+        pytest.skip(NO_REFERENCE)
     return load_model_module(SOLUTION_MODEL)
 
 
@@ -135,3 +161,17 @@ def shared_mnist():
     if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the real MNIST is not at {SHARED_MNIST} (only the course's machines and CI have it)")
     return SHARED_MNIST
+
+
+def pytest_sessionstart(session):
+    """A model.py an editor saved as GBK (Chinese comments): Python runs it while the other bytes are in comments
+    only, and the suite does too (tests of the file as handed out skip); where Python cannot, one line says what to do
+    rather than an error in every test that reads it."""
+    source = STARTUP_MODEL.read_bytes()
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            compile(source, str(STARTUP_MODEL), "exec")
+        except SyntaxError:
+            pytest.exit(NOT_UTF8, returncode=1)
