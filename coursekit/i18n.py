@@ -34,15 +34,13 @@ def set_language(lang):
 
 @contextlib.contextmanager
 def speaking(lang):
-    """Speak lang ('en' or 'zh') inside the block (None: keep the current language), then the language of before."""
-    global _current
-    if lang not in (None, *LANGUAGES):
-        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
-    before, _current = _current, lang or _current
+    """Speak lang inside the block (None: keep the current language), then the language of before."""
+    before = _current
+    set_language(lang or before)
     try:
         yield
     finally:
-        _current = before
+        set_language(before)
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX: the first one set decides
@@ -70,7 +68,7 @@ def locale_language(environ=None, windows_ui_language=None):
 
 
 def _language_of(locale_name):
-    """'zh' for zh, zh_CN.UTF-8, zh_TW, zh-Hans...; 'en' for anything else."""
+    """'zh' for zh, zh_CN.UTF-8, zh_TW, zh-Hans...; else 'en'."""
     return "zh" if locale_name.lower().replace("-", "_").split("_")[0].split(".")[0] == "zh" else "en"
 
 
@@ -83,10 +81,10 @@ def _windows_ui_language():
         return None
 
 
-def can_show_chinese(encoding):
-    """True when text in Chinese can be written in this encoding (utf-8, gbk, cp936 can; cp1252, ascii cannot)."""
+def can_show(encoding, text="检查通过：中文。"):
+    """True when text can be written in this encoding (Chinese: utf-8, gbk, cp936 can; cp1252, ascii cannot)."""
     try:
-        "检查通过：中文。".encode(encoding or "ascii")
+        text.encode(encoding or "ascii")
     except (UnicodeEncodeError, LookupError):
         return False
     return True
@@ -96,13 +94,11 @@ def choose_language(requested=None, encoding=None, environ=None, windows_ui_lang
     """(language, note) for a run: requested ('zh', 'en' or None: the locale's), unless Chinese is asked for and
     the console's encoding cannot show it: then English, and note says so in one line (else note is '')."""
     lang = requested or locale_language(environ, windows_ui_language)
-    if lang == "zh" and encoding is not None and not can_show_chinese(encoding):
+    if lang == "zh" and encoding is not None and not can_show(encoding):
         return "en", (f"(This console ({encoding}) cannot show Chinese: the report is in English. A UTF-8 console, "
                       f"e.g. Windows Terminal, shows it in Chinese.)")
     return lang, ""
 
 
 def console_encoding(stream=None):
-    """The encoding text written to stream (default: sys.stdout) is encoded with."""
-    stream = sys.stdout if stream is None else stream
-    return getattr(stream, "encoding", None) or "utf-8"
+    return getattr(sys.stdout if stream is None else stream, "encoding", None) or "utf-8"
