@@ -180,10 +180,8 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
                                             frames[-1].lineno if frames else None))
         return todo or result(NOT_RUN, say(f"{call} is not written yet.", f"{call} 还没写。"), blocked_by=call)
     text = explain_exception(error, model_file)
-    step = transcript.last_call()
-    arrays = transcript.call_arrays(step) if step is not None and step.kind == "call" else []
     own = check.explain_error(error, call) if check.explain_error else ""
-    diagnosis = own or diagnose_exception(error, call, arrays, check.sizes)
+    diagnosis = own or diagnose_exception(error, call, transcript.call_arrays(), check.sizes)
     if diagnosis:
         text += "\n" + diagnosis
     if tested and (check.blames_exceptions or call is None):
