@@ -126,12 +126,16 @@ def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(
     return checks
 
 
-def one_pass(cls, layer, make_inputs, parameters):
-    """One forward and backward on fresh copies of the inputs: {what: a float64 copy} of each gradient."""
+def forward_backward(layer, make_inputs):
+    """Backward's result, after forward, on fresh copies of the inputs."""
     args, dout = make_inputs()
     layer.forward(*(a.copy() for a in args))
-    grads = {gradient_of(cls):
-             layer.backward(dout.copy()) if dout is not None else layer.backward()}
+    return layer.backward(dout.copy()) if dout is not None else layer.backward()
+
+
+def one_pass(cls, layer, make_inputs, parameters):
+    """{what: a float64 copy} of each gradient of one forward and backward."""
+    grads = {gradient_of(cls): forward_backward(layer, make_inputs)}
     grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
     return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}
 
@@ -139,12 +143,12 @@ def one_pass(cls, layer, make_inputs, parameters):
 def twice(cls, layer, make_inputs, parameters):
     first, second = one_pass(cls, layer, make_inputs, parameters), one_pass(cls, layer, make_inputs, parameters)
     for what, value in second.items():
-        if what not in first or value.shape != first[what].shape or np.allclose(value, first[what], rtol=1e-6,
-                                                                                atol=1e-9):
+        before = first.get(what)
+        if before is None or value.shape != before.shape or np.allclose(value, before, rtol=1e-6, atol=1e-9):
             continue
-        tolerance = 1e-6 * max(1.0, float(np.max(np.abs(first[what]))))
-        shown = "\n" + show(first[what], label("first")) + "\n" + show(value, label("second"))
-        if np.any(first[what]) and np.allclose(value, 2 * first[what], rtol=1e-6, atol=1e-9):
+        tolerance = 1e-6 * max(1.0, float(np.max(np.abs(before))))
+        shown = "\n" + show(before, label("first")) + "\n" + show(value, label("second"))
+        if np.any(before) and np.allclose(value, 2 * before, rtol=1e-6, atol=1e-9):
             raise CheckFailed(
                 say(f"{what} doubled on the second forward and backward with the same inputs: backward adds to it "
                     f"(+=) where it should assign it (=).",
@@ -153,21 +157,19 @@ def twice(cls, layer, make_inputs, parameters):
                 say("Each backward replaces the gradients: there is no zero_grad() here, the optimizer uses each "
                     "gradient once. Write self.W.grad = ..., not +=.",
                     "每次 backward 都直接覆盖梯度：这里没有 zero_grad()，优化器每个梯度只用一次。写 "
-                    "self.W.grad = ...，不要写 +=。"), got=value, expected=first[what], tolerance=tolerance)
+                    "self.W.grad = ...，不要写 +=。"), got=value, expected=before, tolerance=tolerance)
         raise CheckFailed(
             say(f"{what} changed between two forward-and-backward passes on the same inputs: something kept from "
                 f"one call changes the next.",
                 f"用同样的输入做两次 forward 和 backward，{what} 却不一样：上一次调用留下的东西影响了下一次。") + shown,
             say("backward should depend only on grad_output and on what forward kept from its input.",
                 "backward 的结果应该只取决于 grad_output 和 forward 从输入存下来的东西。"),
-            got=value, expected=first[what], tolerance=tolerance)
+            got=value, expected=before, tolerance=tolerance)
 
 
 def parameters_kept(cls, layer, make_inputs, parameters):
     before = {name: np.array(getattr(layer, name).data, dtype=np.float64) for name in parameters}
-    args, dout = make_inputs()
-    layer.forward(*(a.copy() for a in args))
-    layer.backward(dout.copy()) if dout is not None else layer.backward()
+    forward_backward(layer, make_inputs)
     for name in parameters:
         after = np.array(getattr(layer, name).data, dtype=np.float64)
         if np.allclose(after, before[name], rtol=0, atol=1e-12):

@@ -102,11 +102,10 @@ def format_report(results, tasks, encoding=None, lang=None, explain_command=None
 
 
 def check_list(results, tasks, marks):
-    kinds = {task.cls: task.kind for task in tasks}
-    lines = []
+    examples, lines = {task.cls for task in tasks if task.kind == EXAMPLE}, []
+    example = say(" (the worked example, already complete)", "（示例，已经写好）")
     for cls in dict.fromkeys(r.cls for r in results):
-        example = say(" (the worked example, already complete)", "（示例，已经写好）")
-        lines.append(cls + (example if kinds.get(cls) == EXAMPLE else ""))
+        lines.append(cls + (example if cls in examples else ""))
         for r in (r for r in results if r.cls == cls):
             shown = status(r.status)
             line = f"  {marks[r.status]} {shown}{' ' * (7 - width(shown))}  {title(r.name)}"
@@ -148,9 +147,7 @@ def failures_of(results, reread_text, explain_command):
 
 def summary(results, tasks):
     """The last lines: what is left (the methods to write, task by task), what to do next, 'N/M checks passed'."""
-    passed = sum(r.status == "pass" for r in results)
-    todo = sum(r.status == "TODO" for r in results)
-    blocked = sum(r.status == "not run" for r in results)
+    passed, todo, blocked = (sum(r.status == status for r in results) for status in ("pass", "TODO", "not run"))
     last = say(f"{passed}/{len(results)} checks passed", f"通过 {passed}/{len(results)} 项检查")
     if passed == len(results):
         return [say("Every check passed: your layers agree with the math. Time to train.",
@@ -172,12 +169,9 @@ def to_write(results, tasks):
         if not methods:
             continue
         names = ", ".join(f"{task.cls}.{m}" for m in methods)
-        if task.number is None:
-            lines.append(f"  {names}")
-        else:
-            where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
-            lines.append(say(f"  Task {task.number}: {names}", f"  任务 {task.number}：{names.replace(', ', '、')}")
-                         + where)
+        where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
+        task_names = say(f"  Task {task.number}: {names}", f"  任务 {task.number}：{names.replace(', ', '、')}")
+        lines.append(f"  {names}" if task.number is None else task_names + where)
     return lines
 
 

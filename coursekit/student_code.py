@@ -41,11 +41,8 @@ def student_frames(exc, model_file):
 
 
 def explain_exception(exc, model_file):
-    """One line: the exception's type and message, and the line of model_file where it was raised.
-
-    >>> explain_exception(ValueError("shapes (2,3) and (2,3) not aligned"), "model.py")   # doctest: +SKIP
-    'ValueError: shapes (2,3) and (2,3) not aligned (model.py, line 42, in backward: return x @ self.W.data)'
-    """
+    """'ValueError: message (model.py, line 42, in backward: return x @ self.W.data)': the exception, and the line
+    of model_file where it was raised."""
     text = describe_exception(exc)
     frames = student_frames(exc, model_file)
     if frames:
@@ -66,8 +63,7 @@ def describe_exception(exc):
 
 
 def student_exit_message(exc):
-    """For a SystemExit raised by exit() or sys.exit() in a model.py imported by load_model_module: the message
-    that names its line. None when no model.py raised it (the kit's own exit, or Python's)."""
+    """For a SystemExit raised by exit() in a model.py imported here: the message naming its line; else None."""
     for model_file in sorted(LOADED_FILES):
         if raised_in(exc, model_file):
             return f"{model_file.name} stopped the program: {explain_exception(exc, model_file)}"

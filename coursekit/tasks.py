@@ -22,13 +22,11 @@ class Task:
     handout: str = ""
     kind: str = TASK
 
-    def where(self, method):
-        """What a stub says: 'Task 3: Softmax.backward, see chapter03/README.md section 3'."""
+    def where(self, method):  # what a stub says
         return f"Task {self.number}: {self.cls}.{method}, see {self.handout} section {self.section}"
 
 
 def student_tasks(tasks):
-    """The rows students write, in task order."""
     return sorted((t for t in tasks if t.kind == TASK), key=lambda t: t.number)
 
 
@@ -38,7 +36,7 @@ def stubs(tasks):
 
 
 def table_problems(tasks, checks):
-    """What makes the table and the checks disagree, in plain words ([] when they agree)."""
+    """What makes the table and the checks disagree ([] when they agree)."""
     problems = []
     classes = [task.cls for task in tasks]
     if len(set(classes)) != len(classes):
