@@ -61,7 +61,9 @@ def locale_language(environ=None, windows_ui_language=None):
     if posix:
         return _language_of(posix)
     if windows_ui_language is None and sys.platform == "win32":
-        windows_ui_language = _windows_ui_language()
+        import ctypes  # (no windll: a test that only says it is Windows)
+
+        windows_ui_language = getattr(ctypes, "windll", None) and ctypes.windll.kernel32.GetUserDefaultUILanguage()
     if windows_ui_language is not None and windows_ui_language & 0x3FF == WINDOWS_CHINESE:
         return "zh"
     return "en"
@@ -70,15 +72,6 @@ def locale_language(environ=None, windows_ui_language=None):
 def _language_of(locale_name):
     """'zh' for zh, zh_CN.UTF-8, zh_TW, zh-Hans...; else 'en'."""
     return "zh" if locale_name.lower().replace("-", "_").split("_")[0].split(".")[0] == "zh" else "en"
-
-
-def _windows_ui_language():
-    try:
-        import ctypes
-
-        return ctypes.windll.kernel32.GetUserDefaultUILanguage()
-    except (ImportError, AttributeError, OSError):  # not Windows after all, or no kernel32: no answer
-        return None
 
 
 def can_show(encoding, text="检查通过：中文。"):

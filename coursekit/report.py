@@ -162,9 +162,7 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
     if warned:
         warned = sentences(warned, say("The values are right, but a number overflowed or was divided by zero on the "
                                        "way.", "结果是对的，但计算过程中有数溢出或者除以了 0。"))
-    if warned or NOTES:
-        return result(PASS, hint=sentences(*NOTES, warned, reread_text)), transcript, None
-    return result(PASS), transcript, None
+    return result(PASS, hint=sentences(*NOTES, warned, reread_text) if warned or NOTES else ""), transcript, None
 
 
 def judge_exception(error, check, transcript, model_file, result, todo, reread_text):
@@ -192,15 +190,9 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
 def numpy_warnings(caught, model_file):
     """The RuntimeWarnings NumPy gave during a check (overflow, division by zero...), in one line, or ''."""
     model_file = Path(model_file).resolve()
-    seen = []
-    for w in caught:
-        if not issubclass(w.category, RuntimeWarning):
-            continue
-        where = (say(f" ({model_file.name}, line {w.lineno})", f"（{model_file.name} 第 {w.lineno} 行）")
-                 if Path(w.filename).resolve() == model_file else "")
-        text = f"{numpy_warning_text(str(w.message))}{where}"
-        if text not in seen:
-            seen.append(text)
+    seen = list(dict.fromkeys(numpy_warning_text(str(w.message)) + (
+        say(f" ({model_file.name}, line {w.lineno})", f"（{model_file.name} 第 {w.lineno} 行）")
+        if Path(w.filename).resolve() == model_file else "") for w in caught if issubclass(w.category, RuntimeWarning)))
     return say(f"NumPy warned: {'; '.join(seen)}.", f"NumPy 警告：{'；'.join(seen)}。") if seen else ""
 
 
