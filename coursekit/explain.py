@@ -62,11 +62,7 @@ def values(ended):
                  f"最大的那个（至少乘以 1）。")]
     if not isinstance(ended, CheckFailed) or ended.expected is None or ended.got is None:
         return lines
-    expected = np.asarray(ended.expected, dtype=np.float64)
-    try:
-        got = np.asarray(ended.got, dtype=np.float64)
-    except (TypeError, ValueError):
-        return lines
+    expected, got = np.asarray(ended.expected, dtype=np.float64), np.asarray(ended.got, dtype=np.float64)
     lines += [show(expected, label("expected")), show(got, label("got"))]
     if got.shape == expected.shape and ended.tolerance is not None:
         errors = np.abs(got - expected)

@@ -61,15 +61,11 @@ def marker(number, line, region, numbered, function_name, method_name, output, s
         if region:
             raise MarkerError(f"line {number}: BEGIN SOLUTION inside the region opened at line {region['line']} "
                               f"(is an END SOLUTION missing?)")
-        if function_name is None:
-            raise MarkerError(f"line {number}: a solution region must be inside a function or method")
         task = numbered.get(begin["task"])
-        if task is None:
-            raise MarkerError(f"line {number}: Task {begin['task']} is not in the task table "
-                              f"(tasks: {', '.join(numbered) or 'none'})")
-        if function_name != f"{task.cls}.{method_name}" or method_name not in task.methods:
-            raise MarkerError(f"line {number}: Task {task.number} is {task.cls} ({', '.join(task.methods)}) in the "
-                              f"task table, but this region is in {function_name}")
+        if task is None or function_name != f"{task.cls}.{method_name}" or method_name not in task.methods:
+            table = "; ".join(f"Task {t.number}: {t.cls} ({', '.join(t.methods)})" for t in numbered.values())
+            raise MarkerError(f"line {number}: this region of Task {begin['task']} is in "
+                              f"{function_name or 'no function'}, no method of that task in the task table ({table})")
         return {"line": number, "indent": begin["indent"], "task": task, "method": method_name, "hint_open": True}
     if not end:
         raise MarkerError(f"line {number}: a marker must read exactly '# BEGIN SOLUTION Task N' or "
