@@ -214,31 +214,25 @@ def scale_factor(got, expected):
 
 def explain_factor(c, sizes=()):
     """What got = c * expected suggests, naming the sizes (N, M...) a factor may be about."""
-    text = say(f"got = expected x {c:.4g}", f"实际 = 期望 × {c:.4g}")
-    if np.isclose(c, -1.0):
-        return text + say(": the sign is wrong.", "：符号反了。")
+    reasons = [(-1.0, say(": the sign is wrong.", "：符号反了。"))]
     for size in sizes:
-        where = say(f"where {size.letter} = {size.value} is {size.meaning()}",
-                    f"其中 {size.letter} = {size.value} 是{size.meaning()}")
-        if np.isclose(c, 1.0 / size.value):
-            return text + say(f" = 1/{size.letter}, {where}: an extra division by {size.letter}.",
-                              f" = 1/{size.letter}，{where}：多除了一个 {size.letter}。")
-        if np.isclose(c, float(size.value)):
-            return text + say(f" = {size.letter}, {where}: a missing division by {size.letter}.",
-                              f" = {size.letter}，{where}：少除了一个 {size.letter}。")
-        if np.isclose(c, -1.0 / size.value) or np.isclose(c, -float(size.value)):
-            return text + say(f": the sign is wrong, and a factor {size.letter} = {size.value} ({size.meaning()}).",
-                              f"：符号反了，还差一个因子 {size.letter} = {size.value}（{size.meaning()}）。")
-    for used in sizes:  # got = S / used where S / wanted is expected: c = wanted / used
-        for wanted in sizes:
-            if used.letter != wanted.letter and np.isclose(c, wanted.value / used.value):
-                return text + say(f" = {wanted.letter}/{used.letter}: divided by {used.letter} = {used.value} "
-                                  f"({used.meaning()}) instead of {wanted.letter} = {wanted.value} "
-                                  f"({wanted.meaning()}).",
-                                  f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}"
-                                  f"（{used.meaning()}），应该除以 {wanted.letter} = {wanted.value}"
-                                  f"（{wanted.meaning()}）。")
-    return text + say(".", "。")
+        letter, value, where = size.letter, size.value, say(f"where {size.letter} = {size.value} is {size.meaning()}",
+                                                            f"其中 {size.letter} = {size.value} 是{size.meaning()}")
+        signed = say(f": the sign is wrong, and a factor {letter} = {value} ({size.meaning()}).",
+                     f"：符号反了，还差一个因子 {letter} = {value}（{size.meaning()}）。")
+        reasons += [(1.0 / value, say(f" = 1/{letter}, {where}: an extra division by {letter}.",
+                                      f" = 1/{letter}，{where}：多除了一个 {letter}。")),
+                    (float(value), say(f" = {letter}, {where}: a missing division by {letter}.",
+                                       f" = {letter}，{where}：少除了一个 {letter}。")),
+                    (-1.0 / value, signed), (-float(value), signed)]
+    reasons += [(wanted.value / used.value,  # got = S / used where S / wanted is expected
+                 say(f" = {wanted.letter}/{used.letter}: divided by {used.letter} = {used.value} ({used.meaning()}) "
+                     f"instead of {wanted.letter} = {wanted.value} ({wanted.meaning()}).",
+                     f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}（{used.meaning()}），"
+                     f"应该除以 {wanted.letter} = {wanted.value}（{wanted.meaning()}）。"))
+                for used in sizes for wanted in sizes if used.letter != wanted.letter]
+    reason = next((text for value, text in reasons if np.isclose(c, value)), say(".", "。"))
+    return say(f"got = expected x {c:.4g}", f"实际 = 期望 × {c:.4g}") + reason
 
 
 def require_close(got, expected, what, sizes=(), mistakes=(), not_finite=""):

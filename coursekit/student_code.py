@@ -43,7 +43,11 @@ def student_frames(exc, model_file):
 def explain_exception(exc, model_file):
     """'ValueError: message (model.py, line 42, in backward: return x @ self.W.data)': the exception, and the line
     of model_file where it was raised."""
-    text = describe_exception(exc)
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):  # exit() or sys.exit(): say what that call does
+        called = "exit()" if exc.code is None else f"exit({exc.code!r})"
+        text = say(f"SystemExit: {called} was called, which ends the whole program; a layer must return or raise "
+                   f"instead", f"SystemExit：调用了 {called}，它会结束整个程序；层应该返回结果或者抛出异常")
     frames = student_frames(exc, model_file)
     if frames:
         where, name = frames[-1], Path(model_file).name  # the innermost line of the student's file
@@ -51,15 +55,6 @@ def explain_exception(exc, model_file):
         text += say(f" ({name}, line {where.lineno}, in {where.name}: {code})",
                     f"（{name} 第 {where.lineno} 行，{where.name} 中：{code}）")
     return text
-
-
-def describe_exception(exc):
-    """'ValueError: message'; for the SystemExit of an exit() or sys.exit() call, what that call would do."""
-    if isinstance(exc, SystemExit):
-        called = "exit()" if exc.code is None else f"exit({exc.code!r})"
-        return say(f"SystemExit: {called} was called, which ends the whole program; a layer must return or raise "
-                   f"instead", f"SystemExit：调用了 {called}，它会结束整个程序；层应该返回结果或者抛出异常")
-    return f"{type(exc).__name__}: {exc}"
 
 
 def student_exit_message(exc):

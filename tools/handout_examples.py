@@ -161,18 +161,16 @@ def run(check):
     if check and stale:
         print(f"handout_examples: {' and '.join(shown_path(path) for path in stale)} quote(s) what the kit no longer "
               f"prints (above). Regenerate with `python tools/handout_examples.py`.", file=sys.stderr)
-        return 1
-    if not stale:
+    elif not stale:
         print("The handouts quote what the kit prints.")
-    return 0
+    return int(check and bool(stale))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Regenerate the check reports and stub messages the handouts quote.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when a handout differs from what the kit prints")
-    args = parser.parse_args(argv)
-    return run_command(run, args.check)
+    return run_command(run, parser.parse_args(argv).check)
 
 
 if __name__ == "__main__":

@@ -57,11 +57,9 @@ def expected_text(solution, chapter):
         raise KitError(f"make_startup: no task table in {shown_path(chapter)}/common/tasks.py ({exc}).") from None
     try:
         return make_startup(solution.read_text(encoding="utf-8"), tasks)
-    except OSError as exc:
-        raise KitError(f"make_startup: cannot read {shown_path(solution)}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise KitError(f"make_startup: {shown_path(solution)} is not UTF-8 text ({exc.reason} at byte {exc.start}). "
-                       f"Nothing was written.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KitError(f"make_startup: cannot read {shown_path(solution)} as UTF-8 text "
+                       f"({getattr(exc, 'strerror', None) or exc}). Nothing was written.") from None
     except MarkerError as exc:
         raise KitError(f"make_startup: {shown_path(solution)}, {exc}. Nothing was written.") from None
 
@@ -76,10 +74,9 @@ def digest(text):
 
 def recorded_digest(startup):
     try:
-        fields = record_path(startup).read_text(encoding="utf-8").split()
+        return (record_path(startup).read_text(encoding="utf-8").split() or [None])[0]
     except (OSError, UnicodeDecodeError):
         return None
-    return fields[0] if fields else None
 
 
 def read_text(path):
