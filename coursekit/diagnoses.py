@@ -39,10 +39,7 @@ def broadcast(error, message, call):
     match = re.search(r"broadcast together with (?:remapped )?shapes (.*)", message)
     if not isinstance(error, ValueError) or not match or "indexing" in message:
         return ""
-    text = match.group(1)
-    shapes = parse_shapes(text)
-    if "->" in text:  # '[original->remapped]: (3,5)->(3,5) (3,)->(3,)': the originals
-        shapes = shapes[0::2]
+    shapes = parse_shapes(match.group(1))[::2 if "->" in match.group(1) else 1]  # '(3,5)->(3,5) (3,)->(3,)': originals
     shapes = list(dict.fromkeys(shapes))
     if len(shapes) < 2:
         return ""
@@ -50,8 +47,8 @@ def broadcast(error, message, call):
     shown = say(f"{a} and {b}", f"{a} 和 {b}")
     line = say(f"NumPy cannot combine arrays of shapes {shown}: it lines shapes up from the last axis, and each "
                f"pair of sizes must be equal or 1.",
-               f"NumPy 没法把形状为 {shown} 的数组放在一起算：广播从最后一个轴开始对齐，每一对长度必须相等或者有一个是 "
-               "1。")
+               f"NumPy 没法把形状为 {shown} 的数组放在一起算：广播从最后一个轴开始对齐，每一对长度必须相等或者有一个"
+               "是 1。")
     full, reduced = (a, b) if len(a) > len(b) else (b, a)
     if len(full) == len(reduced) + 1 and full[:-1] == reduced:
         kept = (*reduced, 1)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import gradcheck
 from .gradcheck import CheckFailed, label, show, show_mask
-from .i18n import language, say, speaking
+from .i18n import say, speaking
 from .report import PASS, attempt, run_checks, unwritten_methods
 from .report_text import chinese_typography, indent, status, title
 from .transcript import ArrayNames, Ref, keyed_arguments
@@ -50,8 +50,7 @@ def explain_check(module, model_file, checks, tasks, check, lang=None):
         elif not check.replay:
             lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
                               "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
-        text = "\n".join(lines)
-        return chinese_typography(text) if language() == "zh" else text, result.status == PASS
+        return chinese_typography("\n".join(lines)), result.status == PASS
 
 
 def values(ended):

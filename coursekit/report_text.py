@@ -40,8 +40,8 @@ def status(name):
 
 
 def chinese_typography(text):
-    """No space between two Chinese characters or full-width punctuation ('返回的梯度 应该' -> '返回的梯度应该')."""
-    return STRAY_SPACE.sub("", text)
+    """In Chinese, no space between two Chinese characters or full-width punctuation ('梯度 应该' -> '梯度应该')."""
+    return STRAY_SPACE.sub("", text) if language() == "zh" else text
 
 
 def indent(text, prefix="    "):
@@ -87,16 +87,14 @@ def format_report(results, tasks, encoding=None, lang=None, explain_command=None
         lines = note + check_list(results, tasks, marks)
         rows = {task.cls: task for task in tasks}
         for cls in dict.fromkeys(r.cls for r in results):
-            again = reread(rows[cls], tasks) if cls in rows else ""
-            block = failures_of([r for r in results if r.cls == cls], again, explain_command)
+            block = failures_of([r for r in results if r.cls == cls], reread(rows[cls], tasks) if cls in rows else "",
+                                explain_command)
             lines += [""] + block if block else []
         for result in results:
             if result.status == "pass" and result.hint:
                 lines += ["", say(f"{result.name}: passed, with a note", f"{title(result.name)}：通过，但有提示"),
                           indent(result.hint)]
-        lines += [""] + summary(results, tasks)
-        report = "\n".join(lines)
-        report = chinese_typography(report) if language() == "zh" else report
+        report = chinese_typography("\n".join([*lines, "", *summary(results, tasks)]))
     # The student's own text (an exception message, a line of code) may hold characters the console cannot print.
     return report.encode(encoding, errors="replace").decode(encoding)
 
