@@ -98,9 +98,8 @@ def label(name):
 
 def gradient_of(cls, name=""):
     """'dx, the gradient returned by Softmax.backward' (name 'dx'), or without a name."""
-    if name:
-        return say(f"{name}, the gradient returned by {cls}.backward", f"{name}（{cls}.backward 返回的梯度）")
-    return say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
+    text = say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
+    return say(f"{name}, {text}", f"{name}（{text}）") if name else text
 
 
 def show(array, prefix):

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+TOOL = "python tools/make_startup.py"
 sys.path.insert(0, str(REPO))  # `import coursekit` and the chapter's package
 
 from coursekit.errors import KitError, run_command  # noqa: E402
@@ -138,17 +139,14 @@ def check(solution, startup, chapter):
     line = next((n for n, (a, b) in enumerate(zip((current or "").split("\n"), expected.split("\n")), 1) if a != b),
                 None)
     if current == expected:
-        why = (f"its record {shown_path(record_path(startup))} is missing or stale; "
-               f"`python tools/make_startup.py` writes it (and nothing else)")
+        why = f"its record {shown_path(record_path(startup))} is missing or stale; `{TOOL}` writes it (only)"
     elif current is None:
-        why = "it is missing; `python tools/make_startup.py` writes it"
+        why = f"it is missing; `{TOOL}` writes it"
     elif changed_since_generated(startup, current):
         why = (f"it differs from it at line {line} and was changed after it was generated (a student's work, on a "
-               f"student's checkout); change it through the solution file only, then regenerate it (make_startup.py "
-               f"will not overwrite it without --force)")
+               f"student's checkout); change the solution file only, then regenerate it (not without --force)")
     else:
-        why = (f"it differs from it at line {line}: the solution file changed since; regenerate it with "
-               f"`python tools/make_startup.py`")
+        why = f"it differs from it at line {line}: the solution file changed since; regenerate it with `{TOOL}`"
     print(f"make_startup: {shown_path(startup)} is out of date: it should be generated from {shown_path(solution)} "
           f"but {why}.", file=sys.stderr)
     return 1

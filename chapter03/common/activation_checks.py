@@ -71,8 +71,7 @@ def sigmoid_stability(module):
                       say("exp() of a large number is inf, and inf / inf is NaN. The handout gives a form of the "
                           "sigmoid that never overflows.",
                           "很大的数的 exp() 是 inf，而 inf / inf 是 NaN。讲义里给了一个永远不会溢出的 Sigmoid 写法。"))
-        grad = require_array(layer.backward(np.ones_like(x)), x.shape,
-                             gradient_of("Sigmoid"))
+        grad = require_array(layer.backward(np.ones_like(x)), x.shape, gradient_of("Sigmoid"))
         require_close(grad, np.array([[0.0, 0.0, 0.25, 0.0, 0.0]]), f"Sigmoid.backward(1), x = {x.ravel().tolist()}")
 
 
