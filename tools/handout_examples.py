@@ -102,9 +102,7 @@ def abridged_list(lines):
 
 def shorten(line):
     match = LONG_EXCEPTION.match(line)
-    if len(line) <= LONG_LINE or not match:
-        return line
-    return f"{match['head']} ...{match['where']}"
+    return f"{match['head']} ...{match['where']}" if match and len(line) > LONG_LINE else line
 
 
 def quoted_lines(name, report):
