@@ -121,6 +121,11 @@ def quoted_lines(name, report):
     return [shorten(line) for line in explanation]
 
 
+def stub_messages():
+    """{'Softmax.backward': 'Task 3: Softmax.backward, see ... section 3', ...}"""
+    return {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(STARTUP.read_text("utf-8"))}
+
+
 def regenerate(text, lang, reports):
     """text with every quoted report and stub message as the kit prints them now (reports: a cache by name)."""
 
@@ -130,7 +135,7 @@ def regenerate(text, lang, reports):
             reports[(name, lang)] = "\n".join(quoted_lines(name, report_for(name, lang)))
         return f"{match['open']}```\n{reports[(name, lang)]}\n```\n{match['close']}"
 
-    messages = {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(STARTUP.read_text("utf-8"))}
+    messages = stub_messages()
 
     def stub(match):
         if match["where"] not in messages:
