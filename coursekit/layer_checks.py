@@ -192,14 +192,12 @@ def parameters_kept(cls, layer, make_inputs, parameters):
 
 def inputs_kept(cls, layer, make_inputs, input_names, kept_by):
     args, dout = make_inputs()
-    saved = [a.copy() for a in args]
+    arrays = [*zip(input_names, args), *([("grad_output", dout)] if dout is not None else [])]
+    saved = [a.copy() for _, a in arrays]
     layer.forward(*args)  # the arrays themselves: in this process, a write into them shows in ours
-    written = [(name, a, s) for name, a, s in zip(input_names, args, saved) if not np.array_equal(a, s)]
     if dout is not None:
-        saved_dout = dout.copy()
         layer.backward(dout)
-        if not np.array_equal(dout, saved_dout):
-            written.append(("grad_output", dout, saved_dout))
+    written = [(name, a, s) for (name, a), s in zip(arrays, saved) if not np.array_equal(a, s)]
     for name, after, before in written:
         if name in kept_by and np.max(np.abs(after - before)) > ROUNDING * max(1.0, float(np.max(np.abs(before)))):
             raise CheckFailed(

@@ -1,7 +1,5 @@
-"""The checks of chapter 3's element-wise and row-wise activations, Sigmoid and Softmax (chapter03/common/checks.py
-gathers every check of the chapter): their references in float64, the mistakes students make with them, named when
-a result matches one, and the inputs that break a careless implementation (stability).
-"""
+"""The checks of Sigmoid and Softmax (checks.py gathers the chapter's): their references in float64, the mistakes
+students make with them, named when a result matches one, and the inputs that break a careless implementation."""
 
 import numpy as np
 

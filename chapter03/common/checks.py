@@ -1,7 +1,6 @@
-"""The checks of chapter 3's Linear, ReLU, CrossEntropyLoss and MLP (Sigmoid and Softmax: activation_checks.py):
-values against the formula, gradients against float64 central differences of our own references (never model.py),
-shapes and dtypes, stability, state across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem.
-"""
+"""The checks of chapter 3 (Sigmoid and Softmax: activation_checks.py): values against the formula, gradients
+against float64 central differences of our own references (never model.py), shapes and dtypes, stability, state
+across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem."""
 
 import numpy as np
 
