@@ -245,23 +245,22 @@ def require_close(got, expected, what, sizes=(), mistakes=(), not_finite=""):
     def failed(lines, hint=""):
         return CheckFailed("\n".join(lines), hint, got=source, expected=expected, tolerance=tolerance)
 
+    small = expected.size <= SMALL_ARRAY
+    shown = [show(expected, label("expected")), show(got, label("got"))] if small else []
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        lines = [show(expected, label("expected")), show(got, label("got"))] if got.size <= SMALL_ARRAY else []
         raise failed([say(f"{what} contains {got[bad]} (at index {bad}), where {expected[bad]:.6g} was expected.",
-                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。"), *lines],
+                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。"), *shown],
                      not_finite)
     errors = np.abs(got - expected)
     if np.max(errors) <= tolerance:
         return
-    lines = [summary(what, got, expected, errors, tolerance)]
-    if expected.size <= SMALL_ARRAY:
-        lines += [show(expected, label("expected")), show(got, label("got"))]
-        if 0 < np.count_nonzero(errors > tolerance) < got.size:
-            lines.append(show_mask(errors > tolerance, label("wrong")))
+    if small and 0 < np.count_nonzero(errors > tolerance) < got.size:
+        shown.append(show_mask(errors > tolerance, label("wrong")))
+    lines = [summary(what, got, expected, errors, tolerance), *shown]
     for value, message, hint in mistakes:
         if np.shape(value) == got.shape and np.allclose(got, value, rtol=1e-5, atol=tolerance):
-            raise failed([message, *(lines[1:] if expected.size <= SMALL_ARRAY else lines)], hint)
+            raise failed([message, *(shown if small else lines)], hint)
     factor = scale_factor(got, expected)
     if not np.any(got):
         lines.append(say("Every value of it is 0: is it computed at all?", "它的每个值都是 0：真的算了吗？"))
