@@ -147,19 +147,23 @@ def loss_forward_value(module):
                   [averaged_over_all(expected)])
 
 
-def loss_backward_shape(module):
+def loss_backward(module, dtype):
+    """(probs, targets, what backward returned after forward on copies of them in dtype)."""
     probs, targets = loss_inputs()
     loss = module.CrossEntropyLoss()
-    loss.forward(probs.astype(np.float32), targets.astype(np.float32))
-    require_array(loss.backward(), (N, M), gradient_of("CrossEntropyLoss"), np.float32, LOSS_SIZES)
+    loss.forward(probs.astype(dtype), targets.astype(dtype))
+    return probs, targets, loss.backward()
+
+
+def loss_backward_shape(module):
+    require_array(loss_backward(module, np.float32)[2], (N, M), gradient_of("CrossEntropyLoss"), np.float32,
+                  LOSS_SIZES)
 
 
 def loss_backward_dprobs(module):
-    probs, targets = loss_inputs()
-    loss = module.CrossEntropyLoss()
-    loss.forward(probs.copy(), targets.copy())
+    probs, targets, grad = loss_backward(module, np.float64)
     what = gradient_of("CrossEntropyLoss", "dprobs")
-    got = require_array(loss.backward(), (N, M), what, sizes=LOSS_SIZES)
+    got = require_array(grad, (N, M), what, sizes=LOSS_SIZES)
     expected = numeric_gradient(lambda: cross_entropy_reference(probs, targets), probs)
     fused = ((probs - targets) / N, say("CrossEntropyLoss.backward returned (probs - targets) / N.",
                                         "CrossEntropyLoss.backward 返回的是 (probs - targets) / N。"),
