@@ -27,12 +27,10 @@ def diagnose_exception(error, call=None, arrays=(), sizes=()):
 
 
 def arrays_line(call, arrays, sizes):
-    if not arrays:
-        return ""
     listed = ", ".join(f"{name} {shape_text(shape, sizes)}" for name, shape in arrays)
-    if call:
-        return "\n" + say(f"The arrays {call} got here: {listed}.", f"这里 {call} 用到的数组：{listed}。")
-    return "\n" + say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。")
+    text = (say(f"The arrays {call} got here: {listed}.", f"这里 {call} 用到的数组：{listed}。") if call else
+            say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。"))
+    return "\n" + text if arrays else ""
 
 
 def broadcast(error, message, call):
