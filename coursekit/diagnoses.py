@@ -11,7 +11,7 @@ SHAPE = re.compile(r"\(([0-9, ]*)\)")
 
 
 def parse_shapes(text):
-    """The tuples written in text: '(3,5) (3,)' -> [(3, 5), (3,)]."""
+    """'(3,5) (3,)' -> [(3, 5), (3,)]."""
     return [tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in SHAPE.findall(text)]
 
 
@@ -19,8 +19,7 @@ def diagnose_exception(error, call=None, arrays=(), sizes=()):
     """Lines (one string) that explain error, raised in the student's method `call` ('Linear.forward', or None),
     given the arrays of that call [(name, shape)]; '' when there is nothing to add to the error's own message."""
     message = str(error)
-    for diagnose in (broadcast, in_place, matrix_product, float_index, missing_attribute, missing_name,
-                     python_math):
+    for diagnose in (broadcast, in_place, matrix_product, float_index, forward_did_not_keep, python_math):
         text = diagnose(error, message, call)
         if text:
             return text + arrays_line(call, arrays, sizes)
@@ -28,22 +27,17 @@ def diagnose_exception(error, call=None, arrays=(), sizes=()):
 
 
 def arrays_line(call, arrays, sizes):
-    if not arrays:
-        return ""
     listed = ", ".join(f"{name} {shape_text(shape, sizes)}" for name, shape in arrays)
-    if call:
-        return "\n" + say(f"The arrays {call} got here: {listed}.", f"这里 {call} 用到的数组：{listed}。")
-    return "\n" + say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。")
+    text = (say(f"The arrays {call} got here: {listed}.", f"这里 {call} 用到的数组：{listed}。") if call else
+            say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。"))
+    return "\n" + text if arrays else ""
 
 
 def broadcast(error, message, call):
     match = re.search(r"broadcast together with (?:remapped )?shapes (.*)", message)
     if not isinstance(error, ValueError) or not match or "indexing" in message:
         return ""
-    text = match.group(1)
-    shapes = parse_shapes(text)
-    if "->" in text:  # '[original->remapped]: (3,5)->(3,5) (3,)->(3,)': the originals
-        shapes = shapes[0::2]
+    shapes = parse_shapes(match.group(1))[::2 if "->" in match.group(1) else 1]  # '(3,5)->(3,5) (3,)->(3,)': originals
     shapes = list(dict.fromkeys(shapes))
     if len(shapes) < 2:
         return ""
@@ -51,8 +45,8 @@ def broadcast(error, message, call):
     shown = say(f"{a} and {b}", f"{a} 和 {b}")
     line = say(f"NumPy cannot combine arrays of shapes {shown}: it lines shapes up from the last axis, and each "
                f"pair of sizes must be equal or 1.",
-               f"NumPy 没法把形状为 {shown} 的数组放在一起算：广播从最后一个轴开始对齐，每一对长度必须相等或者有一个是 "
-               "1。")
+               f"NumPy 没法把形状为 {shown} 的数组放在一起算：广播从最后一个轴开始对齐，每一对长度必须相等或者有一个"
+               "是 1。")
     full, reduced = (a, b) if len(a) > len(b) else (b, a)
     if len(full) == len(reduced) + 1 and full[:-1] == reduced:
         kept = (*reduced, 1)
@@ -60,9 +54,8 @@ def broadcast(error, message, call):
             f"{reduced} looks like a sum, max or mean over the last axis without keepdims=True: NumPy lines it up "
             f"with the last axis of {full}, not with its rows. keepdims=True keeps it as {kept}, one value per row, "
             f"which broadcasts.",
-            f"{reduced} 像是沿最后一个轴求和（或 max、mean）时没写 keepdims=True：NumPy 会把它和 {full} 的最后一个轴对"
-            "齐，"
-            f"而不是和每一行对齐。加上 keepdims=True 它就是 {kept}，每行一个值，可以广播。")
+            f"{reduced} 像是沿最后一个轴求和（或 max、mean）时没写 keepdims=True：NumPy 会把它和 {full} 的最后一个轴"
+            f"对齐，而不是和每一行对齐。加上 keepdims=True 它就是 {kept}，每行一个值，可以广播。")
     elif len(a) == len(b) == 2 and a == b[::-1]:
         line += "\n" + say("One of the two is transposed.", "其中一个转置了。")
     return line
@@ -106,32 +99,31 @@ def float_index(error, message, call):
     match = re.search(r"indexing arrays could not be broadcast together with shapes (.*)", message)
     if match:
         shapes = " ".join(str(shape) for shape in parse_shapes(match.group(1)))
-        return say(f"The index arrays do not have matching shapes ({shapes}): a[rows, cols] pairs rows[i] with cols[i]"
-                   ".",
+        return say(f"The index arrays do not have matching shapes ({shapes}): a[rows, cols] pairs rows[i] with "
+                   f"cols[i].",
                    f"几个下标数组的形状对不上（{shapes}）：a[rows, cols] 是把 rows[i] 和 cols[i] 配成一对。")
     return ""
 
 
-def missing_attribute(error, message, call):
-    match = re.search(r"object has no attribute '(\w+)'", message)
-    if not isinstance(error, AttributeError) or not match or not (call or "").endswith(".backward"):
+def forward_did_not_keep(error, message, call):
+    """backward reading self.name forward did not set, or a local variable of forward."""
+    attribute = re.search(r"object has no attribute '(\w+)'", message)
+    local = re.search(r"name '(\w+)' is not defined", message)
+    if not (call or "").endswith(".backward"):
         return ""
-    name = match.group(1)
-    return say(f"backward reads self.{name}, which forward did not set: forward must keep what backward needs "
-               f"(self.{name} = ...), under the same name.",
-               f"backward 读取 self.{name}，但 forward 没有设置它：backward 要用的东西必须在 forward 里用同一个名字"
-               f"存下来（self.{name} = ...）。")
-
-
-def missing_name(error, message, call):
-    match = re.search(r"name '(\w+)' is not defined", message)
-    if not isinstance(error, NameError) or not match or not (call or "").endswith(".backward"):
-        return ""
-    name = match.group(1)
-    return say(f"backward uses {name}, a local variable of forward: it is gone once forward returns. Keep it in "
-               f"forward (self.{name} = {name}) and use self.{name} in backward.",
-               f"backward 用了 {name}，但它是 forward 的局部变量，forward 返回之后就没有了。在 forward 里把它存下来"
-               f"（self.{name} = {name}），在 backward 里用 self.{name}。")
+    if isinstance(error, AttributeError) and attribute:
+        name = attribute.group(1)
+        return say(f"backward reads self.{name}, which forward did not set: forward must keep what backward needs "
+                   f"(self.{name} = ...), under the same name.",
+                   f"backward 读取 self.{name}，但 forward 没有设置它：backward 要用的东西必须在 forward 里用同一个名字"
+                   f"存下来（self.{name} = ...）。")
+    if isinstance(error, NameError) and local:
+        name = local.group(1)
+        return say(f"backward uses {name}, a local variable of forward: it is gone once forward returns. Keep it in "
+                   f"forward (self.{name} = {name}) and use self.{name} in backward.",
+                   f"backward 用了 {name}，但它是 forward 的局部变量，forward 返回之后就没有了。在 forward 里把它存"
+                   f"下来（self.{name} = {name}），在 backward 里用 self.{name}。")
+    return ""
 
 
 def python_math(error, message, call):
@@ -150,7 +142,7 @@ NUMPY_WARNINGS = {"overflow": "溢出", "divide by zero": "除以 0", "invalid v
 
 
 def numpy_warning_text(message):
-    """NumPy's 'overflow encountered in exp', in the run's language: 'exp 中溢出' in Chinese."""
+    """NumPy's 'overflow encountered in exp' in the run's language ('exp 中溢出')."""
     match = re.match(r"(overflow|divide by zero|invalid value|underflow) encountered in (\w+)", message)
     if not match:
         return message

@@ -8,25 +8,21 @@ import numpy as np
 
 from . import gradcheck
 from .gradcheck import CheckFailed, label, show, show_mask
-from .i18n import language, say, speaking
+from .i18n import say, speaking
 from .report import PASS, attempt, run_checks, unwritten_methods
 from .report_text import chinese_typography, indent, status, title
 from .transcript import ArrayNames, Ref, keyed_arguments
 
 
 def find_check(checks, wanted):
-    """(the check called wanted, []) ignoring case, or else the one whose name contains it; (None, candidates)
-    when none or several do."""
+    """(the check called wanted (any case, English or Chinese) or the only one whose name contains it, []), else
+    (None, the candidates)."""
     key = wanted.strip().lower()
     with speaking("zh"):
         names = [(check, check.name.lower(), title(check.name).lower()) for check in checks]
     exact = [check for check, en, zh in names if key in (en, zh)]
-    if exact:
-        return exact[0], []
     partial = [check for check, en, zh in names if key in en or key in zh]
-    if len(partial) == 1:
-        return partial[0], []
-    return None, partial
+    return ((exact or partial)[0], []) if exact or len(partial) == 1 else (None, partial)
 
 
 def explain_check(module, model_file, checks, tasks, check, lang=None):
@@ -54,23 +50,18 @@ def explain_check(module, model_file, checks, tasks, check, lang=None):
         elif not check.replay:
             lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
                               "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
-        text = "\n".join(lines)
-        return chinese_typography(text) if language() == "zh" else text, result.status == PASS
+        return chinese_typography("\n".join(lines)), result.status == PASS
 
 
 def values(ended):
-    """The seed, the tolerance, and expected, got and the wrong entries when the check compared values."""
+    """The seed, the tolerance; expected, got and the wrong entries when the check compared values."""
     lines = [say(f"The check's inputs are drawn with seed {gradcheck.SEED}; the allowed error is "
                  f"{gradcheck.TOLERANCE:g} times the largest expected value (at least 1).",
                  f"这项检查的输入由种子 {gradcheck.SEED} 生成；允许的误差是 {gradcheck.TOLERANCE:g} 乘以期望值中绝对值"
                  f"最大的那个（至少乘以 1）。")]
     if not isinstance(ended, CheckFailed) or ended.expected is None or ended.got is None:
         return lines
-    expected = np.asarray(ended.expected, dtype=np.float64)
-    try:
-        got = np.asarray(ended.got, dtype=np.float64)
-    except (TypeError, ValueError):
-        return lines
+    expected, got = np.asarray(ended.expected, dtype=np.float64), np.asarray(ended.got, dtype=np.float64)
     lines += [show(expected, label("expected")), show(got, label("got"))]
     if got.shape == expected.shape and ended.tolerance is not None:
         errors = np.abs(got - expected)
@@ -78,10 +69,6 @@ def values(ended):
         lines.append(say(f"largest error {np.max(errors):.4g}, allowed {ended.tolerance:.3g}",
                          f"最大误差 {np.max(errors):.4g}，允许 {ended.tolerance:.3g}"))
     return lines
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The snippet
 
 
 def literal(value):
@@ -104,17 +91,11 @@ def literal(value):
 
 def find_step(steps, value):
     """The index of the step that gave value (the same object, else the same values), or None."""
-    if value is None:
-        return None
-    for i in reversed(range(len(steps))):
-        if steps[i].kind in ("call", "get") and steps[i].value is value:
-            return i
-    for i in reversed(range(len(steps))):
-        found = steps[i].value
-        if steps[i].kind in ("call", "get") and isinstance(found, (np.ndarray, np.generic, float, int)) \
-                and np.shape(found) == np.shape(value) and np.array_equal(found, value):
-            return i
-    return None
+    given = [(i, step.value) for i, step in enumerate(steps) if step.kind in ("call", "get")][::-1]
+    same = [i for i, found in given if found is value]
+    equal = [i for i, found in given if isinstance(found, (np.ndarray, np.generic, float, int))
+             and np.shape(found) == np.shape(value) and np.array_equal(found, value)]
+    return None if value is None else next(iter(same + equal), None)
 
 
 def snippet(transcript, model_file, title, ended=None):
@@ -122,8 +103,7 @@ def snippet(transcript, model_file, title, ended=None):
     failure = ended if isinstance(ended, CheckFailed) else None
     got, expected = (failure.got, failure.expected) if failure else (None, None)
     steps = transcript.steps
-    got_at = find_step(steps, got)
-    expected_at = find_step(steps, expected) if expected is not None else None
+    got_at, expected_at = find_step(steps, got), find_step(steps, expected)
     names, inputs, body = ArrayNames(), [], []
 
     def value_text(value, wanted):

@@ -16,20 +16,18 @@ WORST_SHOWN = 3  # entries named in the summary of a large wrong array
 
 
 def use_seed(seed):
-    """Draw every check's inputs from this seed (the grader draws one per run, so inputs cannot be hard-coded)."""
+    """The grader draws a seed per run, so that inputs cannot be hard-coded."""
     global SEED
     SEED = seed
 
 
 def inputs_rng(offset=0):
-    """A fresh generator of check inputs: the same numbers for the same seed (offset: a second, independent one)."""
     return np.random.default_rng(SEED + offset)
 
 
 @dataclass(frozen=True)
 class Size:
     """A dimension of a check's arrays: its letter, its value, and what it is (English, Chinese)."""
-
     letter: str
     value: int
     en: str
@@ -52,24 +50,11 @@ class Note(Exception):
 
 
 class WaitsFor(Exception):
-    """Raised by a check whose method is right for the state another method of its class left, and that state is
-    wrong: the check waits for `check` (the name of the check of that other method), with `detail` saying why."""
+    """Raised by a check whose method is right for the wrong state another method left: it waits for `check`."""
 
     def __init__(self, check, detail):
         super().__init__(detail)
         self.check, self.detail = check, detail
-
-
-def require_right_state(got, state, reference, what, check):
-    """Raise WaitsFor(check) when got, wrong, is what reference(state) gives: right for the state the student's
-    other method left (e.g. the y forward kept), which is itself wrong. reference(state): the right answer for it."""
-    if state is None or np.shape(got) != np.shape(state) or not np.all(np.isfinite(state)):
-        return
-    if np.allclose(got, reference(np.asarray(state, dtype=np.float64)), rtol=1e-5, atol=TOLERANCE):
-        raise WaitsFor(check, say(f"{what} is right for the values {check.split(' ')[0]} gave, but those are wrong: "
-                                  f"fix {check} first.",
-                                  f"对 {check.split(' ')[0]} 给出的值来说，{what} 是对的，但那些值本身不对：先修好"
-                                  f" {check.split(' ')[0]} 的值。"))
 
 
 def numeric_gradient(f, array):
@@ -87,17 +72,13 @@ def numeric_gradient(f, array):
 
 
 def random_inputs(rng, shape, low=-2.0, high=2.0):
-    """Float64 values in [low, high) drawn from rng, kept away from 0 (where ReLU has its kink)."""
+    """Float64 values in [low, high), kept away from 0 (where ReLU has its kink)."""
     values = rng.uniform(low, high, shape)
     return np.where(np.abs(values) < 0.1, values + np.sign(values + 1e-9) * 0.2, values)
 
 
 def one_hot(labels, classes, dtype=np.float64):
     return np.eye(classes, dtype=dtype)[labels]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Showing arrays and shapes
 
 
 def width(text):
@@ -110,30 +91,26 @@ LABELS_ZH = {"expected": "期望", "got": "实际", "wrong": "出错", "before":
 
 
 def label(name):
-    """'expected ', 'got      ', 'wrong    ' (期望/实际/出错 in Chinese): the prefixes of the arrays shown, aligned."""
+    """'expected ', 'got      ' (期望, 实际 in Chinese): the prefixes of the arrays shown, aligned."""
     text = say(name, LABELS_ZH[name])
     return text + " " * (say(9, 7) - width(text))
 
 
 def gradient_of(cls, name=""):
     """'dx, the gradient returned by Softmax.backward' (name 'dx'), or without a name."""
-    if name:
-        return say(f"{name}, the gradient returned by {cls}.backward", f"{name}（{cls}.backward 返回的梯度）")
-    return say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
+    text = say(f"the gradient returned by {cls}.backward", f"{cls}.backward 返回的梯度")
+    return say(f"{name}, {text}", f"{name}（{text}）") if name else text
 
 
 def show(array, prefix):
-    """An array on as few lines as it takes, aligned after prefix."""
-    text = np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ",
-                           prefix=" " * width(prefix))
-    return prefix + text
+    return prefix + np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ",
+                                    prefix=" " * width(prefix))
 
 
 def show_mask(wrong, prefix):
-    """Where an array is wrong: x for a wrong entry, . for a right one, laid out like the array."""
-    text = np.array2string(np.asarray(wrong), separator=" ", prefix=" " * width(prefix),
-                           formatter={"bool": lambda bad: "x" if bad else "."})
-    return prefix + text
+    """x for a wrong entry, . for a right one, laid out like the array."""
+    return prefix + np.array2string(np.asarray(wrong), separator=" ", prefix=" " * width(prefix),
+                                    formatter={"bool": lambda bad: "x" if bad else "."})
 
 
 def shape_text(shape, sizes=()):
@@ -147,13 +124,8 @@ def shape_text(shape, sizes=()):
     return "(" + ", ".join(names) + ("," if len(shape) == 1 else "") + ") = " + plain
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Requirements on what the student's code returned
-
-
 def require_array(got, shape, what, dtype=None, sizes=()):
     """got must be an ndarray of this shape (and dtype): else CheckFailed saying what came instead."""
-    shape = tuple(shape)
     expected = shape_text(shape, sizes)
     if got is None:
         raise CheckFailed(say(f"{what} is None: is a `return` missing, or a `self.... =`?",
@@ -187,8 +159,6 @@ def require_array(got, shape, what, dtype=None, sizes=()):
 
 
 def shape_hint(got, expected):
-    """Why an array may have come out with shape got instead of expected."""
-    got, expected = tuple(got), tuple(expected)
     if got == tuple(n for n in expected if n != 1) and got != expected:
         return say("The summed axis was dropped: .sum(axis=..., keepdims=True) keeps it, as a 1.",
                    "求和的那个轴没有了：.sum(axis=..., keepdims=True) 会把它保留成长度 1。")
@@ -203,9 +173,8 @@ def shape_hint(got, expected):
 
 
 def require_number(got, what, meaning="", hint="", noted=False):
-    """got must be one real number: a Python float, or what behaves as one in training (a NumPy scalar, a 0-d
-    array; noted=True: a note names float()). An array with axes, even of shape (1,), is refused: training's
-    math.isfinite(loss) and f"{loss:.4f}" reject it."""
+    """got must be one real number. A NumPy scalar or 0-d array works in training (noted=True: a note names
+    float()); an array with axes, even of shape (1,), does not (math.isfinite(loss), f"{loss:.4f}")."""
     if got is None:
         raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
     if np.ndim(got) != 0 or not np.isrealobj(got) or isinstance(got, (str, bytes, bool)):
@@ -226,13 +195,13 @@ NOTES = []  # what the check running now noted without failing (the runner empti
 
 
 def note(text):
-    """Say text with the check's result, even though it passes (a harmless deviation worth knowing)."""
+    """Said with the check's result, even though it passes (a harmless deviation worth knowing)."""
     if text not in NOTES:
         NOTES.append(text)
 
 
 def scale_factor(got, expected):
-    """c when got is c * expected for one constant c (a common slip: a missing or extra 1/N, a wrong sign)."""
+    """c when got is c * expected for one constant c (a missing or extra 1/N, a wrong sign), else None."""
     flat_expected, flat_got = expected.ravel(), got.ravel()
     if not np.all(np.isfinite(flat_got)) or not np.any(flat_expected):
         return None
@@ -244,39 +213,31 @@ def scale_factor(got, expected):
 
 def explain_factor(c, sizes=()):
     """What got = c * expected suggests, naming the sizes (N, M...) a factor may be about."""
-    text = say(f"got = expected x {c:.4g}", f"实际 = 期望 × {c:.4g}")
-    if np.isclose(c, -1.0):
-        return text + say(": the sign is wrong.", "：符号反了。")
+    reasons = [(-1.0, say(": the sign is wrong.", "：符号反了。"))]
     for size in sizes:
-        where = say(f"where {size.letter} = {size.value} is {size.meaning()}",
-                    f"其中 {size.letter} = {size.value} 是{size.meaning()}")
-        if np.isclose(c, 1.0 / size.value):
-            return text + say(f" = 1/{size.letter}, {where}: an extra division by {size.letter}.",
-                              f" = 1/{size.letter}，{where}：多除了一个 {size.letter}。")
-        if np.isclose(c, float(size.value)):
-            return text + say(f" = {size.letter}, {where}: a missing division by {size.letter}.",
-                              f" = {size.letter}，{where}：少除了一个 {size.letter}。")
-        if np.isclose(c, -1.0 / size.value) or np.isclose(c, -float(size.value)):
-            return text + say(f": the sign is wrong, and a factor {size.letter} = {size.value} ({size.meaning()}).",
-                              f"：符号反了，还差一个因子 {size.letter} = {size.value}（{size.meaning()}）。")
-    for used in sizes:  # got = S / used where S / wanted is expected: c = wanted / used
-        for wanted in sizes:
-            if used.letter != wanted.letter and np.isclose(c, wanted.value / used.value):
-                return text + say(f" = {wanted.letter}/{used.letter}: divided by {used.letter} = {used.value} "
-                                  f"({used.meaning()}) instead of {wanted.letter} = {wanted.value} "
-                                  f"({wanted.meaning()}).",
-                                  f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}"
-                                  f"（{used.meaning()}），应该除以 {wanted.letter} = {wanted.value}"
-                                  f"（{wanted.meaning()}）。")
-    return text + say(".", "。")
+        letter, value, where = size.letter, size.value, say(f"where {size.letter} = {size.value} is {size.meaning()}",
+                                                            f"其中 {size.letter} = {size.value} 是{size.meaning()}")
+        signed = say(f": the sign is wrong, and a factor {letter} = {value} ({size.meaning()}).",
+                     f"：符号反了，还差一个因子 {letter} = {value}（{size.meaning()}）。")
+        reasons += [(1.0 / value, say(f" = 1/{letter}, {where}: an extra division by {letter}.",
+                                      f" = 1/{letter}，{where}：多除了一个 {letter}。")),
+                    (float(value), say(f" = {letter}, {where}: a missing division by {letter}.",
+                                       f" = {letter}，{where}：少除了一个 {letter}。")),
+                    (-1.0 / value, signed), (-float(value), signed)]
+    reasons += [(wanted.value / used.value,  # got = S / used where S / wanted is expected
+                 say(f" = {wanted.letter}/{used.letter}: divided by {used.letter} = {used.value} ({used.meaning()}) "
+                     f"instead of {wanted.letter} = {wanted.value} ({wanted.meaning()}).",
+                     f" = {wanted.letter}/{used.letter}：除以的是 {used.letter} = {used.value}（{used.meaning()}），"
+                     f"应该除以 {wanted.letter} = {wanted.value}（{wanted.meaning()}）。"))
+                for used in sizes for wanted in sizes if used.letter != wanted.letter]
+    reason = next((text for value, text in reasons if np.isclose(c, value)), say(".", "。"))
+    return say(f"got = expected x {c:.4g}", f"实际 = 期望 × {c:.4g}") + reason
 
 
 def require_close(got, expected, what, sizes=(), mistakes=(), not_finite=""):
     """got must equal expected up to TOLERANCE (relative to the largest expected value): else CheckFailed.
-
-    sizes: the Sizes of the check, to name a factor such as 1/N.  mistakes: (value, message, hint) of the known
-    mistakes: when got is value, the message names the mistake.  not_finite: the hint when got holds inf or NaN.
-    """
+    sizes: to name a factor such as 1/N; mistakes: (value, message, hint), the message said when got is value;
+    not_finite: the hint when got holds inf or NaN."""
     source = got
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     tolerance = TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
@@ -284,23 +245,22 @@ def require_close(got, expected, what, sizes=(), mistakes=(), not_finite=""):
     def failed(lines, hint=""):
         return CheckFailed("\n".join(lines), hint, got=source, expected=expected, tolerance=tolerance)
 
+    small = expected.size <= SMALL_ARRAY
+    shown = [show(expected, label("expected")), show(got, label("got"))] if small else []
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        lines = [show(expected, label("expected")), show(got, label("got"))] if got.size <= SMALL_ARRAY else []
         raise failed([say(f"{what} contains {got[bad]} (at index {bad}), where {expected[bad]:.6g} was expected.",
-                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。"), *lines],
+                          f"{what} 里有 {got[bad]}（在下标 {bad} 处），期望值是 {expected[bad]:.6g}。"), *shown],
                      not_finite)
     errors = np.abs(got - expected)
     if np.max(errors) <= tolerance:
         return
-    lines = [summary(what, got, expected, errors, tolerance)]
-    if expected.size <= SMALL_ARRAY:
-        lines += [show(expected, label("expected")), show(got, label("got"))]
-        if 0 < np.count_nonzero(errors > tolerance) < got.size:
-            lines.append(show_mask(errors > tolerance, label("wrong")))
+    if small and 0 < np.count_nonzero(errors > tolerance) < got.size:
+        shown.append(show_mask(errors > tolerance, label("wrong")))
+    lines = [summary(what, got, expected, errors, tolerance), *shown]
     for value, message, hint in mistakes:
         if np.shape(value) == got.shape and np.allclose(got, value, rtol=1e-5, atol=tolerance):
-            raise failed([message, *(lines[1:] if expected.size <= SMALL_ARRAY else lines)], hint)
+            raise failed([message, *(shown if small else lines)], hint)
     factor = scale_factor(got, expected)
     if not np.any(got):
         lines.append(say("Every value of it is 0: is it computed at all?", "它的每个值都是 0：真的算了吗？"))
@@ -321,8 +281,7 @@ def summary(what, got, expected, errors, tolerance):
         return say(f"{what} is wrong: expected {float(expected):.6g}, got {float(got):.6g} (allowed error "
                    f"{tolerance:.2g}).",
                    f"{what} 不对：期望值 {float(expected):.6g}，实际 {float(got):.6g}（允许的误差 {tolerance:.2g}）。")
-    worst = np.unravel_index(np.argmax(errors), errors.shape)
-    worst = tuple(int(i) for i in worst)
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(errors), errors.shape))
     text = say(f"{what} is wrong in {wrong} of its {got.size} values; the largest error is {errors[worst]:.4g}, "
                f"at index {worst}: expected {expected[worst]:.6g}, got {got[worst]:.6g} (allowed error "
                f"{tolerance:.2g}).",

@@ -34,15 +34,13 @@ def set_language(lang):
 
 @contextlib.contextmanager
 def speaking(lang):
-    """Speak lang ('en' or 'zh') inside the block (None: keep the current language), then the language of before."""
-    global _current
-    if lang not in (None, *LANGUAGES):
-        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
-    before, _current = _current, lang or _current
+    """Speak lang inside the block (None: keep the current language), then the language of before."""
+    before = _current
+    set_language(lang or before)
     try:
         yield
     finally:
-        _current = before
+        set_language(before)
 
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX: the first one set decides
@@ -63,30 +61,23 @@ def locale_language(environ=None, windows_ui_language=None):
     if posix:
         return _language_of(posix)
     if windows_ui_language is None and sys.platform == "win32":
-        windows_ui_language = _windows_ui_language()
+        import ctypes  # (no windll: a test that only says it is Windows)
+
+        windows_ui_language = getattr(ctypes, "windll", None) and ctypes.windll.kernel32.GetUserDefaultUILanguage()
     if windows_ui_language is not None and windows_ui_language & 0x3FF == WINDOWS_CHINESE:
         return "zh"
     return "en"
 
 
 def _language_of(locale_name):
-    """'zh' for zh, zh_CN.UTF-8, zh_TW, zh-Hans...; 'en' for anything else."""
+    """'zh' for zh, zh_CN.UTF-8, zh_TW, zh-Hans...; else 'en'."""
     return "zh" if locale_name.lower().replace("-", "_").split("_")[0].split(".")[0] == "zh" else "en"
 
 
-def _windows_ui_language():
+def can_show(encoding, text="检查通过：中文。"):
+    """True when text can be written in this encoding (Chinese: utf-8, gbk, cp936 can; cp1252, ascii cannot)."""
     try:
-        import ctypes
-
-        return ctypes.windll.kernel32.GetUserDefaultUILanguage()
-    except (ImportError, AttributeError, OSError):  # not Windows after all, or no kernel32: no answer
-        return None
-
-
-def can_show_chinese(encoding):
-    """True when text in Chinese can be written in this encoding (utf-8, gbk, cp936 can; cp1252, ascii cannot)."""
-    try:
-        "检查通过：中文。".encode(encoding or "ascii")
+        text.encode(encoding or "ascii")
     except (UnicodeEncodeError, LookupError):
         return False
     return True
@@ -96,13 +87,11 @@ def choose_language(requested=None, encoding=None, environ=None, windows_ui_lang
     """(language, note) for a run: requested ('zh', 'en' or None: the locale's), unless Chinese is asked for and
     the console's encoding cannot show it: then English, and note says so in one line (else note is '')."""
     lang = requested or locale_language(environ, windows_ui_language)
-    if lang == "zh" and encoding is not None and not can_show_chinese(encoding):
+    if lang == "zh" and encoding is not None and not can_show(encoding):
         return "en", (f"(This console ({encoding}) cannot show Chinese: the report is in English. A UTF-8 console, "
                       f"e.g. Windows Terminal, shows it in Chinese.)")
     return lang, ""
 
 
 def console_encoding(stream=None):
-    """The encoding text written to stream (default: sys.stdout) is encoded with."""
-    stream = sys.stdout if stream is None else stream
-    return getattr(stream, "encoding", None) or "utf-8"
+    return getattr(sys.stdout if stream is None else stream, "encoding", None) or "utf-8"

@@ -1,12 +1,14 @@
-"""Checks any chapter can reuse: elementwise_checks (a layer y = f(x), element by element: forward, backward, shapes,
+"""Checks any chapter can reuse: elementwise_checks (a layer y = f(x) by element or by row: forward, backward, shapes,
 dtypes) and state_checks (backward twice gives the same; parameters and inputs left unchanged)."""
 
 import numpy as np
 
 from .gradcheck import (
+    TOLERANCE,
     CheckFailed,
     Note,
     Size,
+    WaitsFor,
     gradient_of,
     inputs_rng,
     label,
@@ -14,7 +16,6 @@ from .gradcheck import (
     random_inputs,
     require_array,
     require_close,
-    require_right_state,
     scale_factor,
     show,
 )
@@ -26,38 +27,41 @@ SIZES = (Size("N", N, "the batch size", "批量大小"), Size("D", D, "the numbe
 ROUNDING = 1e-9  # a change of an input smaller than this (relative) is rounding, not a change
 
 
-def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forward_mistakes=None, from_output=None):
-    """The four checks of a layer acting element by element (ReLU, Sigmoid, Tanh...): forward and backward, shapes
-    and values. reference(x): the layer's function in float64; inputs are drawn from [low, high).
-    mistakes(x, y, grad_output), forward_mistakes(x, y): [(value, message, hint)] of known wrong results, named
-    when the student's is one. from_output(y, grad_output): dx from forward's output alone, when backward uses only
-    that: a backward right for a wrong y waits for forward's values."""
-    cls = task.cls
-    values_check = f"{cls}.forward values"
+def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forward_mistakes=None, from_output=None,
+                       shape=(N, D), sizes=SIZES, before_compare=None):
+    """The four checks of a layer y = f(x) (ReLU, Sigmoid, Softmax...): forward and backward, shapes and values.
+    reference(x): the layer in float64, on inputs from [low, high) of this shape. mistakes(x, y, grad_output),
+    forward_mistakes(x, y): [(value, message, hint)] of known wrong results. from_output(y, grad_output): dx from
+    forward's output alone: a backward right for a wrong y waits for forward's values. before_compare(got, y, what):
+    a chapter's own test of forward's values, run before they are compared."""
+    cls, values_check = task.cls, f"{task.cls}.forward values"
+    inputs = elementwise_inputs(low, high, shape)
 
     def forward_shape(module):
-        x = random_inputs(inputs_rng(), (N, D), low, high).astype(np.float32)
-        require_array(getattr(module, cls)().forward(x), (N, D), f"{cls}.forward(x)", np.float32, SIZES)
+        (x,), _ = inputs()
+        require_array(getattr(module, cls)().forward(x.astype(np.float32)), shape, f"{cls}.forward(x)", np.float32,
+                      sizes)
 
     def forward_values(module):
-        x = random_inputs(inputs_rng(), (N, D), low, high)
-        got = require_array(getattr(module, cls)().forward(x.copy()), (N, D), f"{cls}.forward(x)", sizes=SIZES)
+        (x,), _ = inputs()
+        got = require_array(getattr(module, cls)().forward(x.copy()), shape, f"{cls}.forward(x)", sizes=sizes)
+        if before_compare:
+            before_compare(got, reference(x), f"y = {cls}.forward(x)")
         known = forward_mistakes(x, reference(x)) if forward_mistakes else ()
-        require_close(got, reference(x), f"y = {cls}.forward(x)", SIZES, known)
+        require_close(got, reference(x), f"y = {cls}.forward(x)", sizes, known)
 
     def backward_shape(module):
-        layer, x = getattr(module, cls)(), random_inputs(inputs_rng(), (N, D), low, high)
+        (x,), _ = inputs()
+        layer = getattr(module, cls)()
         layer.forward(x.astype(np.float32))
-        got = layer.backward(np.ones((N, D), dtype=np.float32))
-        require_array(got, (N, D), gradient_of(cls),
-                      np.float32, SIZES)
+        require_array(layer.backward(np.ones(shape, dtype=np.float32)), shape, gradient_of(cls), np.float32, sizes)
 
     def backward_dx(module):
-        layer, rng = getattr(module, cls)(), inputs_rng()
-        x, dout = random_inputs(rng, (N, D), low, high), random_inputs(rng, (N, D))
+        (x,), dout = inputs()
+        layer = getattr(module, cls)()
         y = layer.forward(x.copy())
         what = gradient_of(cls, "dx")
-        got = require_array(layer.backward(dout.copy()), (N, D), what, sizes=SIZES)
+        got = require_array(layer.backward(dout.copy()), shape, what, sizes=sizes)
         expected = numeric_gradient(lambda: np.sum(reference(x) * dout), x)
         if from_output and not np.allclose(got, expected, rtol=0, atol=1e-6):
             require_right_state(got, y, lambda y: from_output(y, dout), what, values_check)
@@ -68,40 +72,43 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forwa
                                         f"rule, dx = grad_output * dy/dx.",
                                         f"{cls}.backward 只返回了 dy/dx，忘了乘 grad_output：按链式法则，"
                                         f"dx = grad_output * dy/dx。"), "")]
-        require_close(got, expected, what, SIZES, known)
+        require_close(got, expected, what, sizes, known)
 
     return [
-        Check(task, f"{cls}.forward shape and dtype", "forward", forward_shape, weight=0, sizes=SIZES),
-        Check(task, values_check, "forward", forward_values, sizes=SIZES),
-        Check(task, f"{cls}.backward shape and dtype", "backward", backward_shape, weight=0, sizes=SIZES),
-        Check(task, f"{cls}.backward dx", "backward", backward_dx, sizes=SIZES),
+        Check(task, f"{cls}.forward shape and dtype", "forward", forward_shape, weight=0, sizes=sizes),
+        Check(task, values_check, "forward", forward_values, sizes=sizes),
+        Check(task, f"{cls}.backward shape and dtype", "backward", backward_shape, weight=0, sizes=sizes),
+        Check(task, f"{cls}.backward dx", "backward", backward_dx, sizes=sizes),
     ]
 
 
-def elementwise_inputs(low=-2.0, high=2.0):
-    """For state_checks of an element-wise layer: ((x,), grad_output), float64 (N, D)."""
+def elementwise_inputs(low=-2.0, high=2.0, shape=(N, D)):
+    """For state_checks of an element-wise layer: ((x,), grad_output), float64."""
     def inputs():
         rng = inputs_rng()
-        return (random_inputs(rng, (N, D), low, high),), random_inputs(rng, (N, D))
+        return (random_inputs(rng, shape, low, high),), random_inputs(rng, shape)
     return inputs
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# State across calls
+def require_right_state(got, state, reference, what, check):
+    """Raise WaitsFor(check) when got, wrong, is reference(state): right for the wrong state (e.g. the y forward
+    kept) another method left."""
+    if state is None or np.shape(got) != np.shape(state) or not np.all(np.isfinite(state)):
+        return
+    if np.allclose(got, reference(np.asarray(state, dtype=np.float64)), rtol=1e-5, atol=TOLERANCE):
+        method = check.split(" ")[0]
+        raise WaitsFor(check, say(f"{what} is right for the values {method} gave, but those are wrong: fix {check} "
+                                  f"first.", f"对 {method} 给出的值来说，{what} 是对的，但那些值本身不对：先修好"
+                                             f" {method} 的值。"))
 
 
 def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES,
                  after=()):
-    """The checks of what a layer does to state: backward twice (after forward each time) gives the same result
-    (gradients are assigned, not accumulated); backward leaves the parameters' data alone; forward and backward
-    leave their inputs unchanged.
-
-    make_layer(module): the student's layer, with our parameters.  make_inputs(): (forward's arguments, backward's
-    argument or None when backward takes none), float64.  parameters: the names of its Parameters ('W', 'b').
-    kept_by: {input name: (English, Chinese)} for the inputs the caller keeps (the previous layer's output, used in
-    its backward): writing into those is a failure; into others, a note.  after: the checks of the gradients' values,
-    which the first two checks wait for (a backward returning zeros passes "twice the same" trivially).
-    """
+    """Backward twice gives the same (gradients assigned, not accumulated); backward leaves the parameters' data
+    alone; forward and backward leave their inputs unchanged. make_layer(module): the student's layer with our
+    parameters; make_inputs(): (forward's arguments, backward's argument or None), float64; parameters: 'W', 'b'...
+    kept_by: {input name: (English, Chinese)} of inputs the caller keeps: a write into those fails, into others is a
+    note. after: the checks of the gradients' values, waited for (zeros pass "twice the same" trivially)."""
     cls = task.cls
     checks = []
     if parameters:  # first: a backward that changes W changes its next result too, for that reason alone
@@ -119,12 +126,16 @@ def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(
     return checks
 
 
-def one_pass(cls, layer, make_inputs, parameters):
-    """One forward and backward on fresh copies of the inputs: {what: a float64 copy} of each gradient."""
+def forward_backward(layer, make_inputs):
+    """Backward's result, after forward, on fresh copies of the inputs."""
     args, dout = make_inputs()
     layer.forward(*(a.copy() for a in args))
-    grads = {gradient_of(cls):
-             layer.backward(dout.copy()) if dout is not None else layer.backward()}
+    return layer.backward(dout.copy()) if dout is not None else layer.backward()
+
+
+def one_pass(cls, layer, make_inputs, parameters):
+    """{what: a float64 copy} of each gradient of one forward and backward."""
+    grads = {gradient_of(cls): forward_backward(layer, make_inputs)}
     grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
     return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}
 
@@ -132,12 +143,12 @@ def one_pass(cls, layer, make_inputs, parameters):
 def twice(cls, layer, make_inputs, parameters):
     first, second = one_pass(cls, layer, make_inputs, parameters), one_pass(cls, layer, make_inputs, parameters)
     for what, value in second.items():
-        if what not in first or value.shape != first[what].shape or np.allclose(value, first[what], rtol=1e-6,
-                                                                                atol=1e-9):
+        before = first.get(what)
+        if before is None or value.shape != before.shape or np.allclose(value, before, rtol=1e-6, atol=1e-9):
             continue
-        tolerance = 1e-6 * max(1.0, float(np.max(np.abs(first[what]))))
-        shown = "\n" + show(first[what], label("first")) + "\n" + show(value, label("second"))
-        if np.any(first[what]) and np.allclose(value, 2 * first[what], rtol=1e-6, atol=1e-9):
+        tolerance = 1e-6 * max(1.0, float(np.max(np.abs(before))))
+        shown = "\n" + show(before, label("first")) + "\n" + show(value, label("second"))
+        if np.any(before) and np.allclose(value, 2 * before, rtol=1e-6, atol=1e-9):
             raise CheckFailed(
                 say(f"{what} doubled on the second forward and backward with the same inputs: backward adds to it "
                     f"(+=) where it should assign it (=).",
@@ -146,21 +157,19 @@ def twice(cls, layer, make_inputs, parameters):
                 say("Each backward replaces the gradients: there is no zero_grad() here, the optimizer uses each "
                     "gradient once. Write self.W.grad = ..., not +=.",
                     "每次 backward 都直接覆盖梯度：这里没有 zero_grad()，优化器每个梯度只用一次。写 "
-                    "self.W.grad = ...，不要写 +=。"), got=value, expected=first[what], tolerance=tolerance)
+                    "self.W.grad = ...，不要写 +=。"), got=value, expected=before, tolerance=tolerance)
         raise CheckFailed(
             say(f"{what} changed between two forward-and-backward passes on the same inputs: something kept from "
                 f"one call changes the next.",
                 f"用同样的输入做两次 forward 和 backward，{what} 却不一样：上一次调用留下的东西影响了下一次。") + shown,
             say("backward should depend only on grad_output and on what forward kept from its input.",
                 "backward 的结果应该只取决于 grad_output 和 forward 从输入存下来的东西。"),
-            got=value, expected=first[what], tolerance=tolerance)
+            got=value, expected=before, tolerance=tolerance)
 
 
 def parameters_kept(cls, layer, make_inputs, parameters):
     before = {name: np.array(getattr(layer, name).data, dtype=np.float64) for name in parameters}
-    args, dout = make_inputs()
-    layer.forward(*(a.copy() for a in args))
-    layer.backward(dout.copy()) if dout is not None else layer.backward()
+    forward_backward(layer, make_inputs)
     for name in parameters:
         after = np.array(getattr(layer, name).data, dtype=np.float64)
         if np.allclose(after, before[name], rtol=0, atol=1e-12):
@@ -183,14 +192,12 @@ def parameters_kept(cls, layer, make_inputs, parameters):
 
 def inputs_kept(cls, layer, make_inputs, input_names, kept_by):
     args, dout = make_inputs()
-    saved = [a.copy() for a in args]
+    arrays = [*zip(input_names, args), *([("grad_output", dout)] if dout is not None else [])]
+    saved = [a.copy() for _, a in arrays]
     layer.forward(*args)  # the arrays themselves: in this process, a write into them shows in ours
-    written = [(name, a, s) for name, a, s in zip(input_names, args, saved) if not np.array_equal(a, s)]
     if dout is not None:
-        saved_dout = dout.copy()
         layer.backward(dout)
-        if not np.array_equal(dout, saved_dout):
-            written.append(("grad_output", dout, saved_dout))
+    written = [(name, a, s) for (name, a), s in zip(arrays, saved) if not np.array_equal(a, s)]
     for name, after, before in written:
         if name in kept_by and np.max(np.abs(after - before)) > ROUNDING * max(1.0, float(np.max(np.abs(before)))):
             raise CheckFailed(

@@ -1,12 +1,10 @@
-"""Running a chapter's checks on a student's module: results = run_checks(module, model_file, checks, tasks), which
-never raises because of the student's code; format_report(results, tasks) (coursekit/report_text.py) is the report.
-
-Statuses, for main.py and the grader alike:
+"""Running a chapter's checks on a student's module: run_checks(module, model_file, checks, tasks) never raises
+because of the student's code; format_report(results, tasks) (report_text.py) is the report. Statuses:
   pass     passed (`hint`: a note, when NumPy warned on the way or something harmless was seen);
   FAIL     a wrong value, or an exception of the method the check tests (where, and what it likely means);
   TODO     the method the check tests is still a stub (NotImplementedError): an unwritten method is never blamed;
-  not run  blocked (`blocked_by`): a method only used on the way raises or is a stub, a check of `after` did not
-           pass, or the method is right for the wrong state another method left (WaitsFor). It earns nothing.
+  not run  (`blocked_by`) a method only used on the way raises or is a stub, a check of `after` did not pass, or the
+           method is right for the wrong state another method left (WaitsFor). It earns nothing.
 """
 
 import ast
@@ -30,11 +28,9 @@ PASS, FAIL, TODO, NOT_RUN = "pass", "FAIL", "TODO", "not run"
 @dataclass(frozen=True)
 class Check:
     """One check of one class: function(module) returns when it passes, raises CheckFailed when it fails.
-
-    methods: the methods it tests (default: its part's, or all of the row's); another one failing blocks it.
-    after: checks that must pass first.  explain_error(error, call): the chapter's diagnosis of an exception, or ''.
-    replay: False when --explain cannot replay it.  blames_exceptions: False when another check explains them.
-    """
+    methods: those it tests (default: its part's, or all of the row's); another one failing blocks it. after: checks
+    that must pass first. explain_error(error, call): the chapter's diagnosis of an exception, or ''. replay: False
+    when --explain cannot replay it. blames_exceptions: False when another check explains them."""
 
     task: object  # the row of the task table of the class it checks
     name: str  # short unique name containing the class, e.g. "Linear.backward dW"
@@ -82,12 +78,8 @@ def selected(checks, only):
 
 
 def run_checks(module, model_file, checks, tasks, only=None, lang=None, earlier=None):
-    """Run the checks (of the class or task `only`) on module, imported from model_file, in order; their results.
-
-    The checks they need first (`after`) run too, quietly, unless earlier (results of checks already run: a list
-    or a dict by name) has them. lang: the language of the messages (default: the run's). Never raises because of
-    the student's code.
-    """
+    """The results of the checks (of the class or task `only`) on module, imported from model_file. The checks of
+    their `after` run too, quietly, unless earlier (results already known: a list, or a dict by name) has them."""
     with speaking(lang):
         chosen = selected(checks, only)
         done = dict(earlier) if isinstance(earlier, dict) else {r.name: r for r in earlier or ()}
@@ -99,7 +91,7 @@ def run_checks(module, model_file, checks, tasks, only=None, lang=None, earlier=
 
 
 def with_prerequisites(checks):
-    """checks, each preceded by the checks of its `after` (recursively), each once, in that order."""
+    """checks, each preceded by the checks of its `after` (recursively), each once."""
     ordered = {}
 
     def add(check):
@@ -113,8 +105,7 @@ def with_prerequisites(checks):
 
 
 def settle(results, done, tasks):
-    """A check blocked by a method that no other result explains (no FAIL or TODO of a check testing it) is a FAIL:
-    its detail says what the method raised, and it is the only place that says so."""
+    """A check blocked by a method no FAIL or TODO of another check explains is a FAIL: only its detail says why."""
     methods = {f"{task.cls}.{method}" for task in tasks for method in (*task.methods, "__init__")}
     for result in results:
         if result.status != NOT_RUN or result.blocked_by not in methods:
@@ -140,16 +131,14 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
                                 f"{Path(model_file).name} 里没有 {check.cls} 类。"),
                       say(f"Keep every class of the original model.py: {check.cls} is one of them.",
                           f"保留原来 model.py 里的每一个类：{check.cls} 是其中之一。")), transcript, None
-    unwritten = [(m, stubs[check.cls, m]) for m in check.tested if (check.cls, m) in stubs]
-
-    def todo():
-        m, (line, message) = unwritten[0]
-        return result(TODO, todo_detail(check.task, m, message, model_file, line))
-
+    todo = None  # the result when a method it tests is not written yet
+    for m in (m for m in check.tested if (check.cls, m) in stubs):
+        line, message = stubs[check.cls, m]
+        todo = todo or result(TODO, todo_detail(check.task, m, message, model_file, line))
     blockers = [before.name for before in check.after if not run_anyway
                 and (done.get(before.name) is None or done[before.name].status != PASS)]
     if blockers:
-        return (todo() if unwritten else result(NOT_RUN, blocked_by=", ".join(blockers))), transcript, None
+        return (todo or result(NOT_RUN, blocked_by=", ".join(blockers))), transcript, None
     reread_text = reread(check.task, tasks)
     # Warn (not raise, not stay silent) on overflow, division by zero and NaN, whatever the caller set before;
     # underflow to 0 is harmless and stays silent.
@@ -168,94 +157,61 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
             return result(FAIL, failure.detail + (f"\n{warned}" if warned else ""),
                           sentences(failure.hint, reread_text)), transcript, failure
         except (Exception, SystemExit) as error:  # the student's code raised (or called exit()): explain where
-            return judge_exception(error, check, transcript, model_file, unwritten, result, todo,
-                                   reread_text), transcript, error
+            return judge_exception(error, check, transcript, model_file, result, todo, reread_text), transcript, error
     warned = numpy_warnings(caught, model_file)
     if warned:
         warned = sentences(warned, say("The values are right, but a number overflowed or was divided by zero on the "
                                        "way.", "结果是对的，但计算过程中有数溢出或者除以了 0。"))
-    if warned or NOTES:
-        return result(PASS, hint=sentences(*NOTES, warned, reread_text)), transcript, None
-    return result(PASS), transcript, None
+    return result(PASS, hint=sentences(*NOTES, warned, reread_text) if warned or NOTES else ""), transcript, None
 
 
-def judge_exception(error, check, transcript, model_file, unwritten, result, todo, reread_text):
-    """The result of a check ended by an exception of the student's code (or of a call the check made)."""
+def judge_exception(error, check, transcript, model_file, result, todo, reread_text):
+    """The result of a check ended by an exception of the student's code (or of a call the check made); todo: the
+    TODO result when a method it tests is unwritten, else None."""
     call = transcript.raised_in  # None: raised by the check's own code on what the student's code gave it
     cls, _, method = (call or "").partition(".")
     tested = call is None or cls != check.cls or method in check.tested or method == "__init__"
     if is_stub(error):
         if tested:
+            frames = student_frames(error, model_file)
             return result(TODO, todo_detail(check.task, method or check.tested[0], str(error), model_file,
-                                            stub_line(error, model_file)))
-        if unwritten:
-            return todo()
-        return result(NOT_RUN, say(f"{call} is not written yet.", f"{call} 还没写。"), blocked_by=call)
+                                            frames[-1].lineno if frames else None))
+        return todo or result(NOT_RUN, say(f"{call} is not written yet.", f"{call} 还没写。"), blocked_by=call)
     text = explain_exception(error, model_file)
-    step = transcript.last_call()
-    arrays = transcript.call_arrays(step) if step is not None and step.kind == "call" else []
     own = check.explain_error(error, call) if check.explain_error else ""
-    diagnosis = own or diagnose_exception(error, call, arrays, check.sizes)
+    diagnosis = own or diagnose_exception(error, call, transcript.call_arrays(), check.sizes)
     if diagnosis:
         text += "\n" + diagnosis
     if tested and (check.blames_exceptions or call is None):
         return result(FAIL, text, reread_text)
-    if unwritten:
-        return todo()
-    return result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
-
-
-def stub_line(error, model_file):
-    frames = student_frames(error, model_file)
-    return frames[-1].lineno if frames else None
+    return todo or result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
 
 
 def numpy_warnings(caught, model_file):
     """The RuntimeWarnings NumPy gave during a check (overflow, division by zero...), in one line, or ''."""
     model_file = Path(model_file).resolve()
-    seen = []
-    for w in caught:
-        if not issubclass(w.category, RuntimeWarning):
-            continue
-        where = (say(f" ({model_file.name}, line {w.lineno})", f"（{model_file.name} 第 {w.lineno} 行）")
-                 if Path(w.filename).resolve() == model_file else "")
-        text = f"{numpy_warning_text(str(w.message))}{where}"
-        if text not in seen:
-            seen.append(text)
+    seen = list(dict.fromkeys(numpy_warning_text(str(w.message)) + (
+        say(f" ({model_file.name}, line {w.lineno})", f"（{model_file.name} 第 {w.lineno} 行）")
+        if Path(w.filename).resolve() == model_file else "") for w in caught if issubclass(w.category, RuntimeWarning)))
     return say(f"NumPy warned: {'; '.join(seen)}.", f"NumPy 警告：{'；'.join(seen)}。") if seen else ""
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Which methods of the student's file are still stubs, read from its text (the same in the grader's sandbox)
-
 def unwritten_methods(model_file):
-    """{(class, method): (line, message)} of the methods whose first statement raises NotImplementedError."""
+    """{(class, method): (line, message)} of the methods whose first statement (after the docstring) raises
+    NotImplementedError, read from the file's text (the same in the grader's sandbox)."""
     try:
-        return find_stubs(ast.parse(Path(model_file).read_bytes()))
+        tree = ast.parse(Path(model_file).read_bytes())
     except (OSError, SyntaxError, ValueError):  # no file to read (a module built in memory): nothing known
         return {}
-
-
-def find_stubs(tree):
     stubs = {}
-    for node in tree.body:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        for function in node.body:
-            if not isinstance(function, ast.FunctionDef):
-                continue
-            body = [s for s in function.body
-                    if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]  # docstrings
-            first = body[0] if body else None
-            if isinstance(first, ast.Raise) and raised_name(first.exc) == "NotImplementedError":
-                args = getattr(first.exc, "args", [])
+    for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
+        for function in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
+            body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            raised = body[0].exc if body and isinstance(body[0], ast.Raise) else None
+            args = raised.args if isinstance(raised, ast.Call) else []
+            if isinstance(raised, ast.Call):
+                raised = raised.func
+            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
                 message = args[0].value if args and isinstance(args[0], ast.Constant) else ""
-                stubs[node.name, function.name] = (first.lineno, str(message))
+                stubs[cls.name, function.name] = (body[0].lineno, str(message))
     return stubs
-
-
-def raised_name(node):
-    if isinstance(node, ast.Call):
-        node = node.func
-    return node.id if isinstance(node, ast.Name) else None
-

@@ -6,15 +6,14 @@ import re
 
 from .files import shown_path
 from .gradcheck import width
-from .i18n import can_show_chinese, console_encoding, language, say, speaking
+from .i18n import can_show, console_encoding, language, say, speaking
 from .tasks import EXAMPLE, INTEGRATION
 
 MARKS = {"pass": "✓", "FAIL": "✗", "TODO": "○", "not run": "·"}
 ASCII_MARKS = {"pass": "+", "FAIL": "x", "TODO": "-", "not run": "."}
 STATUS_ZH = {"pass": "通过", "FAIL": "失败", "TODO": "待完成", "not run": "未运行"}
-BLOCKERS_SHOWN = 2  # checks named in "(waits for ...)"; the others are counted
-# The Chinese of the check names coursekit/layer_checks.py and the chapters build (the English names are the
-# identifiers: --explain, the grader's results.json).
+BLOCKERS_SHOWN = 2  # checks named in "(waits for ...)"; more are named by their classes
+# The Chinese of the check names (the English names are the identifiers: --explain, the grader's results.json).
 TITLES_ZH = [(r"^(\S+) shapes? and dtype$", r"\1 的形状和数据类型"), (r"^(\S+) values?$", r"\1 的值"),
              (r"^(\S+) stability at (.+)$", r"\1 在 \2 时的稳定性"),
              (r"^(\S+) stability with probabilities of 0$", r"\1 在概率为 0 时的稳定性"),
@@ -41,17 +40,8 @@ def status(name):
 
 
 def chinese_typography(text):
-    """No space between two Chinese characters or full-width punctuation ('返回的梯度 应该' -> '返回的梯度应该')."""
-    return STRAY_SPACE.sub("", text)
-
-
-def marks_for(encoding):
-    """The check marks when the console can print them (a Windows cp1252 or cp936 console cannot), else ASCII."""
-    try:
-        "".join(MARKS.values()).encode(encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return ASCII_MARKS
-    return MARKS
+    """In Chinese, no space between two Chinese characters or full-width punctuation ('梯度 应该' -> '梯度应该')."""
+    return STRAY_SPACE.sub("", text) if language() == "zh" else text
 
 
 def indent(text, prefix="    "):
@@ -59,7 +49,7 @@ def indent(text, prefix="    "):
 
 
 def reread(task, tasks):
-    """Where to look when a check of this row fails, in the run's language."""
+    """Where to look when a check of this row fails."""
     if task.kind == EXAMPLE:
         return say(f"{task.cls} came complete with the kit, as the worked example: if you changed it, put it back.",
                    f"{task.cls} 是随作业给出的示例，已经写好：如果你改过它，请改回去。")
@@ -74,8 +64,7 @@ def reread(task, tasks):
 
 
 def todo_detail(task, method, message, model_file, line):
-    """What a TODO reached: the stub's own message (in English: it is the stub's text) or, in Chinese, the same
-    from the task table; and where the stub is."""
+    """What a TODO reached: the stub's own message (in Chinese: from the task table), and where the stub is."""
     path = shown_path(model_file)
     if language() == "zh" and task.number is not None:
         where = f"；{path} 第 {line} 行" if line else ""
@@ -85,43 +74,36 @@ def todo_detail(task, method, message, model_file, line):
 
 
 def format_report(results, tasks, encoding=None, lang=None, explain_command=None):
-    """The whole report: one line per check grouped by class, every failing check explained (grouped by class),
-    the notes, what comes next, and last the line 'N/M checks passed'.
-
-    encoding: the console's (default: sys.stdout's). lang: 'en' or 'zh' (default: the run's); Chinese on a console
-    that cannot show it is English with a note. explain_command: e.g. 'python chapter03/startup/main.py --explain
-    "{name}"', shown under each failure (main.py gives it; the grader does not).
-    """
+    """The report. encoding: the console's (default: sys.stdout's); Chinese on a console that cannot show it is
+    English with a note. explain_command: e.g. 'python chapter03/startup/main.py --explain "{name}"', shown under
+    each failure (main.py gives it; the grader does not)."""
     encoding = encoding or console_encoding()
-    note = []
     with speaking(lang):
-        if language() == "zh" and not can_show_chinese(encoding):
-            lang, note = "en", [f"(This console ({encoding}) cannot show Chinese: the report is in English.)"]
+        lang, note = language(), []
+    if lang == "zh" and not can_show(encoding):
+        lang, note = "en", [f"(This console ({encoding}) cannot show Chinese: the report is in English.)"]
     with speaking(lang):
-        marks = marks_for(encoding)
+        marks = MARKS if can_show(encoding, "".join(MARKS.values())) else ASCII_MARKS  # not on cp1252, cp936
         lines = note + check_list(results, tasks, marks)
         rows = {task.cls: task for task in tasks}
         for cls in dict.fromkeys(r.cls for r in results):
-            again = reread(rows[cls], tasks) if cls in rows else ""
-            block = failures_of([r for r in results if r.cls == cls], again, explain_command)
+            block = failures_of([r for r in results if r.cls == cls], reread(rows[cls], tasks) if cls in rows else "",
+                                explain_command)
             lines += [""] + block if block else []
         for result in results:
             if result.status == "pass" and result.hint:
                 lines += ["", say(f"{result.name}: passed, with a note", f"{title(result.name)}：通过，但有提示"),
                           indent(result.hint)]
-        lines += [""] + summary(results, tasks)
-        report = "\n".join(lines)
-        report = chinese_typography(report) if language() == "zh" else report
+        report = chinese_typography("\n".join([*lines, "", *summary(results, tasks)]))
     # The student's own text (an exception message, a line of code) may hold characters the console cannot print.
     return report.encode(encoding, errors="replace").decode(encoding)
 
 
 def check_list(results, tasks, marks):
-    kinds = {task.cls: task.kind for task in tasks}
-    lines = []
+    examples, lines = {task.cls for task in tasks if task.kind == EXAMPLE}, []
+    example = say(" (the worked example, already complete)", "（示例，已经写好）")
     for cls in dict.fromkeys(r.cls for r in results):
-        example = say(" (the worked example, already complete)", "（示例，已经写好）")
-        lines.append(cls + (example if kinds.get(cls) == EXAMPLE else ""))
+        lines.append(cls + (example if cls in examples else ""))
         for r in (r for r in results if r.cls == cls):
             shown = status(r.status)
             line = f"  {marks[r.status]} {shown}{' ' * (7 - width(shown))}  {title(r.name)}"
@@ -132,7 +114,6 @@ def check_list(results, tasks, marks):
 
 
 def blockers(blocked_by):
-    """What a check waits for: the checks (or method) named, or, when they are many, their classes."""
     names = blocked_by.split(", ")
     if len(names) <= BLOCKERS_SHOWN:
         return say(blocked_by, "、".join(title(name) for name in names))
@@ -141,8 +122,7 @@ def blockers(blocked_by):
 
 
 def failures_of(results, reread_text, explain_command):
-    """The explanations of the failing checks of one class: each detail once, reread_text (where to look in the
-    handout) only with the first."""
+    """The explanations of the failing checks of one class: each detail once, reread_text only with the first."""
     lines, said, first = [], {}, True
     for r in (r for r in results if r.status == "FAIL"):
         if r.detail in said:
@@ -164,11 +144,8 @@ def failures_of(results, reread_text, explain_command):
 
 
 def summary(results, tasks):
-    """The last lines: what is left (TODO: the methods to write, task by task; not run), what to do next,
-    'N/M checks passed'."""
-    passed = sum(r.status == "pass" for r in results)
-    todo = sum(r.status == "TODO" for r in results)
-    blocked = sum(r.status == "not run" for r in results)
+    """The last lines: what is left (the methods to write, task by task), what to do next, 'N/M checks passed'."""
+    passed, todo, blocked = (sum(r.status == status for r in results) for status in ("pass", "TODO", "not run"))
     last = say(f"{passed}/{len(results)} checks passed", f"通过 {passed}/{len(results)} 项检查")
     if passed == len(results):
         return [say("Every check passed: your layers agree with the math. Time to train.",
@@ -190,17 +167,14 @@ def to_write(results, tasks):
         if not methods:
             continue
         names = ", ".join(f"{task.cls}.{m}" for m in methods)
-        if task.number is None:
-            lines.append(f"  {names}")
-        else:
-            where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
-            lines.append(say(f"  Task {task.number}: {names}", f"  任务 {task.number}：{names.replace(', ', '、')}")
-                         + where)
+        where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
+        task_names = say(f"  Task {task.number}: {names}", f"  任务 {task.number}：{names.replace(', ', '、')}")
+        lines.append(f"  {names}" if task.number is None else task_names + where)
     return lines
 
 
 def next_step(results):
-    """'Next: ...': the earliest check, in task order, that fails or waits for code not written yet."""
+    """'Next: ...': the earliest check that fails or waits for code not written yet."""
     first = next((r for r in results if r.status in ("FAIL", "TODO")), None)
     if first is None:
         first = next(r for r in results if r.status != "pass")

@@ -1,22 +1,10 @@
 """Generate a chapter's startup/model.py (the students' file) from its solution/model.py and its task table.
 
-In solution/model.py each piece a student writes sits between two markers, its hint right after the first one:
-
-        # BEGIN SOLUTION Task 3
-        # Hint: what to compute, with which shapes, what to keep for backward.
-        #   A hint goes on over the lines that follow it and start with '#' and two spaces or more.
-        ...the reference code...
-        # END SOLUTION
-
-In startup/model.py that region becomes its hint and a stub naming the task and the handout section (from the
-task table):
-
-        # Hint: what to compute, with which shapes, what to keep for backward.
-        #   A hint goes on over the lines that follow it and start with '#' and two spaces or more.
-        raise NotImplementedError("Task 3: Softmax.backward, see chapter03/README.md section 3")
-
-Everything outside the regions is copied unchanged, so `diff -u solution/model.py startup/model.py` shows an
-instructor exactly the TODOs. Every method of every task in the table has exactly one region.
+In solution/model.py each piece a student writes sits between `# BEGIN SOLUTION Task N` and `# END SOLUTION`, its
+hint right after the first one: a comment `# Hint: ...`, going on over the comment lines that follow it and start
+with '#' and two spaces or more. In startup/model.py the region becomes its hint and a stub naming the task and the
+handout section: `raise NotImplementedError("Task 3: Softmax.backward, see chapter03/README.md section 3")`.
+Everything else is copied unchanged, so `diff -u solution/model.py startup/model.py` shows exactly the TODOs.
 """
 
 import re
@@ -34,13 +22,11 @@ DEF = re.compile(r"^(?P<indent>[ \t]*)def (?P<name>\w+)")
 
 
 class MarkerError(ValueError):
-    """The solution file's markers are malformed: unbalanced, misspelled, or a region without its hint."""
+    """The solution file's markers are malformed, or do not match the task table."""
 
 
 def make_startup(solution_text, tasks):
-    """The text of startup/model.py for the text of solution/model.py and the chapter's task table.
-
-    Raises MarkerError on malformed markers, and when the regions and the table's tasks disagree."""
+    """The text of startup/model.py for the text of solution/model.py; MarkerError when its markers are wrong."""
     numbered = {str(task.number): task for task in student_tasks(tasks)}
     stubbed, output = [], []  # (task, method) of each region, in file order; the lines of the startup file
     region = None  # inside a region: {"line", "indent", "task", "method", "hint_open"}
@@ -75,15 +61,11 @@ def marker(number, line, region, numbered, function_name, method_name, output, s
         if region:
             raise MarkerError(f"line {number}: BEGIN SOLUTION inside the region opened at line {region['line']} "
                               f"(is an END SOLUTION missing?)")
-        if function_name is None:
-            raise MarkerError(f"line {number}: a solution region must be inside a function or method")
         task = numbered.get(begin["task"])
-        if task is None:
-            raise MarkerError(f"line {number}: Task {begin['task']} is not in the task table "
-                              f"(tasks: {', '.join(numbered) or 'none'})")
-        if function_name != f"{task.cls}.{method_name}" or method_name not in task.methods:
-            raise MarkerError(f"line {number}: Task {task.number} is {task.cls} ({', '.join(task.methods)}) in the "
-                              f"task table, but this region is in {function_name}")
+        if task is None or function_name != f"{task.cls}.{method_name}" or method_name not in task.methods:
+            table = "; ".join(f"Task {t.number}: {t.cls} ({', '.join(t.methods)})" for t in numbered.values())
+            raise MarkerError(f"line {number}: this region of Task {begin['task']} is in "
+                              f"{function_name or 'no function'}, no method of that task in the task table ({table})")
         return {"line": number, "indent": begin["indent"], "task": task, "method": method_name, "hint_open": True}
     if not end:
         raise MarkerError(f"line {number}: a marker must read exactly '# BEGIN SOLUTION Task N' or "

@@ -41,12 +41,13 @@ def student_frames(exc, model_file):
 
 
 def explain_exception(exc, model_file):
-    """One line: the exception's type and message, and the line of model_file where it was raised.
-
-    >>> explain_exception(ValueError("shapes (2,3) and (2,3) not aligned"), "model.py")   # doctest: +SKIP
-    'ValueError: shapes (2,3) and (2,3) not aligned (model.py, line 42, in backward: return x @ self.W.data)'
-    """
-    text = describe_exception(exc)
+    """'ValueError: message (model.py, line 42, in backward: return x @ self.W.data)': the exception, and the line
+    of model_file where it was raised."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):  # exit() or sys.exit(): say what that call does
+        called = "exit()" if exc.code is None else f"exit({exc.code!r})"
+        text = say(f"SystemExit: {called} was called, which ends the whole program; a layer must return or raise "
+                   f"instead", f"SystemExit：调用了 {called}，它会结束整个程序；层应该返回结果或者抛出异常")
     frames = student_frames(exc, model_file)
     if frames:
         where, name = frames[-1], Path(model_file).name  # the innermost line of the student's file
@@ -56,18 +57,8 @@ def explain_exception(exc, model_file):
     return text
 
 
-def describe_exception(exc):
-    """'ValueError: message'; for the SystemExit of an exit() or sys.exit() call, what that call would do."""
-    if isinstance(exc, SystemExit):
-        called = "exit()" if exc.code is None else f"exit({exc.code!r})"
-        return say(f"SystemExit: {called} was called, which ends the whole program; a layer must return or raise "
-                   f"instead", f"SystemExit：调用了 {called}，它会结束整个程序；层应该返回结果或者抛出异常")
-    return f"{type(exc).__name__}: {exc}"
-
-
 def student_exit_message(exc):
-    """For a SystemExit raised by exit() or sys.exit() in a model.py imported by load_model_module: the message
-    that names its line. None when no model.py raised it (the kit's own exit, or Python's)."""
+    """For a SystemExit raised by exit() in a model.py imported here: the message naming its line; else None."""
     for model_file in sorted(LOADED_FILES):
         if raised_in(exc, model_file):
             return f"{model_file.name} stopped the program: {explain_exception(exc, model_file)}"

@@ -22,13 +22,11 @@ class Task:
     handout: str = ""
     kind: str = TASK
 
-    def where(self, method):
-        """What a stub says: 'Task 3: Softmax.backward, see chapter03/README.md section 3'."""
+    def where(self, method):  # what a stub says
         return f"Task {self.number}: {self.cls}.{method}, see {self.handout} section {self.section}"
 
 
 def student_tasks(tasks):
-    """The rows students write, in task order."""
     return sorted((t for t in tasks if t.kind == TASK), key=lambda t: t.number)
 
 
@@ -38,25 +36,17 @@ def stubs(tasks):
 
 
 def table_problems(tasks, checks):
-    """What makes the table and the checks disagree, in plain words ([] when they agree)."""
-    problems = []
-    classes = [task.cls for task in tasks]
-    if len(set(classes)) != len(classes):
-        problems.append("a class appears in two rows of the task table")
-    numbers = [task.number for task in student_tasks(tasks)]
+    """What makes the table and the checks disagree ([] when they agree)."""
+    classes, checked = [task.cls for task in tasks], {check.task.cls for check in checks}
+    numbers, total = [task.number for task in student_tasks(tasks)], sum(task.points for task in tasks)
+    problems = ["a class appears in two rows of the task table"] if len(set(classes)) != len(classes) else []
     if numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"the tasks are numbered {numbers}, not 1 to {len(numbers)}")
-    checked = {check.task.cls for check in checks}
     problems += [f"{task.cls} is in the task table but has no checks" for task in tasks if task.cls not in checked]
     problems += [f"the checks of {cls} have no row in the task table" for cls in sorted(checked - set(classes))]
-    for task in tasks:
-        weight = sum(check.weight for check in checks if check.task.cls == task.cls)
-        if task.points and not weight:
-            problems.append(f"{task.cls} is worth {task.points} points but none of its checks carries any weight")
-    total = sum(task.points for task in tasks)
-    if total != 100:
-        problems.append(f"the points of the task table add up to {total}, not 100")
-    return problems
+    problems += [f"{task.cls} is worth {task.points} points but none of its checks carries any weight"
+                 for task in tasks if task.points and not any(c.weight for c in checks if c.task.cls == task.cls)]
+    return problems + ([f"the points of the task table add up to {total}, not 100"] if total != 100 else [])
 
 
 def check_points(tasks, checks):

@@ -1,10 +1,7 @@
-"""What a check does with the student's code, recorded as it happens: which call of the student's raised (the
-runner, coursekit/report.py, tells a failure of the tested method from one of a method only used on the way), and
-the calls replayed as a snippet by --explain. The wrapper only forwards (to the student's object, or its proxy in the
-grader's sandbox); arrays passed in are recorded as copies taken before the call, what comes back as it is.
-
-    transcript = Transcript(["Linear", "Softmax"])   # the classes of the task table
-    check.function(transcript.wrap(module))           # transcript.raised_in: "Linear.forward", if it raised
+"""What a check does with the student's code, recorded as it happens: which call of the student's raised (so that
+report.py tells a failure of the tested method from one of a method used on the way), and the calls --explain
+replays. The wrapper only forwards (to the student's object, or its proxy in the grader's sandbox); arrays passed in
+are recorded as copies taken before the call. Use: check.function(Transcript(classes).wrap(module)).
 """
 
 import inspect
@@ -19,7 +16,7 @@ DATA = (np.ndarray, np.generic, int, float, complex, bool, str, bytes, type(None
 @dataclass
 class Step:
     """kind 'new' (target = name(*args)), 'set' (target.name = args[0]), 'call' (target.name(*args) returned value)
-    or 'get' (target.name read: value). function: the method called; owner: the class of the object."""
+    or 'get' (target.name read: value). function: the method called."""
 
     kind: str
     target: str
@@ -28,14 +25,11 @@ class Step:
     kwargs: tuple = ()  # (name, value) pairs
     value: object = None
     function: object = None
-    owner: str = ""
 
 
 @dataclass
 class Ref:
-    """A student's object passed as an argument, by its variable."""
-
-    var: str
+    var: str  # the variable of a student's object passed as an argument
 
 
 @dataclass
@@ -53,8 +47,11 @@ class Transcript:
         self._counts[base] = self._counts.get(base, 0) + 1
         return base if self._counts[base] == 1 else f"{base}{self._counts[base]}"
 
-    def call_arrays(self, call_step):
-        """[(name, shape)] of the arrays the object of call_step was given: set on it (W.data...), passed to it."""
+    def call_arrays(self):
+        """[(name, shape)] of the arrays the object of the last call was given: set on it (W.data...), passed to it."""
+        call_step = next((step for step in reversed(self.steps) if step.kind in ("call", "new")), None)
+        if call_step is None or call_step.kind != "call":
+            return []
         names = ArrayNames()
         arrays = named_arguments(call_step, names)  # the call's own arguments first
         for step in self.steps:
@@ -67,14 +64,11 @@ class Transcript:
                 arrays += named_arguments(step, names)
         return list({name: value.shape for name, value in arrays if isinstance(value, np.ndarray)}.items())
 
-    def last_call(self):
-        return next((step for step in reversed(self.steps) if step.kind in ("call", "new")), None)
-
 
 def record(value):
     """What to keep of an argument: a copy of arrays (the call may change them), a Ref for the student's objects."""
     if isinstance(value, _Object):
-        return Ref(object.__getattribute__(value, "_var"))
+        return Ref(*_parts(value, "_var"))
     if isinstance(value, np.ndarray):
         return value.copy()
     if type(value) in (list, tuple):
@@ -84,14 +78,10 @@ def record(value):
 
 def unwrap(value):
     if isinstance(value, _Object):
-        return object.__getattribute__(value, "_obj")
+        return next(_parts(value, "_obj"))
     if type(value) in (list, tuple):
         return type(value)(unwrap(item) for item in value)
     return value
-
-
-def is_method(value):
-    return inspect.ismethod(value) or type(value).__name__ == "RemoteMethod"
 
 
 class _Module:
@@ -99,23 +89,15 @@ class _Module:
         self._module, self._transcript = module, transcript
 
     def __getattr__(self, name):
-        value = getattr(self._module, name)
-        if name in self._transcript.classes:
-            return _Class(value, name, self._transcript)
-        return value
+        cls, transcript = getattr(self._module, name), self._transcript
+        if name not in transcript.classes:
+            return cls
 
-
-class _Class:
-    def __init__(self, cls, name, transcript):
-        self._cls, self._name, self._transcript = cls, name, transcript
-
-    def __call__(self, *args, **kwargs):
-        transcript = self._transcript
-        var = transcript.new_variable(self._name)
-        transcript.steps.append(Step("new", var, self._name, record(args), record(tuple(kwargs.items())),
-                                     owner=self._name))
-        obj = _run(transcript, f"{self._name}.__init__", self._cls, args, kwargs)
-        return _Object(obj, self._name, var, transcript)
+        def new(*args, **kwargs):
+            var = transcript.new_variable(name)
+            transcript.steps.append(Step("new", var, name, record(args), record(tuple(kwargs.items()))))
+            return _Object(_run(transcript, f"{name}.__init__", cls, args, kwargs), name, var, transcript)
+        return new
 
 
 def _run(transcript, call, function, args, kwargs):
@@ -127,6 +109,10 @@ def _run(transcript, call, function, args, kwargs):
         raise
 
 
+def _parts(wrapped, *keys):
+    return (object.__getattribute__(wrapped, key) for key in keys)
+
+
 class _Object:
     """A student's object (or a proxy of one) seen through the transcript."""
 
@@ -135,9 +121,9 @@ class _Object:
             object.__setattr__(self, key, value)
 
     def __getattr__(self, name):
-        obj, var, transcript = (object.__getattribute__(self, key) for key in ("_obj", "_var", "_transcript"))
+        obj, var, transcript = _parts(self, "_obj", "_var", "_transcript")
         value = getattr(obj, name)
-        if is_method(value):
+        if inspect.ismethod(value) or type(value).__name__ == "RemoteMethod":  # (RemoteMethod: the sandbox's)
             return _Method(self, name, value)
         if isinstance(value, DATA):
             transcript.steps.append(Step("get", var, name, value=value))
@@ -145,12 +131,12 @@ class _Object:
         return _Object(value, None, f"{var}.{name}", transcript)
 
     def __setattr__(self, name, value):
-        obj, var, transcript = (object.__getattribute__(self, key) for key in ("_obj", "_var", "_transcript"))
+        obj, var, transcript = _parts(self, "_obj", "_var", "_transcript")
         transcript.steps.append(Step("set", var, name, (record(value),)))
         setattr(obj, name, unwrap(value))
 
     def __call__(self, *args, **kwargs):  # layer(x): Module.__call__ calls forward
-        return _Method(self, "__call__", object.__getattribute__(self, "_obj"))(*args, **kwargs)
+        return _Method(self, "__call__", *_parts(self, "_obj"))(*args, **kwargs)
 
 
 class _Method:
@@ -158,9 +144,8 @@ class _Method:
         self._owner, self._name, self._function = owner, name, function
 
     def __call__(self, *args, **kwargs):
-        cls, var, transcript = (object.__getattribute__(self._owner, key) for key in ("_cls", "_var", "_transcript"))
-        step = Step("call", var, self._name, record(args), record(tuple(kwargs.items())), function=self._function,
-                    owner=cls or "")
+        cls, var, transcript = _parts(self._owner, "_cls", "_var", "_transcript")
+        step = Step("call", var, self._name, record(args), record(tuple(kwargs.items())), function=self._function)
         transcript.steps.append(step)
         method = "forward" if self._name == "__call__" else self._name
         step.value = _run(transcript, f"{cls or var}.{method}", self._function, args, kwargs)
@@ -172,35 +157,26 @@ class ArrayNames:
 
     def __init__(self):
         self.names = {}  # (dtype, shape, bytes) -> name
-        self.taken = set()
 
     def name(self, array, wanted):
         key = (array.dtype.str, array.shape, array.tobytes())
         if key not in self.names:
-            name, count = wanted, 1
-            while name in self.taken:
+            count = 1
+            while (f"{wanted}{count}" if count > 1 else wanted) in self.names.values():
                 count += 1
-                name = f"{wanted}{count}"
-            self.names[key] = name
-            self.taken.add(name)
+            self.names[key] = f"{wanted}{count}" if count > 1 else wanted
         return self.names[key]
 
 
-def parameter_names(step):
-    """The names of the parameters of the method of a call step (arg1, arg2... when they cannot be read)."""
-    try:
-        names = [p.name for p in inspect.signature(step.function).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):  # a proxy's method, a builtin: no signature here
-        names = []
-    if step.name == "__call__" and names[:1] == ["self"]:
-        names = names[1:]
-    return names
-
-
 def keyed_arguments(step):
-    """[(parameter name, value)] of the positional arguments of a call step."""
-    params = parameter_names(step)
+    """[(parameter name, value)] of the positional arguments of a call step (x, arg2... when names cannot be read)."""
+    try:
+        params = [p.name for p in inspect.signature(step.function).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # a proxy's method, a builtin: no signature here
+        params = []
+    if step.name == "__call__" and params[:1] == ["self"]:
+        params = params[1:]
     return [(params[i] if i < len(params) else ("x" if i == 0 else f"arg{i + 1}"), value)
             for i, value in enumerate(step.args)]
 

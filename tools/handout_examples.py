@@ -1,17 +1,9 @@
 """Regenerate what the handouts quote from the kit, so that it cannot drift: check reports and stub messages.
 
-In chapter03/README.md and README.en.md, each quoted check report sits between two markers:
-
-    <!-- report: softmax backward with only the diagonal -->
-    ```
-    (what `main.py --checks_only` prints for that model.py: the lines worth quoting)
-    ```
-    <!-- end report -->
-
-The name after "report:" is `startup` (the list, abridged, and the last lines), `solution` (the last lines), or a
-mistake of tests/mutants.py or EXAMPLES below, made in the finished file (solution/model.py without its markers):
-the explanation of the first failure (or note) of its class. Stub messages quoted in backticks (`Task 3: ...`) are
-rewritten to what the stub says in chapter03/startup/model.py.
+In chapter03/README.md and README.en.md a quoted report sits between `<!-- report: NAME -->` and
+`<!-- end report -->`. NAME is `startup` (the list, abridged, and the last lines), `solution` (the last lines), or a
+mistake of tests/mutants.py or EXAMPLES below, made in solution/model.py: the explanation of the first failure (or
+note) of its class. Stub messages quoted in backticks (`Task 3: ...`) become what the startup file's stubs say.
 
     python tools/handout_examples.py           # rewrite the quoted reports and stub messages in both handouts
     python tools/handout_examples.py --check   # write nothing; exit 1 when a handout differs from the kit
@@ -56,7 +48,7 @@ LONG_LINE = 120  # an exception line longer than this is quoted with its message
 
 
 def checks_only_report(tree_dir, lang):
-    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints on a UTF-8 console, run from the repo."""
+    """What `python <tree_dir>/main.py --checks_only --lang <lang>` prints on a UTF-8 console."""
     from chapter03.common.cli import main
 
     stdout, stderr = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n") for _ in range(2))
@@ -74,14 +66,8 @@ def checks_only_report(tree_dir, lang):
     return stdout.buffer.getvalue().decode("utf-8").rstrip("\n")
 
 
-def finished_file():
-    """The text of the model.py a student who finished would have: the solution without its marker lines."""
-    lines = SOLUTION.read_text(encoding="utf-8").split("\n")
-    return "\n".join(line for line in lines if not SOLUTION_MARKER.match(line))
-
-
 def mistake(name):
-    """(class the example is about, edits) of the mistake called name, from tests/mutants.py or EXAMPLES."""
+    """(class the example is about, edits) of the mistake called name."""
     for known, cls, edits in [*MUTANTS, *EXAMPLES]:
         if known == name:
             return cls, edits
@@ -91,15 +77,13 @@ def mistake(name):
 
 def report_for(name, lang):
     """The whole report `main.py --checks_only` prints for the model.py the name stands for."""
-    if name == "startup":
-        return checks_only_report(STARTUP.parent, lang)
-    if name == "solution":
-        return checks_only_report(SOLUTION.parent, lang)
-    cls, edits = mistake(name)
+    if name in ("startup", "solution"):
+        return checks_only_report(CHAPTER / name, lang)
+    finished = "\n".join(line for line in SOLUTION.read_text("utf-8").split("\n") if not SOLUTION_MARKER.match(line))
     with tempfile.TemporaryDirectory() as folder:
         tree = Path(folder) / STARTUP.parent.name  # the report names the tree in commands: the student's is startup
         tree.mkdir()
-        (tree / "model.py").write_text(mutate(finished_file(), edits), encoding="utf-8")
+        (tree / "model.py").write_text(mutate(finished, mistake(name)[1]), encoding="utf-8")
         return checks_only_report(tree, lang)
 
 
@@ -117,11 +101,8 @@ def abridged_list(lines):
 
 
 def shorten(line):
-    """An exception line too long to read in a handout, its message cut after the first comma."""
     match = LONG_EXCEPTION.match(line)
-    if len(line) <= LONG_LINE or not match:
-        return line
-    return f"{match['head']} ...{match['where']}"
+    return f"{match['head']} ...{match['where']}" if match and len(line) > LONG_LINE else line
 
 
 def quoted_lines(name, report):
@@ -131,7 +112,7 @@ def quoted_lines(name, report):
         return [*abridged_list(blocks[0]), "", *blocks[-1]]
     if name == "solution":
         return blocks[-1]
-    cls, _ = mistake(name)
+    cls = mistake(name)[0]
     about = [block for block in blocks[1:] if block[0].startswith(cls)]
     if not about:
         raise KitError(f"handout_examples: the report for {name!r} explains nothing about {cls}; it says:\n{report}")
@@ -141,7 +122,7 @@ def quoted_lines(name, report):
 
 
 def stub_messages():
-    """{'Softmax.backward': 'Task 3: Softmax.backward, see ... section 3', ...}: what each stub says."""
+    """{'Softmax.backward': 'Task 3: Softmax.backward, see ... section 3', ...}"""
     return {match["where"]: match["message"] for match in STUB_MESSAGE.finditer(STARTUP.read_text("utf-8"))}
 
 
@@ -166,8 +147,7 @@ def regenerate(text, lang, reports):
 
 
 def run(check):
-    reports = {}
-    stale = []
+    reports, stale = {}, []
     for path, lang in HANDOUTS.items():
         old = path.read_text(encoding="utf-8")
         new = regenerate(old, lang, reports)
@@ -182,22 +162,18 @@ def run(check):
             write_atomically(path, lambda file, new=new: file.write(new.encode("utf-8")))
             print(f"rewrote the quoted reports in {shown_path(path)}")
     if check and stale:
-        names = " and ".join(shown_path(path) for path in stale)
-        verb = "quote" if len(stale) > 1 else "quotes"
-        print(f"handout_examples: {names} {verb} what the kit no longer prints (above). Regenerate with "
-              f"`python tools/handout_examples.py`.", file=sys.stderr)
-        return 1
-    if not stale:
+        print(f"handout_examples: {' and '.join(shown_path(path) for path in stale)} quote(s) what the kit no longer "
+              f"prints (above). Regenerate with `python tools/handout_examples.py`.", file=sys.stderr)
+    elif not stale:
         print("The handouts quote what the kit prints.")
-    return 0
+    return int(check and bool(stale))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Regenerate the check reports and stub messages the handouts quote.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when a handout differs from what the kit prints")
-    args = parser.parse_args(argv)
-    return run_command(run, args.check)
+    return run_command(run, parser.parse_args(argv).check)
 
 
 if __name__ == "__main__":

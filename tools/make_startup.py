@@ -1,24 +1,25 @@
-"""Generate a chapter's startup/model.py (the students' file) from its solution/model.py and task table. For
-maintainers: students never need to run it.
+"""Generate a chapter's startup/model.py (the students' file) from its solution/model.py and task table (markup:
+coursekit/startup.py). For maintainers: students never need to run it.
 
     python tools/make_startup.py           # write chapter03/startup/model.py
     python tools/make_startup.py --check   # write nothing; exit 1 when the startup file is not what would be written
     python tools/make_startup.py --force   # write it even over changes made since it was generated (kept in a backup)
 
-The SHA-256 of what it wrote is kept beside it (chapter03/startup/.model.py.sha256, as `sha256sum` writes it): a
-startup file without that hash was changed since (on a student's checkout, the student's work) and is never
-overwritten without --force, which first keeps a copy. How the solution file is marked up: coursekit/startup.py.
+The SHA-256 of what it wrote is kept beside it (startup/.model.py.sha256, as `sha256sum` writes it): a startup file
+without that hash was changed since (a student's work) and is never overwritten without --force.
 """
 
 import argparse
 import contextlib
 import hashlib
 import importlib
+import itertools
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+TOOL = "python tools/make_startup.py"
 sys.path.insert(0, str(REPO))  # `import coursekit` and the chapter's package
 
 from coursekit.errors import KitError, run_command  # noqa: E402
@@ -57,11 +58,9 @@ def expected_text(solution, chapter):
         raise KitError(f"make_startup: no task table in {shown_path(chapter)}/common/tasks.py ({exc}).") from None
     try:
         return make_startup(solution.read_text(encoding="utf-8"), tasks)
-    except OSError as exc:
-        raise KitError(f"make_startup: cannot read {shown_path(solution)}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise KitError(f"make_startup: {shown_path(solution)} is not UTF-8 text ({exc.reason} at byte {exc.start}). "
-                       f"Nothing was written.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KitError(f"make_startup: cannot read {shown_path(solution)} as UTF-8 text "
+                       f"({getattr(exc, 'strerror', None) or exc}). Nothing was written.") from None
     except MarkerError as exc:
         raise KitError(f"make_startup: {shown_path(solution)}, {exc}. Nothing was written.") from None
 
@@ -75,12 +74,10 @@ def digest(text):
 
 
 def recorded_digest(startup):
-    """The hash written when the startup file was last generated; None without a readable record."""
     try:
-        fields = record_path(startup).read_text(encoding="utf-8").split()
+        return (record_path(startup).read_text(encoding="utf-8").split() or [None])[0]
     except (OSError, UnicodeDecodeError):
         return None
-    return fields[0] if fields else None
 
 
 def read_text(path):
@@ -90,8 +87,6 @@ def read_text(path):
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise KitError(f"make_startup: cannot read {shown_path(path)}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         return path.read_bytes().decode("utf-8", errors="replace") + f"\n# not UTF-8: {exc.reason}"
 
@@ -127,20 +122,11 @@ def generate(solution, startup, chapter, force):
 def keep_backup(path):
     """Copy path to path.<date-time>.bak beside it, under a name no file has yet; returns the copy's path."""
     content, stamp = path.read_bytes(), time.strftime("%Y%m%d-%H%M%S")
-    for number in range(1, 1000):
+    for number in itertools.count(1):
         backup = path.with_name(f"{path.name}.{stamp}{'' if number == 1 else f'-{number}'}.bak")
-        try:
-            with open(backup, "xb") as file:  # "x": fails rather than overwrite a file of that name
-                file.write(content)
+        with contextlib.suppress(FileExistsError), open(backup, "xb") as file:  # "x": never over another file
+            file.write(content)
             return backup
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            with contextlib.suppress(OSError):  # a half-written copy
-                backup.unlink()
-            raise KitError(f"make_startup: could not keep a copy of {shown_path(path)} ({exc.strerror}), so nothing "
-                           f"was written.") from None
-    raise KitError(f"make_startup: no free name for a copy of {shown_path(path)}; nothing was written.")
 
 
 def check(solution, startup, chapter):
@@ -153,17 +139,14 @@ def check(solution, startup, chapter):
     line = next((n for n, (a, b) in enumerate(zip((current or "").split("\n"), expected.split("\n")), 1) if a != b),
                 None)
     if current == expected:
-        why = (f"its record {shown_path(record_path(startup))} is missing or stale; "
-               f"`python tools/make_startup.py` writes it (and nothing else)")
+        why = f"its record {shown_path(record_path(startup))} is missing or stale; `{TOOL}` writes it (only)"
     elif current is None:
-        why = "it is missing; `python tools/make_startup.py` writes it"
+        why = f"it is missing; `{TOOL}` writes it"
     elif changed_since_generated(startup, current):
         why = (f"it differs from it at line {line} and was changed after it was generated (a student's work, on a "
-               f"student's checkout); change it through the solution file only, then regenerate it (make_startup.py "
-               f"will not overwrite it without --force)")
+               f"student's checkout); change the solution file only, then regenerate it (not without --force)")
     else:
-        why = (f"it differs from it at line {line}: the solution file changed since; regenerate it with "
-               f"`python tools/make_startup.py`")
+        why = f"it differs from it at line {line}: the solution file changed since; regenerate it with `{TOOL}`"
     print(f"make_startup: {shown_path(startup)} is out of date: it should be generated from {shown_path(solution)} "
           f"but {why}.", file=sys.stderr)
     return 1

@@ -1,7 +1,5 @@
-"""The checks of chapter 3's element-wise and row-wise activations, Sigmoid and Softmax (chapter03/common/checks.py
-gathers every check of the chapter): their references in float64, the mistakes students make with them, named when
-a result matches one, and the inputs that break a careless implementation (stability).
-"""
+"""The checks of Sigmoid and Softmax (checks.py gathers the chapter's): their references in float64, the mistakes
+students make with them, named when a result matches one, and the inputs that break a careless implementation."""
 
 import numpy as np
 
@@ -9,12 +7,8 @@ from coursekit.gradcheck import (
     CheckFailed,
     Size,
     gradient_of,
-    inputs_rng,
-    numeric_gradient,
-    random_inputs,
     require_array,
     require_close,
-    require_right_state,
 )
 from coursekit.i18n import say
 from coursekit.layer_checks import elementwise_checks, elementwise_inputs, state_checks
@@ -35,10 +29,6 @@ def sigmoid_reference(x):
 def softmax_reference(x):
     exps = np.exp(x - np.max(x, axis=-1, keepdims=True))  # written apart from solution/model.py's line
     return exps / exps.sum(axis=-1, keepdims=True)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Sigmoid
 
 
 def sigmoid_mistakes(x, y, dout):
@@ -79,8 +69,7 @@ def sigmoid_stability(module):
                       say("exp() of a large number is inf, and inf / inf is NaN. The handout gives a form of the "
                           "sigmoid that never overflows.",
                           "很大的数的 exp() 是 inf，而 inf / inf 是 NaN。讲义里给了一个永远不会溢出的 Sigmoid 写法。"))
-        grad = require_array(layer.backward(np.ones_like(x)), x.shape,
-                             gradient_of("Sigmoid"))
+        grad = require_array(layer.backward(np.ones_like(x)), x.shape, gradient_of("Sigmoid"))
         require_close(grad, np.array([[0.0, 0.0, 0.25, 0.0, 0.0]]), f"Sigmoid.backward(1), x = {x.ravel().tolist()}")
 
 
@@ -92,39 +81,17 @@ def sigmoid_checks():
             *state_checks(task, lambda module: module.Sigmoid(), elementwise_inputs(-4.0, 4.0), after=values[3:])]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Softmax
-
-
-def softmax_inputs():
-    rng = inputs_rng()
-    return (random_inputs(rng, (N, M)),), random_inputs(rng, (N, M))
-
-
-def softmax_forward_shape(module):
-    x = random_inputs(inputs_rng(), (N, M)).astype(np.float32)
-    require_array(module.Softmax().forward(x), (N, M), "Softmax.forward(x)", np.float32, SIZES)
-
-
-def softmax_forward_values(module):
-    x = random_inputs(inputs_rng(), (N, M), -3.0, 3.0)
-    got = require_array(module.Softmax().forward(x.copy()), (N, M), "Softmax.forward(x)", sizes=SIZES)
-    sums = got.sum(axis=-1)
+def softmax_rows(got, expected, what):
+    """CheckFailed when the columns sum to 1, not the rows; when each row is proportional to the right one but was
+    divided by the wrong sum; when only rows far below the batch's maximum are NaN (x - x.max())."""
+    sums = got.sum(axis=-1, keepdims=True)
     if not np.allclose(sums, 1.0) and np.allclose(got.sum(axis=0), 1.0):
-        raise CheckFailed(say(f"The columns of y = Softmax.forward(x) sum to 1, not its rows (row sums: "
-                              f"{np.round(sums, 4).tolist()}): the softmax was taken over the wrong axis.",
-                              "y = Softmax.forward(x) 是每一列的和为 1，而不是每一行（各行的和"
-                              f"：{np.round(sums, 4).tolist()}）："
-                              f"Softmax 沿错了轴。"),
+        raise CheckFailed(say(f"The columns of {what} sum to 1, not its rows (row sums: "
+                              f"{np.round(sums.ravel(), 4).tolist()}): the softmax was taken over the wrong axis.",
+                              f"{what} 是每一列的和为 1，而不是每一行（各行的和："
+                              f"{np.round(sums.ravel(), 4).tolist()}）：Softmax 沿错了轴。"),
                           say("Each row is one example: sum over the last axis (axis=-1, keepdims=True).",
                               "每一行是一个样本：沿最后一个轴求和（axis=-1, keepdims=True）。"), got=got)
-    softmax_normalization(got, softmax_reference(x), "y = Softmax.forward(x)")
-    require_close(got, softmax_reference(x), "y = Softmax.forward(x)", SIZES)
-
-
-def softmax_normalization(got, expected, what):
-    """CheckFailed when each row of got is proportional to the right one but was divided by the wrong sum (the
-    whole batch's), or when only rows far below the batch's maximum are NaN (x - x.max(), not each row's max)."""
     nan_rows = np.isnan(got).any(axis=-1)
     if nan_rows.any() and not nan_rows.all() and np.allclose(got[~nan_rows], expected[~nan_rows], atol=1e-6):
         raise CheckFailed(say(f"{what} is NaN in the rows {np.flatnonzero(nan_rows).tolist()} only, those far below "
@@ -134,15 +101,13 @@ def softmax_normalization(got, expected, what):
                               f"x - x.max() 减去的是整批的最大值，这些行的 exp() 下溢成 0，0 / 0 得到 NaN。"),
                           say("Subtract each row's own maximum: x.max(axis=-1, keepdims=True).",
                               "减去每一行自己的最大值：x.max(axis=-1, keepdims=True)。"), got=got, expected=expected)
-    sums = got.sum(axis=-1, keepdims=True)
     if not np.all(np.isfinite(got)) or np.allclose(sums, 1.0) or not np.all(sums > 0):
         return
     if np.allclose(got / sums, expected, atol=1e-6):
         whole = np.isclose(got.sum(), 1.0)
         cause = (say("each row was divided by the sum of the whole batch (np.sum with no axis), not by its own sum",
                      "每一行除以的是整批的和（不写 axis 的 np.sum），而不是这一行自己的和") if whole else
-                 say("each row was divided by something other than its own sum",
-                     "每一行除以的不是这一行自己的和"))
+                 say("each row was divided by something other than its own sum", "每一行除以的不是这一行自己的和"))
         raise CheckFailed(say(f"The rows of {what} have the right proportions but do not sum to 1 (row sums: "
                               f"{np.round(sums.ravel(), 4).tolist()}): {cause}.",
                               f"{what} 每一行的比例是对的，但各行的和不是 1（各行的和："
@@ -152,22 +117,9 @@ def softmax_normalization(got, expected, what):
                           got=got, expected=expected, tolerance=1e-6)
 
 
-def softmax_backward_shape(module):
-    layer = module.Softmax()
-    layer.forward(random_inputs(inputs_rng(), (N, M)).astype(np.float32))
-    require_array(layer.backward(np.ones((N, M), dtype=np.float32)), (N, M),
-                  gradient_of("Softmax"), np.float32, SIZES)
-
-
-def softmax_backward_dx(module):
-    (x,), dout = softmax_inputs()
-    layer = module.Softmax()
-    y_kept = layer.forward(x.copy())
-    what = gradient_of("Softmax", "dx")
-    got = require_array(layer.backward(dout.copy()), (N, M), what, sizes=SIZES)
-    y = softmax_reference(x)
+def softmax_mistakes(x, y, dout):
     row = (dout * y).sum(axis=-1, keepdims=True)
-    mistakes = [
+    return [
         (y * (dout - np.sum(dout * y)),
          say("Softmax.backward summed grad_output * y over the whole batch (np.sum with no axis): each row's "
              "gradient must use the sum of its own row only.",
@@ -197,21 +149,16 @@ def softmax_backward_dx(module):
          say("y_j depends on every x_k of its row, not only on x_j: the off-diagonal terms -y_j * y_k count too.",
              "y_j 依赖这一行所有的 x_k，不只是 x_j：对角线以外的 -y_j * y_k 也要算上。")),
     ]
-    expected = numeric_gradient(lambda: np.sum(softmax_reference(x) * dout), x)
-    if not np.allclose(got, expected, rtol=0, atol=1e-6):
-        require_right_state(got, y_kept, lambda y: y * (dout - (dout * y).sum(axis=-1, keepdims=True)), what,
-                            "Softmax.forward values")
-    require_close(got, expected, what, SIZES, mistakes)
 
 
 def softmax_stability(module):
     x = np.array([[1000.0, 1001.0, 1002.0], [-1002.0, -1001.0, -1000.0]])
     expected = softmax_reference(np.array([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]))
     for dtype in (np.float32, np.float64):
+        what = f"Softmax.forward(x), x = {x.tolist()} ({np.dtype(dtype).name})"
         y = require_array(module.Softmax().forward(x.astype(dtype)), x.shape, "Softmax.forward(x)")
-        softmax_normalization(np.asarray(y, dtype=np.float64), expected,
-                              f"Softmax.forward(x), x = {x.tolist()} ({np.dtype(dtype).name})")
-        require_close(y, expected, f"Softmax.forward(x), x = {x.tolist()} ({np.dtype(dtype).name})", (), (),
+        softmax_rows(np.asarray(y, dtype=np.float64), expected, what)
+        require_close(y, expected, what, (), (),
                       say("exp(1000) overflows to inf (and exp(-1000) to 0), then inf / inf or 0 / 0 is NaN. "
                           "Subtract each row's own maximum before exp().",
                           "exp(1000) 溢出成 inf（exp(-1000) 下溢成 0），于是 inf / inf 或 0 / 0 得到 NaN。"
@@ -220,12 +167,9 @@ def softmax_stability(module):
 
 def softmax_checks():
     task = TASK["Softmax"]
-    dx = Check(task, "Softmax.backward dx", "backward", softmax_backward_dx, sizes=SIZES)
-    return [
-        Check(task, "Softmax.forward shape and dtype", "forward", softmax_forward_shape, weight=0, sizes=SIZES),
-        Check(task, "Softmax.forward values", "forward", softmax_forward_values, sizes=SIZES),
-        Check(task, "Softmax.backward shape and dtype", "backward", softmax_backward_shape, weight=0, sizes=SIZES),
-        dx,
-        Check(task, "Softmax stability at x = [1000, 1001, 1002]", "stability", softmax_stability),
-        *state_checks(task, lambda module: module.Softmax(), softmax_inputs, sizes=SIZES, after=(dx,)),
-    ]
+    values = elementwise_checks(task, softmax_reference, mistakes=softmax_mistakes, shape=(N, M), sizes=SIZES,
+                                from_output=lambda y, dout: y * (dout - (dout * y).sum(axis=-1, keepdims=True)),
+                                before_compare=softmax_rows)
+    return [*values, Check(task, "Softmax stability at x = [1000, 1001, 1002]", "stability", softmax_stability),
+            *state_checks(task, lambda module: module.Softmax(), elementwise_inputs(shape=(N, M)), sizes=SIZES,
+                          after=values[3:])]

@@ -1,7 +1,6 @@
-"""The checks of chapter 3's Linear, ReLU, CrossEntropyLoss and MLP (Sigmoid and Softmax: activation_checks.py):
-values against the formula, gradients against float64 central differences of our own references (never model.py),
-shapes and dtypes, stability, state across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem.
-"""
+"""The checks of chapter 3 (Sigmoid and Softmax: activation_checks.py): values against the formula, gradients
+against float64 central differences of our own references (never model.py), shapes and dtypes, stability, state
+across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem."""
 
 import numpy as np
 
@@ -29,10 +28,6 @@ def cross_entropy_reference(probs, targets):
     return -np.sum(targets * np.log(np.maximum(probs, 1e-12))) / len(probs)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Linear
-
-
 def linear_parameters(dtype):
     """Our W (D, M) and b (1, M): a nonzero bias, so that a forgotten one shows."""
     rng = inputs_rng(1)
@@ -40,7 +35,6 @@ def linear_parameters(dtype):
 
 
 def new_linear(module, dtype):
-    """The student's Linear(D, M) with our own W and b."""
     layer = module.Linear(D, M)
     layer.W.data, layer.b.data = linear_parameters(dtype)
     return layer
@@ -74,8 +68,8 @@ def linear_backward_shapes(module):
 
 
 def linear_backward(which):
-    """The check of one gradient of Linear.backward (dx, dW or db), against the numeric gradient of
-    sum((x @ W + b) * grad_output); each requires only its own gradient, so one wrong shape fails one check."""
+    """The check of one gradient (dx, dW or db) against d sum((x @ W + b) * grad_output): one wrong shape fails one
+    check."""
 
     def check(module):
         (W, b), rng = linear_parameters(np.float64), inputs_rng()
@@ -86,7 +80,6 @@ def linear_backward(which):
 
         def f():
             return np.sum((x @ W + b) * dout)
-
         if which == "dx":
             what = gradient_of("Linear", "dx")
             got = require_array(grad_x, (N, D), what, sizes=SIZES)
@@ -124,10 +117,6 @@ def linear_checks():
     ]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# CrossEntropyLoss
-
-
 def loss_inputs():
     """probs (N, M) away from 0 (as after a softmax) and one-hot targets (N, M)."""
     probs = softmax_reference(random_inputs(inputs_rng(), (N, M), -1.0, 1.0))
@@ -145,9 +134,8 @@ def loss_number(got, what, noted=False):
 def averaged_over_all(value):
     return (value / M, say(f"The loss was averaged over all N·M = {N * M} entries (np.mean of an (N, M) array): "
                            f"average over the N = {N} examples only, after summing over the M classes.",
-                           f"损失对全部 N·M = {N * M} 个元素求了平均（对 (N, M) 数组用了 np.mean）：应该先对 M 个类别求"
-                           "和，"
-                           f"再只对 N = {N} 个样本求平均。"), "")
+                           f"损失对全部 N·M = {N * M} 个元素求了平均（对 (N, M) 数组用了 np.mean）：应该先对 M 个类别"
+                           f"求和，再只对 N = {N} 个样本求平均。"), "")
 
 
 def loss_forward_value(module):
@@ -159,29 +147,30 @@ def loss_forward_value(module):
                   [averaged_over_all(expected)])
 
 
-def loss_backward_shape(module):
+def loss_backward(module, dtype):
+    """(probs, targets, what backward returned after forward on copies of them in dtype)."""
     probs, targets = loss_inputs()
     loss = module.CrossEntropyLoss()
-    loss.forward(probs.astype(np.float32), targets.astype(np.float32))
-    require_array(loss.backward(), (N, M),
-                  gradient_of("CrossEntropyLoss"),
-                  np.float32, LOSS_SIZES)
+    loss.forward(probs.astype(dtype), targets.astype(dtype))
+    return probs, targets, loss.backward()
+
+
+def loss_backward_shape(module):
+    require_array(loss_backward(module, np.float32)[2], (N, M), gradient_of("CrossEntropyLoss"), np.float32,
+                  LOSS_SIZES)
 
 
 def loss_backward_dprobs(module):
-    probs, targets = loss_inputs()
-    loss = module.CrossEntropyLoss()
-    loss.forward(probs.copy(), targets.copy())
+    probs, targets, grad = loss_backward(module, np.float64)
     what = gradient_of("CrossEntropyLoss", "dprobs")
-    got = require_array(loss.backward(), (N, M), what, sizes=LOSS_SIZES)
+    got = require_array(grad, (N, M), what, sizes=LOSS_SIZES)
     expected = numeric_gradient(lambda: cross_entropy_reference(probs, targets), probs)
     fused = ((probs - targets) / N, say("CrossEntropyLoss.backward returned (probs - targets) / N.",
                                         "CrossEntropyLoss.backward 返回的是 (probs - targets) / N。"),
              say("(probs - targets) / N is the gradient with respect to the logits before Softmax (loss and softmax "
                  "fused). Here Softmax.backward follows, so return the gradient with respect to probs.",
-                 "(probs - targets) / N 是对 Softmax 之前的得分（logits）的梯度（损失和 Softmax 合在一起）。这里后面还"
-                 "有 "
-                 "Softmax.backward，所以要返回对 probs 的梯度。"))
+                 "(probs - targets) / N 是对 Softmax 之前的得分（logits）的梯度（损失和 Softmax 合在一起）。这里后面"
+                 "还有 Softmax.backward，所以要返回对 probs 的梯度。"))
     precedence = [(-targets / N * probs, say("CrossEntropyLoss.backward multiplied by probs where it should divide: "
                                              "Python reads -targets / N * probs as (-targets / N) * probs.",
                                              "CrossEntropyLoss.backward 乘了 probs，应该除以它：Python 把 "
@@ -222,14 +211,12 @@ def loss_stability(module):
 
 
 def one_hot_index(error, call):
-    """CrossEntropyLoss indexing probs with the targets as if they were integer labels."""
     if isinstance(error, IndexError) and (call or "").startswith("CrossEntropyLoss"):
         return say("It looks like probs was indexed with targets as if they were integer labels "
                    "(probs[range(N), targets]). Here targets are one-hot, an (N, M) array of 0.0 and 1.0: write "
                    "-sum(targets * log(probs)) / N, or get the labels with targets.argmax(axis=1).",
-                   "看起来是把 targets 当成整数标签去索引 probs 了（probs[range(N), targets]）。这里的 targets 是 one-h"
-                   "ot "
-                   "编码，一个由 0.0 和 1.0 组成的 (N, M) 数组：写成 -sum(targets * log(probs)) / N，或者用 "
+                   "看起来是把 targets 当成整数标签去索引 probs 了（probs[range(N), targets]）。这里的 targets 是 "
+                   "one-hot 编码，一个由 0.0 和 1.0 组成的 (N, M) 数组：写成 -sum(targets * log(probs)) / N，或者用 "
                    "targets.argmax(axis=1) 得到标签。")
     return ""
 
@@ -259,9 +246,6 @@ def loss_checks():
     ]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# MLP: the student's layers together
-
 MLP_STEPS, MLP_LR, MLP_TARGET = 40, 0.5, 0.3  # plain SGD steps, learning rate, final loss / first loss at most
 
 
@@ -281,26 +265,24 @@ def mlp_training(module):
         param.data = rng.uniform(-limit, limit, param.data.shape).astype(np.float32)
     loss_fn = module.CrossEntropyLoss()
     losses = []
-    for _ in range(MLP_STEPS):
+    for step in range(MLP_STEPS + 1):
         probs = require_array(model.forward(x), (30, 3), "MLP.forward(x)")
         losses.append(cross_entropy_reference(probs.astype(np.float64), targets))
-        if not np.isfinite(losses[-1]):
+        if step == MLP_STEPS or not np.isfinite(losses[-1]):
             break
         loss_fn.forward(probs, targets)
         model.backward(loss_fn.backward())
         for p in model.parameters():
             require_array(p.grad, p.data.shape, say("a Parameter's grad", "某个 Parameter 的 grad"))
             p.data = p.data - MLP_LR * p.grad
-    probs = require_array(model.forward(x), (30, 3), "MLP.forward(x)")
-    losses.append(cross_entropy_reference(probs.astype(np.float64), targets))
     if not (np.isfinite(losses[-1]) and losses[-1] < MLP_TARGET * losses[0]):
         shown = ", ".join(f"{loss:.3f}" for loss in losses[:: max(1, len(losses) // 6)])
         raise CheckFailed(say(f"{len(losses) - 1} steps of SGD (lr {MLP_LR}) on a tiny problem should bring the loss "
                               f"from {losses[0]:.3f} below {MLP_TARGET * losses[0]:.3f}; it went {shown}, "
                               f"ending at {losses[-1]:.4g}.",
-                              f"在一个很小的问题上做 {len(losses) - 1} 步 SGD（学习率 {MLP_LR}），损失应该从"
-                              f" {losses[0]:.3f} "
-                              f"降到 {MLP_TARGET * losses[0]:.3f} 以下；实际是 {shown}，最后为 {losses[-1]:.4g}。"))
+                              f"在一个很小的问题上做 {len(losses) - 1} 步 SGD（学习率 {MLP_LR}），损失应该从 "
+                              f"{losses[0]:.3f} 降到 {MLP_TARGET * losses[0]:.3f} 以下；实际是 {shown}，最后为 "
+                              f"{losses[-1]:.4g}。"))
 
 
 LAYER_CHECKS = [*linear_checks(),
