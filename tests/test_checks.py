@@ -298,6 +298,7 @@ def test_failures_with_the_same_cause_are_said_once(tmp_path):
     assert text.count("Reread chapter03/README.md section 1") == 1
 
 
+@pytest.mark.requires("sandbox")
 @pytest.mark.parametrize("name", ["weight gradient accumulated with +=", "backward updates W.data with a large step",
                                   "forward with x @ W.T", "loss indexes probs with integer labels",
                                   "softmax divides by the sum of the whole batch"])

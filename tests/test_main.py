@@ -110,7 +110,7 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_finishes_the_same_run(mnist_dir,
         process.kill()
     stderr = process.stderr.read()
     assert "Traceback" not in stderr
-    assert "--epochs 3 --blas_threads 1 --hidden_dims 64 --resume" in stderr  # the command to continue keeps the user's flags
+    assert "--epochs 3 --blas_threads 1 --hidden_dims 64 --resume" in stderr  # the user's flags kept
     kept = saved_epoch(model_dir)
     assert kept in (1, 2)  # the signal may land after epoch 2 was saved; never a half-written file
 

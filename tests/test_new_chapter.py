@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from conftest import REPO
 from coursekit.layer_checks import elementwise_checks
@@ -95,6 +96,7 @@ sys.exit(main(ASSIGNMENT, prog="python toy/grade.py"))
 '''
 
 
+@pytest.mark.requires("sandbox")
 def test_a_toy_chapter_made_of_files_is_generated_and_graded(tmp_path):
     """The same chapter as files beside a copy of coursekit (only coursekit: a grader as root protects the folder
     it grades from, and that must not be this checkout)."""
@@ -160,6 +162,7 @@ def run(copy, *command, timeout=300):
                           timeout=timeout)
 
 
+@pytest.mark.requires("sandbox")
 def test_adding_a_layer_touches_the_solution_the_table_its_checks_and_the_handout_only(tmp_path):
     copy = tmp_path / "kit"
     ignore = shutil.ignore_patterns(".git", "data", "model", "__pycache__", ".pytest_cache", "*.pyc")
