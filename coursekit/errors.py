@@ -1,13 +1,12 @@
 """KitError, a failure explained in plain words, and run_command, the one place that turns failures into an exit:
 
-    sys.exit(run_command(main, args))   # 0 success; 1 a failure explained; 130 stopped by a signal (see below)
+    sys.exit(run_command(main, args))   # 0 success; 1 a failure explained; 130 stopped by a signal
 """
 
 import errno
 import os
 import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
 
@@ -76,7 +75,8 @@ def run_command(main, *args):
         except OSError as error:
             if error.errno not in ADVICE_FOR:
                 raise  # not the disk or the system: a bug in the kit, keep the traceback
-            print_error(f"\n{describe_os_error(error)}")
+            where = say(f"Cannot use {error.filename}: ", f"无法使用 {error.filename}：") if error.filename else ""
+            print_error(f"\n{where}{error.strerror or error}. {say(*ADVICE_FOR[error.errno])}")
         except SystemExit as exit_call:
             from .student_code import student_exit_message  # here: student_code itself imports this module
 
@@ -85,12 +85,6 @@ def run_command(main, *args):
                 raise  # the kit's own exit, or Python's
             print_error(f"\n{message}")
         return 1
-
-
-def describe_os_error(error):
-    """'Cannot use model/x.npz: No space left on device. The disk is full: ...' for an OSError from the system."""
-    where = say(f"Cannot use {error.filename}: ", f"无法使用 {error.filename}：") if error.filename else ""
-    return f"{where}{error.strerror or error}. {say(*ADVICE_FOR.get(error.errno, ('', '')))}".strip()
 
 
 def print_error(text):
@@ -119,17 +113,17 @@ class _StopState:
 
 
 def stop_exception(signum):
+    _StopState.stopping_since = time.monotonic()
     return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(stop_signals().get(signum, signum))
 
 
 def _on_stop_signal(signum, frame):
-    state, now = _StopState, time.monotonic()
-    if state.stopping_since is not None and now - state.stopping_since < SECOND_PRESS_SECONDS:
+    state = _StopState
+    if state.stopping_since is not None and time.monotonic() - state.stopping_since < SECOND_PRESS_SECONDS:
         return  # pressed twice: the first is already stopping the program and cleaning up
     if state.deferring:
         state.pending = signum
         return
-    state.stopping_since = now
     raise stop_exception(signum)
 
 
@@ -137,10 +131,7 @@ def _on_stop_signal(signum, frame):
 def stop_signals_handled():
     """Inside the block Ctrl-C, Ctrl-Break (Windows), SIGTERM (a stop button, kill) and SIGHUP (the terminal closed)
     raise KeyboardInterrupt where the program is; a second press right after the first is ignored. Signals a parent
-    asked to ignore (nohup) stay ignored. Only the main thread gets signals."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    asked to ignore (nohup) stay ignored."""
     previous = {signum: signal.signal(signum, _on_stop_signal) for signum in stop_signals()
                 if signal.getsignal(signum) is not signal.SIG_IGN}
     _StopState.deferring, _StopState.pending, _StopState.stopping_since = 0, None, None
@@ -163,7 +154,6 @@ def interrupts_deferred():
         state.deferring -= 1
         if not state.deferring and state.pending is not None:
             signum, state.pending = state.pending, None
-            state.stopping_since = time.monotonic()
             raise stop_exception(signum)
 
 

@@ -1,7 +1,6 @@
 """Files that are never half-written (a crash, Ctrl-C, a full disk, two programs writing the same file): written to
-a temporary name beside the final one, `<name>.<8 random hex digits>.tmp` (unique: two programs never share one),
-then renamed (atomic, in the same folder). write_atomically(path, write) does it all; temporary_file(path) gives a
-temporary file removed at the end (a download); replace_file(source, target) is the one way to replace a file.
+a unique temporary name beside the final one, `<name>.<8 random hex digits>.tmp`, then renamed (atomic in a folder).
+replace_file(source, target) is the one way to replace a file.
 """
 
 import contextlib
@@ -32,11 +31,9 @@ class FileHeld(KitError):
 
 
 def write_atomically(path, write):
-    """Call write(file) on a new temporary binary file beside `path`, then rename it to `path`: readers see the
-    previous file or the new one. KitError (the previous file intact) when the disk or the folder refuses, FileHeld
-    when another program holds `path`; the temporary file is removed on every way out, Ctrl-C included."""
-    path = Path(path)
-    tmp = None
+    """Call write(file) on a new temporary binary file beside `path`, then rename it to `path`. KitError (the
+    previous file intact) when the disk or the folder refuses; the temporary file is removed on every way out."""
+    path, tmp = Path(path), None
     try:
         refuse_folder(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,21 +51,16 @@ def write_atomically(path, write):
                            f"intact.", f"无法写入 {path}：{error.strerror or error}。它之前的版本（如果有）完好无损。")
                        + clean_up(tmp)) from None
     except BaseException:  # Ctrl-C, FileHeld, or an error inside write()
-        leftover = clean_up(tmp)
-        if leftover:
-            print_error(leftover.strip())
+        warn_if_left(tmp)
         raise
 
 
 def replace_file(source, target, retry_seconds=REPLACE_RETRY_SECONDS):
-    """os.replace(source, target), tried again for `retry_seconds` while the target is refused (PermissionError);
-    the last PermissionError when it stays refused. The one way every save and the download replace a file."""
-    deadline = time.monotonic() + retry_seconds
-    delay = 0.05
+    """os.replace(source, target), tried again for `retry_seconds` while the target is refused (PermissionError)."""
+    deadline, delay = time.monotonic() + retry_seconds, 0.05
     while True:
         try:
-            os.replace(source, target)
-            return
+            return os.replace(source, target)
         except PermissionError:
             if time.monotonic() + delay > deadline:
                 raise
@@ -98,13 +90,19 @@ def temporary_name(path, suffix=TEMPORARY_SUFFIX):
 
 
 def open_temporary(path, suffix=TEMPORARY_SUFFIX):
-    """Create a new file with a fresh temporary name beside path; returns (its path, the open binary file)."""
-    while True:
-        tmp = temporary_name(path, suffix)
-        try:
-            return tmp, open(tmp, "xb")  # "x": created by this call, never an existing file
-        except FileExistsError:
-            continue  # another program drew the same random name (1 chance in 4 billion)
+    """(the path, the open binary file) of a new file with a fresh temporary name beside path."""
+    tmp = temporary_name(path, suffix)
+    return tmp, open(tmp, "xb")  # "x": created by this call, never another program's file
+
+
+def remove(path):
+    """Delete the file at path if it is there; why it could not be, or None. Never raises: a failing cleanup must
+    not hide the error that led to it."""
+    try:
+        Path(path).unlink(missing_ok=True)
+        return None
+    except OSError as error:
+        return error.strerror or str(error)
 
 
 def clean_up(tmp):
@@ -114,16 +112,10 @@ def clean_up(tmp):
                f"临时文件 {tmp} 删不掉（{problem}）：请手动删除。") if problem else ""
 
 
-def remove(path):
-    """Delete the file at path if it is there; why it could not be, or None. Never raises: a failing cleanup must
-    not hide the error that led to it."""
-    try:
-        Path(path).unlink()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as error:
-        return error.strerror or str(error)
-    return None
+def warn_if_left(tmp):
+    leftover = clean_up(tmp)
+    if leftover:
+        print_error(leftover.strip())
 
 
 @contextlib.contextmanager
@@ -134,9 +126,7 @@ def temporary_file(path, suffix=TEMPORARY_SUFFIX):
     try:
         yield tmp
     finally:
-        leftover = clean_up(tmp)
-        if leftover:
-            print_error(leftover.strip())
+        warn_if_left(tmp)
 
 
 def shown_path(path):

@@ -38,8 +38,8 @@ class BadModelFile(KitError):
 
 
 def save(path, model, optimizer, config, epoch, history):
-    """Write model.npz atomically (a crash never leaves half a file). model: the MLP; optimizer: its SGD;
-    config: the run's Config; epoch: finished epochs; history: {key: one value per epoch} for HISTORY_KEYS."""
+    """Write model.npz atomically: model the MLP, optimizer its SGD, config the run's Config, epoch the finished
+    epochs, history {key: one value per epoch} for HISTORY_KEYS."""
     from .train import MNIST_MEAN, MNIST_STD
 
     params = model.parameters()
@@ -51,10 +51,6 @@ def save(path, model, optimizer, config, epoch, history):
         arrays[f"W{i}"], arrays[f"b{i}"] = weight.data.astype(np.float32), bias.data.astype(np.float32)
     for i, velocity in enumerate(optimizer.velocities):
         arrays[f"velocity{i}"] = np.asarray(velocity, dtype=np.float32)
-    problem = format_problem({key: np.asarray(value) for key, value in arrays.items()})
-    if problem:  # a file that cannot be loaded is never written
-        raise KitError(say(f"{path} was not written: {problem} (was the MLP class of model.py changed?)",
-                           f"{path} 没有写入：{problem}（model.py 里的 MLP 类被改过吗？）"))
     buffer = io.BytesIO()  # zipped in memory first: a full disk then fails one write of ours, not NumPy's zip writer
     np.savez(buffer, **arrays)
     write_atomically(path, lambda file: file.write(buffer.getbuffer()))
@@ -80,35 +76,33 @@ def load(path):
 
 def format_problem(saved):
     """What makes `saved` (a dict of arrays) not a model.npz of FORMAT_VERSION, in a few words; None when it is."""
-    version = saved.get("format_version")
-    if not isinstance(version, np.ndarray) or version.dtype.kind not in "iu" or version.shape != () \
-            or version != FORMAT_VERSION:
+    version, sizes = saved.get("format_version"), saved.get("hidden_dims")
+    if version is None or version.shape != () or version.dtype.kind not in "iu" or version != FORMAT_VERSION:
         return say(f"it is not a model.npz of format version {FORMAT_VERSION}",
                    f"它不是格式版本 {FORMAT_VERSION} 的 model.npz")
-    problem = next(filter(None, (shape_problem(saved, key, ()) for key in NUMBERS)), None)
-    sizes = saved.get("hidden_dims")
-    if problem or not isinstance(sizes, np.ndarray) or sizes.ndim != 1 or sizes.dtype.kind not in "iu":
-        return problem or say("hidden_dims is not a list of whole numbers", "hidden_dims 不是一列整数")
-    dims, shapes = [int(saved["input_dim"]), *map(int, sizes), int(saved["output_dim"])], {}
-    for i in range(len(dims) - 1):
-        shapes[f"W{i}"], shapes[f"b{i}"] = (dims[i], dims[i + 1]), (1, dims[i + 1])
-    shapes.update({f"velocity{j}": shape for j, shape in enumerate(list(shapes.values()))})
-    shapes.update(dict.fromkeys(HISTORY_KEYS, (int(saved["epoch"]),)))
-    problem = next(filter(None, (shape_problem(saved, key, shape) for key, shape in shapes.items())), None)
+    if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu":
+        return say("hidden_dims is not a list of whole numbers", "hidden_dims 不是一列整数")
+    problem = shape_problem(saved, dict.fromkeys(NUMBERS, ()))
     if problem:
         return problem
+    dims, layers = [int(saved["input_dim"]), *map(int, sizes), int(saved["output_dim"])], {}
+    for i in range(len(dims) - 1):
+        layers[f"W{i}"], layers[f"b{i}"] = (dims[i], dims[i + 1]), (1, dims[i + 1])
+    velocities = {f"velocity{j}": shape for j, shape in enumerate(layers.values())}
+    return shape_problem(saved, {**layers, **velocities, **dict.fromkeys(HISTORY_KEYS, (int(saved["epoch"]),))})
+
+
+def shape_problem(saved, shapes):
+    """The first key of {key: shape} missing from saved or of another shape, or the first holding NaN; else None."""
+    for key, shape in shapes.items():
+        if key not in saved:
+            return say(f"{key} is missing", f"缺少 {key}")
+        if saved[key].shape != shape:
+            found = saved[key].shape
+            return say(f"{key} has shape {found}, not {shape}", f"{key} 的形状是 {found}，不是 {shape}")
     not_finite = [key for key in shapes if saved[key].dtype.kind == "f" and not np.isfinite(saved[key]).all()]
     return say(f"{not_finite[0]} holds NaN or infinite values", f"{not_finite[0]} 里有 NaN 或无穷大的值") \
         if not_finite else None
-
-
-def shape_problem(saved, key, shape):
-    value = saved.get(key)
-    if not isinstance(value, np.ndarray):
-        return say(f"{key} is missing", f"缺少 {key}")
-    if value.shape != shape:
-        return say(f"{key} has shape {value.shape}, not {shape}", f"{key} 的形状是 {value.shape}，不是 {shape}")
-    return None
 
 
 def build_model(saved, model_module):
@@ -120,11 +114,9 @@ def build_model(saved, model_module):
 
 def load_weights(model, saved, path=MODEL_NAME):
     """Copy the saved W0, b0, W1, b1, ... into the Parameters of `model`: KitError if their shapes differ."""
-    params = model.parameters()
-    names = [f"{letter}{i}" for i in range(len(params) // 2) for letter in "Wb"]
-    found = [tuple(np.shape(p.data)) for p in params]
-    wanted = [saved[name].shape if name in saved else None for name in names]
-    if len(params) % 2 or found != wanted:
+    params, names = model.parameters(), [f"{w}{i}" for i in range(len(saved["hidden_dims"]) + 1) for w in "Wb"]
+    found, wanted = [np.shape(p.data) for p in params], [saved[name].shape for name in names]
+    if found != wanted:
         raise KitError(say(f"{path} holds a network of parameter shapes {wanted}, but the MLP of model.py has "
                            f"{found}. Keep the MLP class as it was given, or train again.",
                            f"{path} 里网络的参数形状是 {wanted}，model.py 的 MLP 却是 {found}。保持 MLP 类原来的"
@@ -138,9 +130,15 @@ def prepare_inputs(pixels, saved):
     return ((pixels - saved["input_mean"]) / saved["input_std"]).astype(np.float32)
 
 
+def shown(value):
+    """A setting as a flag takes it: 0.01, 64, 256 128."""
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 class ModelFolder:
     """The --model_dir of a training run: model.npz and loss.png after every epoch, the test's pictures at the end.
-
     saved_epoch is the epoch model.npz holds (0: none of this run yet); written lists what this run wrote."""
 
     def __init__(self, path, resume_command, resume=False):
@@ -162,27 +160,47 @@ class ModelFolder:
                       f"如果想接着它训练，请停下来并加上 --resume。"))
 
     def resume(self, model, optimizer, config):
-        """Load weights, optimizer state and history from model.npz into model and optimizer: (epoch, history)."""
+        """(epoch, history) of model.npz, its weights and optimizer state loaded into model and optimizer; when it
+        already holds config.epochs epochs, says there is nothing to do (and which saved settings differ) instead."""
         path = self.model_path
         if not path.is_file():
             raise KitError(say(f"--resume: there is no {path} to continue from. Train once without --resume.",
                                f"--resume：没有可以接着训练的 {path}。先不加 --resume 训练一次。"))
         saved = load(path)
-        saved_sizes, sizes = (" ".join(map(str, dims)) for dims in (saved["hidden_dims"], config.hidden_dims))
+        self.saved_epoch, history = int(saved["epoch"]), {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
+        if self.saved_epoch >= config.epochs:
+            self.say_finished(saved, config)
+            return self.saved_epoch, history
+        saved_sizes, sizes = shown(saved["hidden_dims"].tolist()), shown(config.hidden_dims)
         if saved_sizes != sizes:
             raise KitError(say(f"--resume: {path} was trained with --hidden_dims {saved_sizes}, not {sizes}. Use the "
                                f"same sizes, or another --model_dir.", f"--resume：{path} 是用 --hidden_dims "
                                f"{saved_sizes} 训练的，不是 {sizes}。用同样的大小，或者换一个 --model_dir。"))
         load_weights(model, saved, path)
         optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
-        self.saved_epoch = int(saved["epoch"])
         print(say(f"Resuming from {path}: {self.saved_epoch} of {config.epochs} epochs done.",
                   f"从 {path} 接着训练：{config.epochs} 轮中已完成 {self.saved_epoch} 轮。"))
-        return self.saved_epoch, {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
+        return self.saved_epoch, history
+
+    def say_finished(self, saved, config):
+        """--resume of a finished run: nothing to do, and the saved settings that differ from the flags."""
+        done, path = self.saved_epoch, self.model_path
+        print(say(f"Nothing to do: {path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
+                  f"asks for {config.epochs}.", f"没有要做的：{path} 已经训练了 {done} 轮，而 --epochs 要求的是 "
+                  f"{config.epochs} 轮。"))
+        flags = [(f"--{name}", shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()]
+        differences = [(flag, saved_value, yours) for flag, saved_value, yours in flags if saved_value != yours]
+        if differences:
+            saved_flags = ", ".join(f"{flag} {saved_value}" for flag, saved_value, _ in differences)
+            your_flags = ", ".join(f"{flag} {yours}" for flag, _, yours in differences)
+            print(say(f"That run was trained with {saved_flags}; your flags say {your_flags}.",
+                      f"那次训练用的是 {saved_flags}；你这次的参数是 {your_flags}。"))
+        print(say(f"To train it further, raise --epochs (e.g. --epochs {done + 10} --resume). To train a new network "
+                  f"with your flags, give it another --model_dir.", f"要继续训练，就调大 --epochs（例如 --epochs "
+                  f"{done + 10} --resume）。要用你的参数训练一个新网络，换一个 --model_dir。"))
 
     def save(self, model, optimizer, config, epoch, history):
-        """model.npz. A stop signal during the save takes effect once it is done (a fraction of a second), so
-        saved_epoch always says what the file holds."""
+        """model.npz; a stop signal during the save takes effect once it is done, so saved_epoch says what it holds."""
         with interrupts_deferred():
             save(self.model_path, model, optimizer, config, epoch, history)
             self.saved_epoch = epoch

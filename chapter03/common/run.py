@@ -3,7 +3,7 @@ and what a run says when it stops early (Ctrl-C, a network that does not learn, 
 
 import sys
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from coursekit.files import FileHeld
 from coursekit.i18n import say
 from coursekit.student_code import explain_exception, raised_in
 
-from . import checkpoint, diagnose, train
+from . import diagnose, train
 
 INPUT_DIM, CLASSES = 784, 10
 
@@ -109,53 +109,17 @@ def progress_bar(epoch, config, images):
     """A tqdm bar over the batches of one epoch, on a terminal only; yields progress(batches_done, loss, acc)."""
     from tqdm import tqdm
 
+    encoding = (getattr(sys.stderr, "encoding", None) or "").lower().replace("-", "").replace("_", "")
     with tqdm(total=-(-images // config.batch_size), desc=say(f"Epoch {epoch}/{config.epochs}",
               f"第 {epoch}/{config.epochs} 轮"), unit=say("batch", "批"), leave=False, mininterval=0.2,
-              disable=not sys.stderr.isatty(), ascii=not is_utf8(sys.stderr)) as bar:
+              disable=not sys.stderr.isatty(), ascii=encoding not in ("utf8", "utf8sig")) as bar:
 
         def progress(batches_done, loss, acc):
             bar.set_postfix_str(say(f"loss {loss:.4f} acc {acc:.2%}", f"损失 {loss:.4f} 准确率 {acc:.2%}"),
                                 refresh=False)
             bar.update(batches_done - bar.n)
 
-        yield progress
-
-
-def is_utf8(stream):
-    """True when stream writes UTF-8: tqdm's Unicode blocks show there; elsewhere (an old Windows console) ASCII."""
-    return (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
-
-
-def nothing_left_to_train(model_path, config):
-    """For --resume: True, after saying so, when model_path already holds config.epochs epochs or more; names the
-    saved run's settings that differ from the flags, since a finished run is not trained again with them."""
-    if not model_path.is_file():
-        return False  # ModelFolder.resume says there is nothing to continue from
-    saved = checkpoint.load(model_path)
-    done = int(saved["epoch"])
-    if done < config.epochs:
-        return False
-    print(say(f"Nothing to do: {model_path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
-              f"asks for {config.epochs}.",
-              f"没有要做的：{model_path} 已经训练了 {done} 轮，而 --epochs 要求的是 {config.epochs} 轮。"))
-    flags = [(f"--{name}", shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()]
-    differences = [(flag, saved_value, yours) for flag, saved_value, yours in flags if saved_value != yours]
-    if differences:
-        saved_flags = ", ".join(f"{flag} {saved_value}" for flag, saved_value, _ in differences)
-        your_flags = ", ".join(f"{flag} {yours}" for flag, _, yours in differences)
-        print(say(f"That run was trained with {saved_flags}; your flags say {your_flags}.",
-                  f"那次训练用的是 {saved_flags}；你这次的参数是 {your_flags}。"))
-    print(say(f"To train it further, raise --epochs (e.g. --epochs {done + 10} --resume). To train a new network "
-              f"with your flags, give it another --model_dir.",
-              f"要继续训练，就调大 --epochs（例如 --epochs {done + 10} --resume）。要用你的参数训练一个新网络，"
-              f"换一个 --model_dir。"))
-    return True
-
-
-def shown(value):
-    """A setting as a flag takes it: 0.01, 64, 256 128."""
-    return f"{value:g}" if isinstance(value, float) else " ".join(map(str, value)) if isinstance(value, (tuple, list)) \
-        else str(value)
+        yield progress  # tqdm's Unicode blocks on a UTF-8 console; elsewhere (an old Windows console) ASCII
 
 
 def stop_if_diverged(val_loss):

@@ -2,8 +2,7 @@
 
     python main.py [--checks_only] [--help]
 
-The same file in startup/ and solution/, each using the model.py beside it: the recipe of a run, top to bottom.
-Each step is one call into chapter03/common/, whose files say how it is done.
+The recipe of a run, top to bottom; the same file in startup/ and solution/, each using the model.py beside it.
 """
 
 import sys
@@ -54,12 +53,11 @@ def main(argv=None, tree=TREE):
         loss_fn = model_py.CrossEntropyLoss()
         optimizer = train.SGD(network.parameters(), config.lr, config.momentum)
         folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv), args.resume)
-        if args.resume and run.nothing_left_to_train(folder.model_path, config):
-            return 0
-        elif args.resume:
-            done, history = folder.resume(network, optimizer, config)  # the weights, velocities and history saved
-        else:
-            done, history = 0, {key: [] for key in checkpoint.HISTORY_KEYS}
+        done, history = 0, {key: [] for key in checkpoint.HISTORY_KEYS}
+        if args.resume:  # the weights, velocities and history saved
+            done, history = folder.resume(network, optimizer, config)
+        if done >= config.epochs:
+            return 0  # a finished run resumed: folder.resume said there is nothing to do
         print(run.training_line(config, len(mnist.train_images)))
 
         # 4. Epoch after epoch: train, validate, save the checkpoint, update the plot, print the epoch's line.
