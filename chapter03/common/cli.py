@@ -1,8 +1,7 @@
-"""The command line of main.py: its flags, in the run's language (argparse's own words too), checked before anything
+"""The command line of main.py: its flags in the run's language (argparse's own words too), checked before anything
 runs (a bad one: a message and exit 2); and the command that continues a stopped run, quoted for its shell."""
 
 import argparse
-import contextlib
 import os
 import re
 import shlex
@@ -35,19 +34,20 @@ def main(tree_dir, argv=None):
 def parse_args(tree_dir, argv=None):
     """The flags of main.py of the tree in tree_dir, as argparse's Namespace, with .lang the run's language."""
     argv = sys.argv[1:] if argv is None else argv
-    lang, note = choose_language(requested_language(argv), console_encoding())
-    with speaking(lang), argparse_speaking(lang):
-        flags = parser(tree_dir.name)
-        args = flags.parse_args(argv)
-        args.lang = lang
-        if args.mirror:  # MNIST_MIRROR is checked when the data stage starts
-            from . import download
-
-            try:
-                download.check_mirror_urls(args.mirror, "--mirror")
-            except KitError as error:  # a bad URL is a bad command line: exit 2
-                flags.error(str(error))
-        check_selection(flags, args)
+    values = [arg.partition("=")[2] for arg in argv if arg.startswith("--lang=")]  # argparse checks --lang later
+    values += [value for flag, value in zip(argv, argv[1:]) if flag == "--lang"]
+    lang, note = choose_language(next((value for value in values if value in LANGUAGES), None), console_encoding())
+    english = argparse._
+    if lang == "zh":
+        argparse._ = lambda text: ARGPARSE_ZH.get(text, english(text))
+    try:
+        with speaking(lang):
+            flags = parser(tree_dir.name)
+            args = flags.parse_args(argv)
+            args.lang = lang
+            check_selection(flags, args)
+    finally:
+        argparse._ = english
     if note:
         print(note)
     return args
@@ -73,8 +73,7 @@ def parser(tree):
                    "带连字符的写法（--batch-size）也可以。详见 chapter03/README.md。"))
 
     def flag(name, en, zh, **kwargs):
-        spellings = [f"--{name}", *([f"--{name.replace('_', '-')}"] if "_" in name else [])]
-        parser.add_argument(*spellings, help=say(en, zh), **kwargs)
+        parser.add_argument(*dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"]), help=say(en, zh), **kwargs)
 
     flag("hidden_dims", "hidden layer sizes (default: 256 128)", "隐藏层的大小（默认：256 128）",
          type=positive_int, nargs="+", default=[256, 128], metavar="N")
@@ -95,7 +94,7 @@ def parser(tree):
     flag("mirror", "a base URL serving the four MNIST .gz files, tried before the built-in mirrors; repeatable; "
          "http(s):// or file://. The variable MNIST_MIRROR (URLs separated by spaces) does the same",
          "提供 MNIST 四个 .gz 文件的网址，先于内置镜像尝试；可以给多次；http(s):// 或 file://。环境变量 "
-         "MNIST_MIRROR（多个网址用空格隔开）作用相同", action="append", default=[], metavar="URL")
+         "MNIST_MIRROR（多个网址用空格隔开）作用相同", type=mirror_url, action="append", default=[], metavar="URL")
     flag("checks_only", "run the correctness checks and exit", "只运行正确性检查，然后退出", action="store_true")
     flag("skip_checks", "train even though checks fail", "检查没通过也照样训练", action="store_true")
     flag("download_only", "fetch and verify MNIST, then exit", "下载并校验 MNIST，然后退出", action="store_true")
@@ -112,25 +111,6 @@ def parser(tree):
          "运行一项检查（例如 \"Softmax.backward dx\"），用可以直接粘贴运行的 Python 代码列出它的输入、期望值、"
          "实际得到的值和错的元素，然后退出", metavar="CHECK")
     return parser
-
-
-@contextlib.contextmanager
-def argparse_speaking(lang):
-    """argparse's own words ("usage:", "options:", its errors) in lang while the flags are parsed."""
-    english = argparse._
-    if lang == "zh":
-        argparse._ = lambda text: ARGPARSE_ZH.get(text, english(text))
-    try:
-        yield
-    finally:
-        argparse._ = english
-
-
-def requested_language(argv):
-    """The language --lang in argv asks for, when it names one (argparse checks it later), else None."""
-    values = [arg.partition("=")[2] for arg in argv if arg.startswith("--lang=")]
-    values += [value for flag, value in zip(argv, argv[1:]) if flag == "--lang"]
-    return next((value for value in values if value in LANGUAGES), None)
 
 
 def check_selection(flags, args):
@@ -175,6 +155,17 @@ def folder_path(text):
         raise argparse.ArgumentTypeError(say("expected a folder, got an empty path (write . for the current folder)",
                                              "需要一个文件夹，得到的却是空路径（当前文件夹请写 .）"))
     return Path(text)
+
+
+def mirror_url(text):
+    """A mirror's base URL, checked now (MNIST_MIRROR is checked when the data stage starts)."""
+    from . import download
+
+    try:
+        download.check_mirror_urls([text], "--mirror")
+    except KitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def number(kind, is_valid, en, zh):
