@@ -1,4 +1,4 @@
-"""The steps of main.py that are more than one line: the checks, the data, the lines a run prints, the progress bar,
+"""The steps of main.py that take more than a line: the checks, the data, the lines a run prints, the progress bar,
 and what a run says when it stops early (Ctrl-C, a network that does not learn, divergence, a bug in model.py)."""
 
 import sys
@@ -32,11 +32,6 @@ class Config:
     def from_args(cls, args):
         return cls(tuple(args.hidden_dims), args.lr, args.momentum, args.batch_size, args.epochs, args.seed)
 
-    def settings(self):
-        epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
-        return say(f"lr {self.lr}, momentum {self.momentum}, batch {self.batch_size}, {epochs}",
-                   f"学习率 {self.lr}，动量 {self.momentum}，批大小 {self.batch_size}，{self.epochs} 轮")
-
 
 def check_layers(model_module, model_file, args):
     """Print the check report (of the checks --only selects, or --explain's one check); True when they all pass."""
@@ -55,11 +50,10 @@ def check_layers(model_module, model_file, args):
     print(format_report(results, TASKS, explain_command=main_py + ' --explain "{name}"'))
     statuses = {result.status for result in results} - {"pass"}
     if statuses and args.skip_checks and not (args.checks_only or args.only):
-        print("\n" + "!" * 70 + "".join(f"\n!!  {line}" for line in skip_checks_banner(statuses)) + "\n" + "!" * 70
-              + "\n")
+        print("\n" + "!" * 70 + "".join(f"\n!!  {line}" for line in skip_checks_banner(statuses)) + "\n" + "!" * 70)
     elif statuses and not (args.checks_only or args.only):
-        print("\n" + say(f"Fix the checks above in {model_file} first (or train anyway with --skip_checks).",
-                         f"先修好 {model_file} 里上面这些检查（或者用 --skip_checks 强行训练）。"), file=sys.stderr)
+        print(say(f"\nFix the checks above in {model_file} first (or train anyway with --skip_checks).",
+                  f"\n先修好 {model_file} 里上面这些检查（或者用 --skip_checks 强行训练）。"), file=sys.stderr)
     return not statuses
 
 
@@ -78,7 +72,7 @@ def skip_checks_banner(statuses):
 
 def load_data(args):
     """Download and verify MNIST if needed (once), then load it: data.Mnist, or None after --download_only."""
-    from . import data, download  # here: the download stack is not needed by a run that only checks
+    from . import data, download  # here: a run that only checks does not import the download stack
 
     data.ensure_mnist(args.data_dir, download.mirror_list(args.mirror))
     if args.download_only:
@@ -88,9 +82,10 @@ def load_data(args):
 
 
 def training_line(config, images):
-    layers = "-".join(map(str, (INPUT_DIM, *config.hidden_dims, CLASSES)))
-    return say(f"\nTraining {layers} on {images:,} images: {config.settings()}.",
-               f"\n训练 {layers}，共 {images:,} 张图片：{config.settings()}。")
+    layers, epochs = "-".join(map(str, (INPUT_DIM, *config.hidden_dims, CLASSES))), config.epochs
+    return say(f"\nTraining {layers} on {images:,} images: lr {config.lr}, momentum {config.momentum}, batch "
+               f"{config.batch_size}, {epochs} epoch{'s' * (epochs != 1)}.", f"\n训练 {layers}，共 {images:,} 张图片："
+               f"学习率 {config.lr}，动量 {config.momentum}，批大小 {config.batch_size}，{epochs} 轮。")
 
 
 def epoch_line(epoch, epochs, train_loss, train_acc, val_loss, val_acc, seconds):
@@ -106,7 +101,8 @@ def test_accuracy_line(accuracy):
 
 @contextmanager
 def progress_bar(epoch, config, images):
-    """A tqdm bar over the batches of one epoch, on a terminal only; yields progress(batches_done, loss, acc)."""
+    """A tqdm bar over one epoch's batches, on a terminal only, in ASCII unless it writes UTF-8 (an old Windows
+    console does not); yields progress(batches_done, loss, acc)."""
     from tqdm import tqdm
 
     encoding = (getattr(sys.stderr, "encoding", None) or "").lower().replace("-", "").replace("_", "")
@@ -115,22 +111,25 @@ def progress_bar(epoch, config, images):
               disable=not sys.stderr.isatty(), ascii=encoding not in ("utf8", "utf8sig")) as bar:
 
         def progress(batches_done, loss, acc):
-            bar.set_postfix_str(say(f"loss {loss:.4f} acc {acc:.2%}", f"损失 {loss:.4f} 准确率 {acc:.2%}"),
-                                refresh=False)
+            bar.set_postfix_str(say(f"loss {loss:.4f} acc {acc:.2%}", f"损失 {loss:.4f} 准确率 {acc:.2%}"), False)
             bar.update(batches_done - bar.n)
 
-        yield progress  # tqdm's Unicode blocks on a UTF-8 console; elsewhere (an old Windows console) ASCII
+        yield progress
 
 
 def stop_if_diverged(val_loss):
-    if not np.isfinite(val_loss):
+    if not np.isfinite(val_loss):  # the last batch's update can break the weights after its loss was finite
         raise train.Diverged(say(f"the validation loss became {val_loss}", f"验证集损失变成了 {val_loss}"))
 
 
 @contextmanager
 def stops_explained(folder, model_module, model_file, mnist, config, checks_passed):
-    """Inside the block, what ends training early is said in plain words: Ctrl-C (the epoch kept and the command
-    that continues), not learning (the diagnosis), divergence (a smaller --lr), an error in model.py (its line)."""
+    """What ends training early, said in plain words: Ctrl-C (the epoch kept, the command that continues), not
+    learning (the diagnosis), divergence (a smaller --lr), a file held open, an error in model.py (its line)."""
+    def kept():
+        return say(f"The last epoch ({folder.saved_epoch}) is kept in {folder.model_path}.",
+                   f"最后一轮（第 {folder.saved_epoch} 轮）保存在 {folder.model_path}。")
+
     try:
         yield
     except KeyboardInterrupt:
@@ -140,16 +139,12 @@ def stops_explained(folder, model_module, model_file, mnist, config, checks_pass
         print(say("\nThe network is not learning. Looking for the cause (a few seconds)...",
                   "\n网络没有在学习。正在找原因（几秒钟）……"), flush=True)
         report = diagnose.diagnose(model_module, model_file, mnist, config, checks_passed)
-        raise KitError(say(f"Training stopped: {why}. The last epoch ({folder.saved_epoch}) is kept in "
-                           f"{folder.model_path}.", f"训练已停止：{why}。最后一轮（第 {folder.saved_epoch} 轮）保存在 "
-                           f"{folder.model_path}。") + f"\n\n{report}") from None
+        raise KitError(say(f"Training stopped: {why}. ", f"训练已停止：{why}。") + kept() + f"\n\n{report}") from None
     except train.Diverged as why:
         smaller = f"{min(config.lr / 10, 0.01):g}"  # a tenth, at most the default (a tenth of 1e300 diverges too)
-        kept = (say(f" The last good epoch ({folder.saved_epoch}) is kept in {folder.model_path}.",
-                    f"最后一轮正常的结果（第 {folder.saved_epoch} 轮）保存在 {folder.model_path}。")
-                if folder.saved_epoch else "")
-        raise KitError(say(f"Training diverged: {why}. Try a smaller learning rate, e.g. --lr {smaller}.",
-                           f"训练发散了：{why}。试试更小的学习率，例如 --lr {smaller}。") + kept) from None
+        raise KitError(say(f"Training diverged: {why}. Try a smaller learning rate, e.g. --lr {smaller}. ",
+                           f"训练发散了：{why}。试试更小的学习率，例如 --lr {smaller}。")
+                       + (kept() if folder.saved_epoch else "")) from None
     except FileHeld as held:
         again = folder.resume_command if folder.saved_epoch else say("the same command again", "同样的命令")
         raise KitError(say(f"{held}\nClose that program (or pause OneDrive), then run:\n  {again}",
@@ -157,8 +152,8 @@ def stops_explained(folder, model_module, model_file, mnist, config, checks_pass
     except (Exception, SystemExit) as error:  # SystemExit: an exit() left in model.py
         if isinstance(error, MemoryError) or not raised_in(error, model_file):
             raise  # a bug in the kit itself (keep the traceback), or too little memory (run_command explains it)
+        why = explain_exception(error, model_file)
         checks = f"python chapter03/{model_file.parent.name}/main.py --checks_only"
-        raise KitError(say(f"{model_file.name} failed during training: {explain_exception(error, model_file)}\n"
-                           f"Run  {checks}  to find the layer at fault.",
-                           f"{model_file.name} 在训练中出错：{explain_exception(error, model_file)}\n"
-                           f"运行  {checks}  找出是哪一层的问题。")) from None
+        raise KitError(say(f"{model_file.name} failed during training: {why}\nRun  {checks}  to find the layer at "
+                           f"fault.", f"{model_file.name} 在训练中出错：{why}\n运行  {checks}  找出是哪一层的问题。"
+                           )) from None
