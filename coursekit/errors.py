@@ -33,18 +33,13 @@ def stop_signals():
 
 
 # OSErrors that say something about this computer, not about a bug in the kit: a message, not a traceback.
-ADVICE_FOR = {
-    errno.ENOSPC: ("The disk is full: free some space, or choose a folder on another disk.", "磁盘满了：腾出一些空间，"
-                   "或者换一个在别的磁盘上的文件夹。"),
-    errno.EDQUOT: ("Your disk quota is used up: free some space.", "你的磁盘配额用完了：腾出一些空间。"),
-    errno.EROFS: ("That place is read-only: choose a folder you can write to.", "那里是只读的：换一个可以写入的"
-                  "文件夹。"),
-    errno.EACCES: ("You may not write there: choose a folder you can write to.", "你没有权限写入那里：换一个可以"
-                   "写入的文件夹。"),
-    errno.ENAMETOOLONG: ("Choose a shorter name or folder.", "换一个短一些的名字或文件夹。"),
-    errno.EIO: ("The disk or the terminal reported an input/output error.", "磁盘或终端报告了输入输出错误。"),
-}
-ADVICE_FOR[errno.EPERM] = ADVICE_FOR[errno.EACCES]
+FULL = ("The disk is full (or your quota used up): free some space, or choose a folder on another disk.",
+        "磁盘满了（或者磁盘配额用完了）：腾出一些空间，或者换一个在别的磁盘上的文件夹。")
+REFUSED = ("You cannot write there (read-only, or not allowed): choose a folder you can write to.",
+           "那里不能写入（只读，或者没有权限）：换一个可以写入的文件夹。")
+ADVICE_FOR = {errno.ENOSPC: FULL, errno.EDQUOT: FULL, errno.EROFS: REFUSED, errno.EACCES: REFUSED, errno.EPERM: REFUSED,
+              errno.ENAMETOOLONG: ("Choose a shorter name or folder.", "换一个短一些的名字或文件夹。"),
+              errno.EIO: ("The disk or the terminal reported an input/output error.", "磁盘或终端报告了输入输出错误。")}
 
 
 def run_command(main, *args):
@@ -105,11 +100,8 @@ def silence_stdout():
         sys.stdout = open(os.devnull, "w")  # open until the program ends
 
 
-# ---------------------------------------------------------------------------------------------------- signals
-
-
 class _StopState:
-    deferring, pending, stopping_since = 0, None, None  # interrupts_deferred() depth, a held signal, time of a stop
+    deferring, pending, stopping_since = False, None, None  # in interrupts_deferred(), a held signal, time of a stop
 
 
 def stop_exception(signum):
@@ -129,12 +121,11 @@ def _on_stop_signal(signum, frame):
 
 @contextmanager
 def stop_signals_handled():
-    """Inside the block Ctrl-C, Ctrl-Break (Windows), SIGTERM (a stop button, kill) and SIGHUP (the terminal closed)
-    raise KeyboardInterrupt where the program is; a second press right after the first is ignored. Signals a parent
-    asked to ignore (nohup) stay ignored."""
+    """Inside the block the stop_signals raise KeyboardInterrupt where the program is; a second press right after
+    the first is ignored; signals a parent asked to ignore (nohup) stay ignored."""
     previous = {signum: signal.signal(signum, _on_stop_signal) for signum in stop_signals()
                 if signal.getsignal(signum) is not signal.SIG_IGN}
-    _StopState.deferring, _StopState.pending, _StopState.stopping_since = 0, None, None
+    _StopState.deferring, _StopState.pending, _StopState.stopping_since = False, None, None
     try:
         yield
     finally:
@@ -144,16 +135,14 @@ def stop_signals_handled():
 
 @contextmanager
 def interrupts_deferred():
-    """A stop signal arriving inside the block takes effect when it ends: for the steps that must not be cut in two,
-    saving model.npz and noting which epoch it holds. Under run_command only."""
-    state = _StopState
-    state.deferring += 1
+    """A stop signal arriving inside the block takes effect when it ends: for a step that must not be cut in two,
+    saving model.npz and noting which epoch it holds."""
+    _StopState.deferring = True
     try:
         yield
     finally:
-        state.deferring -= 1
-        if not state.deferring and state.pending is not None:
-            signum, state.pending = state.pending, None
+        _StopState.deferring, signum, _StopState.pending = False, _StopState.pending, None
+        if signum is not None:
             raise stop_exception(signum)
 
 

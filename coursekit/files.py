@@ -1,6 +1,5 @@
 """Files that are never half-written (a crash, Ctrl-C, a full disk, two programs writing the same file): written to
 a unique temporary name beside the final one, `<name>.<8 random hex digits>.tmp`, then renamed (atomic in a folder).
-replace_file(source, target) is the one way to replace a file.
 """
 
 import contextlib
@@ -21,13 +20,7 @@ REPLACE_RETRY_SECONDS = 5.0
 
 
 class FileHeld(KitError):
-    """The replace of `path` stayed refused: another program holds the file."""
-
-    def __init__(self, path):
-        super().__init__(say(f"Could not replace {path}: another program keeps it open (often antivirus, OneDrive "
-                             f"syncing the folder, or a program showing the file). Its previous version is intact.",
-                             f"无法替换 {path}：另一个程序正打开着它（常见的是杀毒软件、正在同步这个文件夹的 OneDrive，"
-                             f"或者正在显示这个文件的程序）。它之前的版本完好无损。"))
+    """The replace of a file stayed refused: another program holds it."""
 
 
 def write_atomically(path, write):
@@ -44,14 +37,17 @@ def write_atomically(path, write):
         try:
             replace_file(tmp, path)
         except PermissionError:
-            raise FileHeld(path) from None
+            raise FileHeld(say(f"Could not replace {path}: another program keeps it open (often antivirus, OneDrive "
+                               f"syncing the folder, or a program showing the file). Its previous version is intact.",
+                               f"无法替换 {path}：另一个程序正打开着它（常见的是杀毒软件、正在同步这个文件夹的 "
+                               f"OneDrive，或者正在显示这个文件的程序）。它之前的版本完好无损。")) from None
         tmp = None
     except OSError as error:
         raise KitError(say(f"Could not write {path}: {error.strerror or error}. Its previous version, if any, is "
                            f"intact.", f"无法写入 {path}：{error.strerror or error}。它之前的版本（如果有）完好无损。")
                        + clean_up(tmp)) from None
     except BaseException:  # Ctrl-C, FileHeld, or an error inside write()
-        warn_if_left(tmp)
+        clean_up(tmp, warn=True)
         raise
 
 
@@ -105,17 +101,14 @@ def remove(path):
         return error.strerror or str(error)
 
 
-def clean_up(tmp):
-    """Remove a temporary file; '' when done (or nothing to do), else a sentence saying it is left."""
+def clean_up(tmp, warn=False):
+    """Remove a temporary file; '' when done (or nothing to do), else a sentence saying it is left, printed if warn."""
     problem = remove(tmp) if tmp is not None else None
-    return say(f" The temporary file {tmp} could not be removed ({problem}): delete it by hand.",
+    left = say(f" The temporary file {tmp} could not be removed ({problem}): delete it by hand.",
                f"临时文件 {tmp} 删不掉（{problem}）：请手动删除。") if problem else ""
-
-
-def warn_if_left(tmp):
-    leftover = clean_up(tmp)
-    if leftover:
-        print_error(leftover.strip())
+    if left and warn:
+        print_error(left.strip())
+    return left
 
 
 @contextlib.contextmanager
@@ -126,7 +119,7 @@ def temporary_file(path, suffix=TEMPORARY_SUFFIX):
     try:
         yield tmp
     finally:
-        warn_if_left(tmp)
+        clean_up(tmp, warn=True)
 
 
 def shown_path(path):

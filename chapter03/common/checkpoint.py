@@ -9,8 +9,7 @@ Every key is a plain array (np.load(path, allow_pickle=False) reads it), d = [in
     epoch                       the number of finished epochs
     lr, momentum, batch_size, epochs, seed   the run's Config (run.py)
     train_loss, train_acc, val_loss, val_acc   the history, (epoch,) each
-
-load() checks the version, every array's shape, finite values: a file that breaks them is refused in one line.
+load() refuses in one line a file of another version, a missing key, a wrong shape or a value not finite.
 """
 
 import io
@@ -25,6 +24,8 @@ import numpy as np
 from coursekit.errors import KitError, interrupts_deferred
 from coursekit.files import open_temporary, remove, write_atomically
 from coursekit.i18n import say
+
+from . import plots
 
 FORMAT_VERSION = 1
 MODEL_NAME = "model.npz"
@@ -112,16 +113,10 @@ def build_model(saved, model_module):
     return model
 
 
-def load_weights(model, saved, path=MODEL_NAME):
-    """Copy the saved W0, b0, W1, b1, ... into the Parameters of `model`: KitError if their shapes differ."""
-    params, names = model.parameters(), [f"{w}{i}" for i in range(len(saved["hidden_dims"]) + 1) for w in "Wb"]
-    found, wanted = [np.shape(p.data) for p in params], [saved[name].shape for name in names]
-    if found != wanted:
-        raise KitError(say(f"{path} holds a network of parameter shapes {wanted}, but the MLP of model.py has "
-                           f"{found}. Keep the MLP class as it was given, or train again.",
-                           f"{path} 里网络的参数形状是 {wanted}，model.py 的 MLP 却是 {found}。保持 MLP 类原来的"
-                           f"样子，或者重新训练。"))
-    for param, name in zip(params, names):
+def load_weights(model, saved):
+    """Copy the saved W0, b0, W1, b1, ... into the Parameters of `model`, in that order."""
+    names = [f"{w}{i}" for i in range(len(saved["hidden_dims"]) + 1) for w in "Wb"]
+    for param, name in zip(model.parameters(), names):
         param.data = saved[name].astype(np.float32)
 
 
@@ -176,7 +171,7 @@ class ModelFolder:
             raise KitError(say(f"--resume: {path} was trained with --hidden_dims {saved_sizes}, not {sizes}. Use the "
                                f"same sizes, or another --model_dir.", f"--resume：{path} 是用 --hidden_dims "
                                f"{saved_sizes} 训练的，不是 {sizes}。用同样的大小，或者换一个 --model_dir。"))
-        load_weights(model, saved, path)
+        load_weights(model, saved)
         optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
         print(say(f"Resuming from {path}: {self.saved_epoch} of {config.epochs} epochs done.",
                   f"从 {path} 接着训练：{config.epochs} 轮中已完成 {self.saved_epoch} 轮。"))
@@ -188,13 +183,12 @@ class ModelFolder:
         print(say(f"Nothing to do: {path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
                   f"asks for {config.epochs}.", f"没有要做的：{path} 已经训练了 {done} 轮，而 --epochs 要求的是 "
                   f"{config.epochs} 轮。"))
-        flags = [(f"--{name}", shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()]
-        differences = [(flag, saved_value, yours) for flag, saved_value, yours in flags if saved_value != yours]
-        if differences:
-            saved_flags = ", ".join(f"{flag} {saved_value}" for flag, saved_value, _ in differences)
-            your_flags = ", ".join(f"{flag} {yours}" for flag, _, yours in differences)
-            print(say(f"That run was trained with {saved_flags}; your flags say {your_flags}.",
-                      f"那次训练用的是 {saved_flags}；你这次的参数是 {your_flags}。"))
+        settings = {f"--{name}": (shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()}
+        differ = {flag: pair for flag, pair in settings.items() if pair[0] != pair[1]}
+        if differ:
+            theirs, yours = (", ".join(f"{flag} {pair[k]}" for flag, pair in differ.items()) for k in (0, 1))
+            print(say(f"That run was trained with {theirs}; your flags say {yours}.",
+                      f"那次训练用的是 {theirs}；你这次的参数是 {yours}。"))
         print(say(f"To train it further, raise --epochs (e.g. --epochs {done + 10} --resume). To train a new network "
                   f"with your flags, give it another --model_dir.", f"要继续训练，就调大 --epochs（例如 --epochs "
                   f"{done + 10} --resume）。要用你的参数训练一个新网络，换一个 --model_dir。"))
@@ -208,8 +202,6 @@ class ModelFolder:
 
     def plot(self, history):
         """loss.png; a picture that cannot be written (a viewer holds it, a full disk) is a warning, not the end."""
-        from . import plots
-
         self.loss_plot = self.loss_plot or plots.LossPlot()
         self.write_picture("loss.png", lambda path: self.loss_plot.update(history, path))
 
@@ -223,18 +215,7 @@ class ModelFolder:
 
     def save_test_pictures(self, images, labels, probs):
         """confusion.png and mistakes.png for the test set; then say what this run wrote."""
-        from . import plots
-
         self.write_picture("confusion.png", lambda path: plots.save_confusion_matrix(labels, probs.argmax(1), path))
         self.write_picture("mistakes.png", lambda path: plots.save_worst_mistakes(images, labels, probs, path))
         saved = say(", ", "、").join(name for name, done in self.written.items() if done)
         print(say(f"Saved in {self.path}: {saved}", f"已保存到 {self.path}：{saved}"))
-
-    def stopped(self):
-        """What to say when the run is stopped (Ctrl-C): the epoch kept, and the command that continues it."""
-        if not self.saved_epoch:
-            return say("Stopped before the first epoch finished: nothing was saved.",
-                       "第一轮还没结束就停下了：什么都没有保存。")
-        return say(f"Stopped: epoch {self.saved_epoch} is saved in {self.model_path}.\nContinue with:  "
-                   f"{self.resume_command}", f"已停止：第 {self.saved_epoch} 轮已保存在 {self.model_path}。\n"
-                   f"接着训练：  {self.resume_command}")

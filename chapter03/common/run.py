@@ -133,7 +133,11 @@ def stops_explained(folder, model_module, model_file, mnist, config, checks_pass
     try:
         yield
     except KeyboardInterrupt:
-        print(f"\n{folder.stopped()}", file=sys.stderr)
+        epoch, command = folder.saved_epoch, folder.resume_command
+        stopped = say(f"Stopped: epoch {epoch} is saved in {folder.model_path}.\nContinue with:  {command}",
+                      f"已停止：第 {epoch} 轮已保存在 {folder.model_path}。\n接着训练：  {command}")
+        print("\n" + (stopped if epoch else say("Stopped before the first epoch finished: nothing was saved.",
+                                                "第一轮还没结束就停下了：什么都没有保存。")), file=sys.stderr)
         raise
     except train.NotLearning as why:
         print(say("\nThe network is not learning. Looking for the cause (a few seconds)...",
