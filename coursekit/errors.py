@@ -121,8 +121,7 @@ def _on_stop_signal(signum, frame):
 
 @contextmanager
 def stop_signals_handled():
-    """Inside the block the stop_signals raise KeyboardInterrupt where the program is; a second press right after
-    the first is ignored; signals a parent asked to ignore (nohup) stay ignored."""
+    """Inside the block stop_signals() raise KeyboardInterrupt, a second press is ignored, nohup's stay ignored."""
     previous = {signum: signal.signal(signum, _on_stop_signal) for signum in stop_signals()
                 if signal.getsignal(signum) is not signal.SIG_IGN}
     _StopState.deferring, _StopState.pending, _StopState.stopping_since = False, None, None
@@ -135,8 +134,7 @@ def stop_signals_handled():
 
 @contextmanager
 def interrupts_deferred():
-    """A stop signal arriving inside the block takes effect when it ends: for a step that must not be cut in two,
-    saving model.npz and noting which epoch it holds."""
+    """A stop signal arriving inside the block takes effect when it ends (saving model.npz, noting its epoch)."""
     _StopState.deferring = True
     try:
         yield

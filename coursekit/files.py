@@ -92,8 +92,7 @@ def open_temporary(path, suffix=TEMPORARY_SUFFIX):
 
 
 def remove(path):
-    """Delete the file at path if it is there; why it could not be, or None. Never raises: a failing cleanup must
-    not hide the error that led to it."""
+    """Delete the file at path if there; why it could not be, or None: a failing cleanup never hides the error."""
     try:
         Path(path).unlink(missing_ok=True)
         return None

@@ -16,7 +16,6 @@ import io
 import sys
 import zipfile
 import zlib
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from coursekit.files import open_temporary, remove, write_atomically
 from coursekit.i18n import say
 
 from . import plots
+from .train import MNIST_MEAN, MNIST_STD
 
 FORMAT_VERSION = 1
 MODEL_NAME = "model.npz"
@@ -39,14 +39,11 @@ class BadModelFile(KitError):
 
 
 def save(path, model, optimizer, config, epoch, history):
-    """Write model.npz atomically: model the MLP, optimizer its SGD, config the run's Config, epoch the finished
-    epochs, history {key: one value per epoch} for HISTORY_KEYS."""
-    from .train import MNIST_MEAN, MNIST_STD
-
+    """Write model.npz atomically: the MLP, its SGD's velocities, the Config, epochs done, {HISTORY_KEYS: lists}."""
     params = model.parameters()
     arrays = {"format_version": FORMAT_VERSION, "input_dim": params[0].data.shape[0],
               "output_dim": params[-1].data.shape[-1], "input_mean": MNIST_MEAN, "input_std": MNIST_STD,
-              "epoch": epoch, **asdict(config), **{key: np.asarray(history[key], np.float64) for key in HISTORY_KEYS}}
+              "epoch": epoch, **config._asdict(), **{key: np.asarray(history[key], np.float64) for key in HISTORY_KEYS}}
     arrays["hidden_dims"] = np.asarray(config.hidden_dims, dtype=np.int64)
     for i, (weight, bias) in enumerate(zip(params[0::2], params[1::2])):
         arrays[f"W{i}"], arrays[f"b{i}"] = weight.data.astype(np.float32), bias.data.astype(np.float32)
@@ -133,8 +130,7 @@ def shown(value):
 
 
 class ModelFolder:
-    """The --model_dir of a training run: model.npz and loss.png after every epoch, the test's pictures at the end.
-    saved_epoch is the epoch model.npz holds (0: none of this run yet); written lists what this run wrote."""
+    """The --model_dir of a run: model.npz (its saved_epoch, 0 for none yet) and loss.png, then the test's pictures."""
 
     def __init__(self, path, resume_command, resume=False):
         self.path, self.model_path, self.resume_command = Path(path), Path(path) / MODEL_NAME, resume_command
@@ -155,8 +151,7 @@ class ModelFolder:
                       f"如果想接着它训练，请停下来并加上 --resume。"))
 
     def resume(self, model, optimizer, config):
-        """(epoch, history) of model.npz, its weights and optimizer state loaded into model and optimizer; when it
-        already holds config.epochs epochs, says there is nothing to do (and which saved settings differ) instead."""
+        """(epoch, history) of model.npz, its weights loaded into model and optimizer (unless it is finished)."""
         path = self.model_path
         if not path.is_file():
             raise KitError(say(f"--resume: there is no {path} to continue from. Train once without --resume.",
@@ -183,8 +178,8 @@ class ModelFolder:
         print(say(f"Nothing to do: {path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
                   f"asks for {config.epochs}.", f"没有要做的：{path} 已经训练了 {done} 轮，而 --epochs 要求的是 "
                   f"{config.epochs} 轮。"))
-        settings = {f"--{name}": (shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()}
-        differ = {flag: pair for flag, pair in settings.items() if pair[0] != pair[1]}
+        pairs = {f"--{name}": (shown(saved[name].tolist()), shown(value)) for name, value in config._asdict().items()}
+        differ = {flag: pair for flag, pair in pairs.items() if pair[0] != pair[1]}
         if differ:
             theirs, yours = (", ".join(f"{flag} {pair[k]}" for flag, pair in differ.items()) for k in (0, 1))
             print(say(f"That run was trained with {theirs}; your flags say {yours}.",

@@ -54,8 +54,7 @@ def parse_args(tree_dir, argv=None):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, with what its `_` cannot translate in Chinese: the colon after a section's title, and
-    "argument --x:" (not looked up through `_` before Python 3.11)."""
+    """argparse's, with the Chinese its `_` misses: a section title's colon, "argument --x:" (before Python 3.11)."""
 
     def format_help(self):
         return say(super().format_help(), super().format_help().replace("选项:\n", "选项：\n"))
@@ -140,8 +139,7 @@ def check_selection(flags, args):
 
 
 def resume_command(tree, argv=None):
-    """The command that continues this run (with --resume), quoted for the shell it runs in: POSIX single quotes
-    where they work, double quotes on Windows (cmd.exe and PowerShell do not read single quotes)."""
+    """The command that continues this run, quoted for its shell (cmd.exe and PowerShell: double quotes)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     quote = shlex.quote if os.name != "nt" else (
         lambda arg: arg if arg and not re.search(r'[\s"&|<>^%;,()\']', arg) else '"' + arg.replace('"', '\\"') + '"')

@@ -2,8 +2,8 @@
 and what a run says when it stops early (Ctrl-C, a network that does not learn, divergence, a bug in model.py)."""
 
 import sys
+from collections import namedtuple
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,16 +17,8 @@ from . import diagnose, train
 INPUT_DIM, CLASSES = 784, 10
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(namedtuple("Config", "hidden_dims lr momentum batch_size epochs seed")):
     """What decides a run's result: saved whole in model.npz, so a resumed run is the same run."""
-
-    hidden_dims: tuple
-    lr: float
-    momentum: float
-    batch_size: int
-    epochs: int
-    seed: int
 
     @classmethod
     def from_args(cls, args):
@@ -101,8 +93,7 @@ def test_accuracy_line(accuracy):
 
 @contextmanager
 def progress_bar(epoch, config, images):
-    """A tqdm bar over one epoch's batches, on a terminal only, in ASCII unless it writes UTF-8 (an old Windows
-    console does not); yields progress(batches_done, loss, acc)."""
+    """A tqdm bar over an epoch on a terminal (ASCII unless UTF-8); yields progress(batches_done, loss, acc)."""
     from tqdm import tqdm
 
     encoding = (getattr(sys.stderr, "encoding", None) or "").lower().replace("-", "").replace("_", "")
@@ -124,8 +115,7 @@ def stop_if_diverged(val_loss):
 
 @contextmanager
 def stops_explained(folder, model_module, model_file, mnist, config, checks_passed):
-    """What ends training early, said in plain words: Ctrl-C (the epoch kept, the command that continues), not
-    learning (the diagnosis), divergence (a smaller --lr), a file held open, an error in model.py (its line)."""
+    """What ends training early, said in plain words, with what was kept and what to do next."""
     def kept():
         return say(f"The last epoch ({folder.saved_epoch}) is kept in {folder.model_path}.",
                    f"最后一轮（第 {folder.saved_epoch} 轮）保存在 {folder.model_path}。")
