@@ -2,6 +2,7 @@
 runs (a bad one: a message and exit 2); and the command that continues a stopped run, quoted for its shell."""
 
 import argparse
+import contextlib
 import os
 import re
 import shlex
@@ -77,19 +78,16 @@ def parser(tree):
     flag("hidden_dims", "hidden layer sizes (default: 256 128)", "隐藏层的大小（默认：256 128）",
          type=positive_int, nargs="+", default=[256, 128], metavar="N")
     flag("lr", "learning rate (default: 0.01)", "学习率（默认：0.01）", type=positive_float, default=0.01, metavar="F")
-    flag("batch_size", "mini-batch size (default: 64)", "批大小（默认：64）", type=positive_int, default=64,
-         metavar="N")
+    flag("batch_size", "batch size (default: 64)", "批大小（默认：64）", type=positive_int, default=64, metavar="N")
     flag("epochs", "epochs (default: 20)", "训练轮数（默认：20）", type=positive_int, default=20, metavar="N")
-    flag("momentum", "SGD momentum in [0, 1); 0 is plain SGD as the handout derives it (default: 0.95)",
-         "SGD 的动量，在 [0, 1) 之间；0 就是讲义推导的普通 SGD（默认：0.95）", type=momentum_value, default=0.95,
-         metavar="F")
+    flag("momentum", "SGD momentum in [0, 1); 0 is the handout's plain SGD (default: 0.95)", "SGD 的动量，在 [0, 1) "
+         "之间；0 就是讲义的普通 SGD（默认：0.95）", type=momentum_value, default=0.95, metavar="F")
     flag("seed", "random seed: same seed, same run (default: 0)", "随机种子：种子相同，训练过程就相同（默认：0）",
          type=non_negative_int, default=0, metavar="N")
     flag("data_dir", "where MNIST is looked for and downloaded to (default: <repo>/data)",
          "在哪里找 MNIST、下载到哪里（默认：<repo>/data）", type=folder_path, default=REPO / "data", metavar="P")
-    flag("model_dir", f"where checkpoints and plots go (default: <repo>/model/{tree})",
-         f"模型和图保存在哪里（默认：<repo>/model/{tree}）", type=folder_path, default=REPO / "model" / tree,
-         metavar="P")
+    flag("model_dir", f"where checkpoints and plots go (default: <repo>/model/{tree})", f"模型和图保存在哪里（默认："
+         f"<repo>/model/{tree}）", type=folder_path, default=REPO / "model" / tree, metavar="P")
     flag("mirror", "a base URL serving the four MNIST .gz files, tried before the built-in mirrors; repeatable; "
          "http(s):// or file://. The variable MNIST_MIRROR (URLs separated by spaces) does the same",
          "提供 MNIST 四个 .gz 文件的网址，先于内置镜像尝试；可以给多次；http(s):// 或 file://。环境变量 "
@@ -100,15 +98,13 @@ def parser(tree):
     flag("resume", "continue from <model_dir>/model.npz", "从 <model_dir>/model.npz 接着训练", action="store_true")
     flag("blas_threads", BLAS_THREADS_HELP, "NumPy 矩阵乘法用的线程数（默认：1，在这些大小下最快，机器忙时快得多；"
          "0 让 BLAS 库自己决定，通常每个核一个）", type=non_negative_int, default=DEFAULT_THREADS, metavar="N")
-    flag("lang", "the language of the report and messages: zh (Chinese) or en (default: Chinese under a Chinese "
-         "locale, else English)", "报告和提示的语言：zh（中文）或 en（英文）（默认：中文系统用中文，否则用英文）",
-         choices=LANGUAGES, default=None)
+    flag("lang", "language of the messages: zh (Chinese) or en (default: Chinese under a Chinese locale, else "
+         "English)", "提示的语言：zh（中文）或 en（英文）（默认：中文系统用中文，否则用英文）", choices=LANGUAGES)
     flag("only", "run only the checks of one class (e.g. Softmax) or task number (e.g. 3), then exit",
          "只运行一个类（例如 Softmax）或一个任务编号（例如 3）的检查，然后退出", metavar="CLASS|TASK")
-    flag("explain", 'run one check (e.g. "Softmax.backward dx") and show its inputs, expected values, what came '
-         "back and the wrong entries, as Python you can paste; then exit",
-         "运行一项检查（例如 \"Softmax.backward dx\"），用可以直接粘贴运行的 Python 代码列出它的输入、期望值、"
-         "实际得到的值和错的元素，然后退出", metavar="CHECK")
+    flag("explain", 'run one check (e.g. "Softmax.backward dx"), showing its inputs, expected and actual values and '
+         "wrong entries as Python you can paste; then exit", "运行一项检查（例如 \"Softmax.backward dx\"），用可以直接"
+         "粘贴运行的 Python 代码列出它的输入、期望值、实际得到的值和错的元素，然后退出", metavar="CHECK")
     return parser
 
 
@@ -170,13 +166,10 @@ def number(kind, is_valid, en, zh):
     """An argparse type: text -> a number of `kind` for which is_valid holds, else a message saying what is expected."""
 
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not is_valid(value):
-            raise argparse.ArgumentTypeError(say(f"expected {en}, got {text!r}", f"需要{zh}，得到的是 {text!r}"))
-        return value
+        with contextlib.suppress(ValueError):  # not a number: the message below
+            if is_valid(value := kind(text)):
+                return value
+        raise argparse.ArgumentTypeError(say(f"expected {en}, got {text!r}", f"需要{zh}，得到的是 {text!r}"))
 
     return parse
 
