@@ -53,15 +53,14 @@ def write_atomically(path, write):
 
 def replace_file(source, target, retry_seconds=REPLACE_RETRY_SECONDS):
     """os.replace(source, target), tried again for `retry_seconds` while the target is refused (PermissionError)."""
-    deadline, delay = time.monotonic() + retry_seconds, 0.05
+    deadline = time.monotonic() + retry_seconds
     while True:
         try:
             return os.replace(source, target)
         except PermissionError:
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() > deadline:
                 raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            time.sleep(0.1)
 
 
 def flush_to_disk(file):

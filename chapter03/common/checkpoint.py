@@ -55,10 +55,7 @@ def save(path, model, optimizer, config, epoch, history):
 
 
 def load(path):
-    """model.npz as a dict of arrays, checked; KitError when there is none, BadModelFile when it cannot be used."""
-    path = Path(path)
-    if not path.is_file():
-        raise KitError(say(f"No model at {path}.", f"{path} 处没有模型。"))
+    """model.npz as a dict of arrays, checked: BadModelFile when it cannot be used."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             saved = {key: npz[key] for key in npz.files}
