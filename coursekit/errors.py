@@ -1,7 +1,5 @@
-"""KitError, a failure explained in plain words, and run_command, the one place that turns failures into an exit:
-
-    sys.exit(run_command(main, args))   # 0 success; 1 a failure explained; 130 stopped by a signal
-"""
+"""KitError, a failure explained in plain words, and run_command, the one place that turns failures into an exit
+status: sys.exit(run_command(main, args)) exits 0 on success, 1 for a failure explained, 130 stopped by a signal."""
 
 import errno
 import os
@@ -18,10 +16,6 @@ SECOND_PRESS_SECONDS = 2.0  # a second Ctrl-C this soon is the same impatient pr
 
 class KitError(Exception):
     """A failure explained in plain words: the command prints the message (no traceback) and exits 1."""
-
-
-class Terminated(KeyboardInterrupt):
-    """A stop signal other than Ctrl-C: a KeyboardInterrupt, so every `except KeyboardInterrupt` works for it too."""
 
 
 def stop_signals():
@@ -57,7 +51,7 @@ def run_command(main, *args):
         except KitError as error:
             print_error(f"\n{error}")
         except KeyboardInterrupt as stop:
-            print_error(say(f"\nStopped by {stop}.", f"\n已被 {stop} 停止。") if isinstance(stop, Terminated)
+            print_error(say(f"\nStopped by {stop}.", f"\n已被 {stop} 停止。") if stop.args  # not Python's own Ctrl-C
                         else say("\nInterrupted.", "\n已中断。"))
             return INTERRUPTED
         except BrokenPipeError:  # output piped into a program that stopped reading, e.g. `| head`
@@ -106,7 +100,8 @@ class _StopState:
 
 def stop_exception(signum):
     _StopState.stopping_since = time.monotonic()
-    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(stop_signals().get(signum, signum))
+    """Ctrl-C's KeyboardInterrupt, or one naming the other signal, so that `except KeyboardInterrupt` sees all."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else KeyboardInterrupt(stop_signals().get(signum, signum))
 
 
 def _on_stop_signal(signum, frame):

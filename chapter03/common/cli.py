@@ -16,10 +16,10 @@ from coursekit.i18n import LANGUAGES, choose_language, console_encoding, say, sp
 
 REPO = Path(__file__).resolve().parents[2]
 # argparse's own words, in Chinese (argparse looks each up through its module's `_` when it prints them)
-ARGPARSE_ZH = {"usage: ": "用法：", "options": "选项", "optional arguments": "选项",
-               "show this help message and exit": "显示这段帮助，然后退出", "%(prog)s: error: %(message)s\n":
-               "%(prog)s：错误：%(message)s\n", "unrecognized arguments: %s": "不认识的参数：%s",
-               "expected one argument": "需要一个值", "expected at least one argument": "至少需要一个值",
+ARGPARSE_ZH = {"usage: ": "用法：", "options": "选项", "optional arguments": "选项", "show this help message and exit":
+               "显示这段帮助，然后退出", "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+               "unrecognized arguments: %s": "不认识的参数：%s", "expected one argument": "需要一个值",
+               "expected at least one argument": "至少需要一个值",
                "invalid choice: %(value)r (choose from %(choices)s)": "无效的选择：%(value)r（可选：%(choices)s）"}
 
 
@@ -91,7 +91,7 @@ def parser(tree):
     flag("mirror", "a base URL serving the four MNIST .gz files, tried before the built-in mirrors; repeatable; "
          "http(s):// or file://. The variable MNIST_MIRROR (URLs separated by spaces) does the same",
          "提供 MNIST 四个 .gz 文件的网址，先于内置镜像尝试；可以给多次；http(s):// 或 file://。环境变量 "
-         "MNIST_MIRROR（多个网址用空格隔开）作用相同", type=mirror_url, action="append", default=[], metavar="URL")
+         "MNIST_MIRROR（多个网址用空格隔开）作用相同", action="append", default=[], metavar="URL")
     flag("checks_only", "run the correctness checks and exit", "只运行正确性检查，然后退出", action="store_true")
     flag("skip_checks", "train even though checks fail", "检查没通过也照样训练", action="store_true")
     flag("download_only", "fetch and verify MNIST, then exit", "下载并校验 MNIST，然后退出", action="store_true")
@@ -109,13 +109,20 @@ def parser(tree):
 
 
 def check_selection(flags, args):
-    """--only and --explain must name checks that exist: else exit 2, listing what does."""
+    """Exit 2, saying why, unless --mirror is usable and --only and --explain name checks that exist."""
     from coursekit.explain import find_check
     from coursekit.report import selected
 
     from .checks import CHECKS
     from .tasks import TASKS
 
+    if args.mirror:
+        from . import download  # here: a run without --mirror that only checks does not import the download stack
+
+        try:
+            download.check_mirror_urls(args.mirror, "--mirror")
+        except KitError as error:
+            flags.error(str(error))
     if args.only and args.explain:
         flags.error(say("use --only or --explain, not both", "--only 和 --explain 只能用一个"))
     if args.only and not selected(CHECKS, args.only):
@@ -149,17 +156,6 @@ def folder_path(text):
         raise argparse.ArgumentTypeError(say("expected a folder, got an empty path (write . for the current folder)",
                                              "需要一个文件夹，得到的却是空路径（当前文件夹请写 .）"))
     return Path(text)
-
-
-def mirror_url(text):
-    """A mirror's base URL, checked now (MNIST_MIRROR is checked when the data stage starts)."""
-    from . import download
-
-    try:
-        download.check_mirror_urls([text], "--mirror")
-    except KitError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
 
 
 def number(kind, is_valid, en, zh):
