@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import os
 import re
+import runpy
 import shlex
 import sys
 from pathlib import Path
@@ -12,7 +13,12 @@ from pathlib import Path
 from coursekit.blas import DEFAULT_THREADS
 from coursekit.blas import HELP as BLAS_THREADS_HELP
 from coursekit.errors import KitError, run_command
+from coursekit.explain import find_check
 from coursekit.i18n import LANGUAGES, choose_language, console_encoding, say, speaking
+from coursekit.report import selected
+
+from .checks import CHECKS
+from .tasks import TASKS
 
 REPO = Path(__file__).resolve().parents[2]
 # argparse's own words, in Chinese (argparse looks each up through its module's `_` when it prints them)
@@ -25,8 +31,6 @@ ARGPARSE_ZH = {"usage: ": "用法：", "options": "选项", "optional arguments"
 
 def main(tree_dir, argv=None):
     """main.py of chapter03/<tree_dir's name>, run in this process on the model.py in tree_dir (tests, tools)."""
-    import runpy
-
     recipe = runpy.run_path(str(REPO / "chapter03" / "startup" / "main.py"), run_name="main_py")  # = solution's
     with speaking(None):  # the language main.py sets, for this run only
         return run_command(recipe["main"], argv, Path(tree_dir))
@@ -110,12 +114,6 @@ def parser(tree):
 
 def check_selection(flags, args):
     """Exit 2, saying why, unless --mirror is usable and --only and --explain name checks that exist."""
-    from coursekit.explain import find_check
-    from coursekit.report import selected
-
-    from .checks import CHECKS
-    from .tasks import TASKS
-
     if args.mirror:
         from . import download  # here: a run without --mirror that only checks does not import the download stack
 

@@ -7,12 +7,16 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from coursekit import report
 from coursekit.errors import KitError
+from coursekit.explain import explain_check
 from coursekit.files import FileHeld
 from coursekit.i18n import say
 from coursekit.student_code import explain_exception, raised_in
 
 from . import diagnose, train
+from .checks import CHECKS
+from .tasks import TASKS
 
 INPUT_DIM, CLASSES = 784, 10
 
@@ -27,19 +31,13 @@ class Config(namedtuple("Config", "hidden_dims lr momentum batch_size epochs see
 
 def check_layers(model_module, model_file, args):
     """Print the check report (of the checks --only selects, or --explain's one check); True when they all pass."""
-    from coursekit.explain import explain_check
-    from coursekit.report import format_report, run_checks
-
-    from .checks import CHECKS
-    from .tasks import TASKS
-
     if args.explain:
         text, passed = explain_check(model_module, model_file, CHECKS, TASKS, args.explain_check)
         print(text)
         return passed
-    results = run_checks(model_module, model_file, CHECKS, TASKS, only=args.only)
+    results = report.run_checks(model_module, model_file, CHECKS, TASKS, only=args.only)
     main_py = f"python chapter03/{model_file.parent.name}/main.py"
-    print(format_report(results, TASKS, explain_command=main_py + ' --explain "{name}"'))
+    print(report.format_report(results, TASKS, explain_command=main_py + ' --explain "{name}"'))
     statuses = {result.status for result in results} - {"pass"}
     if statuses and args.skip_checks and not (args.checks_only or args.only):
         print("\n" + "!" * 70 + "".join(f"\n!!  {line}" for line in skip_checks_banner(statuses)) + "\n" + "!" * 70)

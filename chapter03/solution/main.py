@@ -40,10 +40,9 @@ def main(argv=None, tree=TREE):
         if args.download_only:
             return 0
 
-        # 3. The network, built from the classes of model.py, its loss, and the optimizer that updates its parameters.
+        # 3. The network, built from the classes of model.py (784 pixels in, 10 digits out), its loss, its optimizer.
         config = run.Config.from_args(args)
-        network = model_py.MLP(run.INPUT_DIM, list(config.hidden_dims), run.CLASSES,
-                               rng=np.random.default_rng(config.seed))
+        network = model_py.MLP(784, list(config.hidden_dims), 10, rng=np.random.default_rng(config.seed))
         loss_fn = model_py.CrossEntropyLoss()
         optimizer = train.SGD(network.parameters(), config.lr, config.momentum)
         folder = checkpoint.ModelFolder(args.model_dir, cli.resume_command(tree.name, argv), args.resume)
