@@ -11,7 +11,6 @@ Plain arrays only (np.load(path, allow_pickle=False) reads them); d = [input_dim
 load() refuses in one line a file of another version, a missing key, a wrong shape or a value not finite.
 """
 
-import io
 import sys
 import zipfile
 import zlib
@@ -48,9 +47,7 @@ def save(path, model, optimizer, config, epoch, history):
         arrays[f"W{i}"], arrays[f"b{i}"] = weight.data.astype(np.float32), bias.data.astype(np.float32)
     for i, velocity in enumerate(optimizer.velocities):
         arrays[f"velocity{i}"] = np.asarray(velocity, dtype=np.float32)
-    buffer = io.BytesIO()  # zipped in memory first: a full disk then fails one write of ours, not NumPy's zip writer
-    np.savez(buffer, **arrays)
-    write_atomically(path, lambda file: file.write(buffer.getbuffer()))
+    write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def load(path):

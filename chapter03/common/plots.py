@@ -1,17 +1,13 @@
 """Pictures of a training run: loss and accuracy curves, the confusion matrix, the digits the network got most wrong.
 Drawn without a window (Matplotlib's Figure, no pyplot), imported by the first picture (a check run starts sooner)."""
 
-import io
-
 import numpy as np
 
 from coursekit.files import write_atomically
 
 
 def save(fig, path):
-    buffer = io.BytesIO()  # drawn in memory first, so that a full disk fails one plain write, not Matplotlib's own
-    fig.savefig(buffer, format="png")
-    write_atomically(path, lambda file: file.write(buffer.getbuffer()))
+    write_atomically(path, lambda file: fig.savefig(file, format="png"))
 
 
 class LossPlot:
