@@ -13,7 +13,6 @@ from .errors import KitError, print_error
 from .i18n import say
 
 TEMPORARY_SUFFIX = ".tmp"
-KEPT_OF_NAME = 48  # names may have 255 bytes: room for the random part and the suffix beside the final name's start
 # On Windows a file another program holds open (antivirus, OneDrive, a picture viewer) cannot be replaced
 # (PermissionError, WinError 5 or 32) until it lets go, usually within a second or two.
 REPLACE_RETRY_SECONDS = 5.0
@@ -80,8 +79,8 @@ def refuse_folder(path):
 
 
 def temporary_name(path, suffix=TEMPORARY_SUFFIX):
-    """A fresh name beside path: '<name>.<random>.tmp', the name cut short if it is long."""
-    return path.with_name(f"{path.name[:KEPT_OF_NAME]}.{secrets.token_hex(4)}{suffix}")
+    """A fresh name beside path: '<name>.<random>.tmp'."""
+    return path.with_name(f"{path.name}.{secrets.token_hex(4)}{suffix}")
 
 
 def open_temporary(path, suffix=TEMPORARY_SUFFIX):

@@ -144,42 +144,38 @@ class ModelFolder:
                       f"如果想接着它训练，请停下来并加上 --resume。"))
 
     def resume(self, model, optimizer, config):
-        """(epoch, history) of model.npz, its weights loaded into model and optimizer (unless it is finished)."""
+        """(epoch, history) of model.npz, its weights loaded into model and optimizer unless it is finished."""
         path = self.model_path
         if not path.is_file():
             raise KitError(say(f"--resume: there is no {path} to continue from. Train once without --resume.",
                                f"--resume：没有可以接着训练的 {path}。先不加 --resume 训练一次。"))
         saved = load(path)
-        self.saved_epoch, history = int(saved["epoch"]), {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
-        if self.saved_epoch >= config.epochs:
-            self.say_finished(saved, config)
-            return self.saved_epoch, history
-        saved_sizes, sizes = shown(saved["hidden_dims"].tolist()), shown(config.hidden_dims)
-        if saved_sizes != sizes:
-            raise KitError(say(f"--resume: {path} was trained with --hidden_dims {saved_sizes}, not {sizes}. Use the "
-                               f"same sizes, or another --model_dir.", f"--resume：{path} 是用 --hidden_dims "
-                               f"{saved_sizes} 训练的，不是 {sizes}。用同样的大小，或者换一个 --model_dir。"))
-        load_weights(model, saved)
-        optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
-        print(say(f"Resuming from {path}: {self.saved_epoch} of {config.epochs} epochs done.",
-                  f"从 {path} 接着训练：{config.epochs} 轮中已完成 {self.saved_epoch} 轮。"))
-        return self.saved_epoch, history
-
-    def say_finished(self, saved, config):
-        """--resume of a finished run: nothing to do, and the saved settings that differ from the flags."""
-        done, path = self.saved_epoch, self.model_path
-        print(say(f"Nothing to do: {path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
-                  f"asks for {config.epochs}.", f"没有要做的：{path} 已经训练了 {done} 轮，而 --epochs 要求的是 "
-                  f"{config.epochs} 轮。"))
+        done, history = int(saved["epoch"]), {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
         pairs = {f"--{name}": (shown(saved[name].tolist()), shown(value)) for name, value in config._asdict().items()}
         differ = {flag: pair for flag, pair in pairs.items() if pair[0] != pair[1]}
-        if differ:
-            theirs, yours = (", ".join(f"{flag} {pair[k]}" for flag, pair in differ.items()) for k in (0, 1))
-            print(say(f"That run was trained with {theirs}; your flags say {yours}.",
-                      f"那次训练用的是 {theirs}；你这次的参数是 {yours}。"))
-        print(say(f"To train it further, raise --epochs (e.g. --epochs {done + 10} --resume). To train a new network "
-                  f"with your flags, give it another --model_dir.", f"要继续训练，就调大 --epochs（例如 --epochs "
-                  f"{done + 10} --resume）。要用你的参数训练一个新网络，换一个 --model_dir。"))
+        if done >= config.epochs:  # a finished run is not trained again, nor with other flags
+            print(say(f"Nothing to do: {path} already holds {done} epoch{'s' * (done != 1)} of training, and "
+                      f"--epochs asks for {config.epochs}.", f"没有要做的：{path} 已经训练了 {done} 轮，而 --epochs "
+                      f"要求的是 {config.epochs} 轮。"))
+            if differ:
+                theirs, yours = (", ".join(f"{flag} {pair[k]}" for flag, pair in differ.items()) for k in (0, 1))
+                print(say(f"That run was trained with {theirs}; your flags say {yours}.",
+                          f"那次训练用的是 {theirs}；你这次的参数是 {yours}。"))
+            print(say(f"To train it further, raise --epochs (e.g. --epochs {done + 10} --resume). To train a new "
+                      f"network with your flags, give it another --model_dir.", f"要继续训练，就调大 --epochs（例如 "
+                      f"--epochs {done + 10} --resume）。要用你的参数训练一个新网络，换一个 --model_dir。"))
+            return done, history
+        if "--hidden_dims" in differ:
+            theirs, yours = differ["--hidden_dims"]
+            raise KitError(say(f"--resume: {path} was trained with --hidden_dims {theirs}, not {yours}. Use the same "
+                               f"sizes, or another --model_dir.", f"--resume：{path} 是用 --hidden_dims {theirs} "
+                               f"训练的，不是 {yours}。用同样的大小，或者换一个 --model_dir。"))
+        load_weights(model, saved)
+        optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
+        self.saved_epoch = done
+        print(say(f"Resuming from {path}: {done} of {config.epochs} epochs done.",
+                  f"从 {path} 接着训练：{config.epochs} 轮中已完成 {done} 轮。"))
+        return done, history
 
     def save(self, model, optimizer, config, epoch, history):
         """model.npz; a stop signal during the save takes effect once it is done, so saved_epoch says what it holds."""

@@ -6,10 +6,6 @@ import numpy as np
 from coursekit.files import write_atomically
 
 
-def save(fig, path):
-    write_atomically(path, lambda file: fig.savefig(file, format="png"))
-
-
 class LossPlot:
     """loss.png, updated after every epoch: the figure is built once and only its data change."""
 
@@ -40,7 +36,7 @@ class LossPlot:
             ax.relim()
             ax.autoscale_view()
             ax.set_xlim(0.5, len(epochs) + 0.5)
-        save(self.fig, path)
+        write_atomically(path, lambda file: self.fig.savefig(file, format="png"))
 
 
 def save_confusion_matrix(labels, predictions, path, classes=10):
@@ -57,7 +53,7 @@ def save_confusion_matrix(labels, predictions, path, classes=10):
                 color="white" if image.norm(np.log1p(count)) > 0.6 else "black")
     ax.set(xticks=range(classes), yticks=range(classes), xlabel="predicted digit", ylabel="true digit",
            title=f"Confusion matrix on the test set ({np.trace(counts) / max(counts.sum(), 1):.2%} right)")
-    save(fig, path)
+    write_atomically(path, lambda file: fig.savefig(file, format="png"))
 
 
 def save_worst_mistakes(images, labels, probs, path, count=24, columns=8):
@@ -76,4 +72,4 @@ def save_worst_mistakes(images, labels, probs, path, count=24, columns=8):
         ax.imshow(images[i].reshape(28, 28), cmap="gray_r")
         ax.set_title(f"true {labels[i]}, saw {predictions[i]}\n{probs[i, predictions[i]]:.0%} sure", fontsize=7)
     fig.suptitle("Test digits the network got most wrong")
-    save(fig, path)
+    write_atomically(path, lambda file: fig.savefig(file, format="png"))
