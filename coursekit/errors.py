@@ -57,10 +57,9 @@ def run_command(main, *args):
         except BrokenPipeError:  # output piped into a program that stopped reading, e.g. `| head`
             silence_stdout()
         except MemoryError as error:
-            print_error(say(f"\nOut of memory: {str(error) or 'MemoryError'}.\nThe sizes asked for need more memory "
-                            "than this computer can give: try smaller ones (for training: --hidden_dims, "
-                            "--batch_size).", "\n内存不够了。要求的大小需要的内存比这台电脑能给的多：试试小一些的"
-                            "（训练时：--hidden_dims、--batch_size）。"))
+            print_error(say(f"\nOut of memory ({str(error) or 'MemoryError'}): try smaller sizes (for training: "
+                            "--hidden_dims, --batch_size).", "\n内存不够了：试试小一些的大小（训练时：--hidden_dims、"
+                            "--batch_size）。"))
         except OSError as error:
             if error.errno not in ADVICE_FOR:
                 raise  # not the disk or the system: a bug in the kit, keep the traceback
@@ -99,8 +98,8 @@ class _StopState:
 
 
 def stop_exception(signum):
-    _StopState.stopping_since = time.monotonic()
     """Ctrl-C's KeyboardInterrupt, or one naming the other signal, so that `except KeyboardInterrupt` sees all."""
+    _StopState.stopping_since = time.monotonic()
     return KeyboardInterrupt() if signum == signal.SIGINT else KeyboardInterrupt(stop_signals().get(signum, signum))
 
 

@@ -1,6 +1,5 @@
 """Files that are never half-written (a crash, Ctrl-C, a full disk, two programs writing the same file): written to
-a unique temporary name beside the final one, `<name>.<8 random hex digits>.tmp`, then renamed (atomic in a folder).
-"""
+a unique temporary name beside the final one, `<name>.<8 random hex digits>.tmp`, then renamed (atomic in a folder)."""
 
 import contextlib
 import errno
@@ -12,7 +11,6 @@ from pathlib import Path
 from .errors import KitError, print_error
 from .i18n import say
 
-TEMPORARY_SUFFIX = ".tmp"
 # On Windows a file another program holds open (antivirus, OneDrive, a picture viewer) cannot be replaced
 # (PermissionError, WinError 5 or 32) until it lets go, usually within a second or two.
 REPLACE_RETRY_SECONDS = 5.0
@@ -78,12 +76,12 @@ def refuse_folder(path):
                            f"无法写入 {path}：这是一个文件夹，不是文件。请给出一个文件的路径。"))
 
 
-def temporary_name(path, suffix=TEMPORARY_SUFFIX):
+def temporary_name(path, suffix=".tmp"):
     """A fresh name beside path: '<name>.<random>.tmp'."""
     return path.with_name(f"{path.name}.{secrets.token_hex(4)}{suffix}")
 
 
-def open_temporary(path, suffix=TEMPORARY_SUFFIX):
+def open_temporary(path, suffix=".tmp"):
     """(the path, the open binary file) of a new file with a fresh temporary name beside path."""
     tmp = temporary_name(path, suffix)
     return tmp, open(tmp, "xb")  # "x": created by this call, never another program's file
@@ -109,7 +107,7 @@ def clean_up(tmp, warn=False):
 
 
 @contextlib.contextmanager
-def temporary_file(path, suffix=TEMPORARY_SUFFIX):
+def temporary_file(path, suffix=".tmp"):
     """Yield the path of a new, empty, uniquely named file beside `path`, removed at the end unless renamed."""
     tmp, file = open_temporary(Path(path), suffix)
     file.close()

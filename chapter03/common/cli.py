@@ -144,8 +144,8 @@ def resume_command(tree, argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     quote = shlex.quote if os.name != "nt" else (
         lambda arg: arg if arg and not re.search(r'[\s"&|<>^%;,()\']', arg) else '"' + arg.replace('"', '\\"') + '"')
-    resume = [] if "--resume" in argv else ["--resume"]
-    return " ".join([f"python chapter03/{tree}/main.py", *map(quote, [*argv, *resume])])
+    argv += [] if "--resume" in argv else ["--resume"]
+    return " ".join([f"python chapter03/{tree}/main.py", *map(quote, argv)])
 
 
 def folder_path(text):
