@@ -27,7 +27,8 @@ def write_atomically(path, write):
     try:
         refuse_folder(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp, file = open_temporary(path)
+        file = open(temporary_name(path), "xb")
+        tmp = file.name  # from here on, a file of ours to remove on the way out
         with file:
             write(file)
             flush_to_disk(file)
@@ -77,14 +78,8 @@ def refuse_folder(path):
 
 
 def temporary_name(path, suffix=".tmp"):
-    """A fresh name beside path: '<name>.<random>.tmp'."""
+    """A fresh name beside path, '<name>.<random>.tmp', to open with mode "xb" (never another program's file)."""
     return path.with_name(f"{path.name}.{secrets.token_hex(4)}{suffix}")
-
-
-def open_temporary(path, suffix=".tmp"):
-    """(the path, the open binary file) of a new file with a fresh temporary name beside path."""
-    tmp = temporary_name(path, suffix)
-    return tmp, open(tmp, "xb")  # "x": created by this call, never another program's file
 
 
 def remove(path):
@@ -109,8 +104,8 @@ def clean_up(tmp, warn=False):
 @contextlib.contextmanager
 def temporary_file(path, suffix=".tmp"):
     """Yield the path of a new, empty, uniquely named file beside `path`, removed at the end unless renamed."""
-    tmp, file = open_temporary(Path(path), suffix)
-    file.close()
+    tmp = temporary_name(Path(path), suffix)
+    open(tmp, "xb").close()
     try:
         yield tmp
     finally:

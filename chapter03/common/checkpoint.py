@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from coursekit.errors import KitError, interrupts_deferred
-from coursekit.files import open_temporary, remove, write_atomically
+from coursekit.files import remove, temporary_name, write_atomically
 from coursekit.i18n import say
 
 from . import plots
@@ -130,8 +130,8 @@ class ModelFolder:
         self.saved_epoch, self.written, self.loss_plot = 0, {}, None
         try:  # a folder that cannot be written is found now, before epoch 1
             self.path.mkdir(parents=True, exist_ok=True)
-            tmp, file = open_temporary(self.model_path)
-            file.close()
+            tmp = temporary_name(self.model_path)
+            open(tmp, "xb").close()
             remove(tmp)
         except OSError as error:
             raise KitError(say(f"Cannot write in {self.path}: {error.strerror or error}. Choose a --model_dir you "
