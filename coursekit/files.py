@@ -21,8 +21,7 @@ class FileHeld(KitError):
 
 
 def write_atomically(path, write):
-    """Call write(file) on a new temporary binary file beside `path`, then rename it to `path`. KitError (the
-    previous file intact) when the disk or the folder refuses; the temporary file is removed on every way out."""
+    """write(file) into a new temporary file beside `path`, renamed to `path`; KitError (the previous file intact)."""
     path, tmp = Path(path), None
     try:
         refuse_folder(path)

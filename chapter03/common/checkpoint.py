@@ -7,9 +7,7 @@ Plain arrays only (np.load(path, allow_pickle=False) reads them); d = [input_dim
     velocity0, velocity1, ...   the optimizer's state, one per parameter, in the same order
     epoch (finished epochs); lr, momentum, batch_size, epochs, seed (the run's Config, run.py)
     train_loss, train_acc, val_loss, val_acc   the history, (epoch,) each
-
-load() refuses in one line a file of another version, a missing key, a wrong shape or a value not finite.
-"""
+load() refuses in one line a file of another version, a missing key, a wrong shape or a value not finite."""
 
 import sys
 import zipfile
@@ -117,9 +115,8 @@ def prepare_inputs(pixels, saved):
 
 def shown(value):
     """A setting as a flag takes it: 0.01, 64, 256 128."""
-    if isinstance(value, (tuple, list)):
-        return " ".join(map(str, value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return " ".join(map(str, value)) if isinstance(value, (tuple, list)) else f"{value:g}" if isinstance(value, float) \
+        else str(value)
 
 
 class ModelFolder:
