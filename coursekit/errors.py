@@ -1,13 +1,10 @@
-"""KitError, a failure explained in plain words, and run_command, the one place that turns failures into an exit:
-
-    sys.exit(run_command(main, args))   # 0 success; 1 a failure explained; 130 stopped by a signal (see below)
-"""
+"""KitError, a failure explained in plain words, and run_command, the one place that turns failures into an exit
+status: sys.exit(run_command(main, args)) exits 0 on success, 1 for a failure explained, 130 stopped by a signal."""
 
 import errno
 import os
 import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
 
@@ -21,10 +18,6 @@ class KitError(Exception):
     """A failure explained in plain words: the command prints the message (no traceback) and exits 1."""
 
 
-class Terminated(KeyboardInterrupt):
-    """A stop signal other than Ctrl-C: a KeyboardInterrupt, so every `except KeyboardInterrupt` works for it too."""
-
-
 def stop_signals():
     """{signal number: what sends it} for the signals that stop a run; SIGHUP and SIGBREAK exist on one OS each."""
     names = {"SIGINT": ("Ctrl-C", "Ctrl-C"), "SIGBREAK": ("Ctrl-Break", "Ctrl-Break"),
@@ -34,18 +27,13 @@ def stop_signals():
 
 
 # OSErrors that say something about this computer, not about a bug in the kit: a message, not a traceback.
-ADVICE_FOR = {
-    errno.ENOSPC: ("The disk is full: free some space, or choose a folder on another disk.", "磁盘满了：腾出一些空间，"
-                   "或者换一个在别的磁盘上的文件夹。"),
-    errno.EDQUOT: ("Your disk quota is used up: free some space.", "你的磁盘配额用完了：腾出一些空间。"),
-    errno.EROFS: ("That place is read-only: choose a folder you can write to.", "那里是只读的：换一个可以写入的"
-                  "文件夹。"),
-    errno.EACCES: ("You may not write there: choose a folder you can write to.", "你没有权限写入那里：换一个可以"
-                   "写入的文件夹。"),
-    errno.ENAMETOOLONG: ("Choose a shorter name or folder.", "换一个短一些的名字或文件夹。"),
-    errno.EIO: ("The disk or the terminal reported an input/output error.", "磁盘或终端报告了输入输出错误。"),
-}
-ADVICE_FOR[errno.EPERM] = ADVICE_FOR[errno.EACCES]
+FULL = ("The disk is full (or your quota used up): free some space, or choose a folder on another disk.",
+        "磁盘满了（或者磁盘配额用完了）：腾出一些空间，或者换一个在别的磁盘上的文件夹。")
+REFUSED = ("You cannot write there (read-only, or not allowed): choose a folder you can write to.",
+           "那里不能写入（只读，或者没有权限）：换一个可以写入的文件夹。")
+ADVICE_FOR = {errno.ENOSPC: FULL, errno.EDQUOT: FULL, errno.EROFS: REFUSED, errno.EACCES: REFUSED, errno.EPERM: REFUSED,
+              errno.ENAMETOOLONG: ("Choose a shorter name or folder.", "换一个短一些的名字或文件夹。"),
+              errno.EIO: ("The disk or the terminal reported an input/output error.", "磁盘或终端报告了输入输出错误。")}
 
 
 def run_command(main, *args):
@@ -63,20 +51,20 @@ def run_command(main, *args):
         except KitError as error:
             print_error(f"\n{error}")
         except KeyboardInterrupt as stop:
-            print_error(say(f"\nStopped by {stop}.", f"\n已被 {stop} 停止。") if isinstance(stop, Terminated)
+            print_error(say(f"\nStopped by {stop}.", f"\n已被 {stop} 停止。") if stop.args  # not Python's own Ctrl-C
                         else say("\nInterrupted.", "\n已中断。"))
             return INTERRUPTED
         except BrokenPipeError:  # output piped into a program that stopped reading, e.g. `| head`
             silence_stdout()
         except MemoryError as error:
-            print_error(say(f"\nOut of memory: {str(error) or 'MemoryError'}.\nThe sizes asked for need more memory "
-                            "than this computer can give: try smaller ones (for training: --hidden_dims, "
-                            "--batch_size).", "\n内存不够了。要求的大小需要的内存比这台电脑能给的多：试试小一些的"
-                            "（训练时：--hidden_dims、--batch_size）。"))
+            print_error(say(f"\nOut of memory ({str(error) or 'MemoryError'}): try smaller sizes (for training: "
+                            "--hidden_dims, --batch_size).", "\n内存不够了：试试小一些的大小（训练时：--hidden_dims、"
+                            "--batch_size）。"))
         except OSError as error:
             if error.errno not in ADVICE_FOR:
                 raise  # not the disk or the system: a bug in the kit, keep the traceback
-            print_error(f"\n{describe_os_error(error)}")
+            where = say(f"Cannot use {error.filename}: ", f"无法使用 {error.filename}：") if error.filename else ""
+            print_error(f"\n{where}{error.strerror or error}. {say(*ADVICE_FOR[error.errno])}")
         except SystemExit as exit_call:
             from .student_code import student_exit_message  # here: student_code itself imports this module
 
@@ -85,12 +73,6 @@ def run_command(main, *args):
                 raise  # the kit's own exit, or Python's
             print_error(f"\n{message}")
         return 1
-
-
-def describe_os_error(error):
-    """'Cannot use model/x.npz: No space left on device. The disk is full: ...' for an OSError from the system."""
-    where = say(f"Cannot use {error.filename}: ", f"无法使用 {error.filename}：") if error.filename else ""
-    return f"{where}{error.strerror or error}. {say(*ADVICE_FOR.get(error.errno, ('', '')))}".strip()
 
 
 def print_error(text):
@@ -111,39 +93,32 @@ def silence_stdout():
         sys.stdout = open(os.devnull, "w")  # open until the program ends
 
 
-# ---------------------------------------------------------------------------------------------------- signals
-
-
 class _StopState:
-    deferring, pending, stopping_since = 0, None, None  # interrupts_deferred() depth, a held signal, time of a stop
+    deferring, pending, stopping_since = False, None, None  # in interrupts_deferred(), a held signal, time of a stop
 
 
 def stop_exception(signum):
-    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(stop_signals().get(signum, signum))
+    """Ctrl-C's KeyboardInterrupt, or one naming the other signal, so that `except KeyboardInterrupt` sees all."""
+    _StopState.stopping_since = time.monotonic()
+    return KeyboardInterrupt() if signum == signal.SIGINT else KeyboardInterrupt(stop_signals().get(signum, signum))
 
 
 def _on_stop_signal(signum, frame):
-    state, now = _StopState, time.monotonic()
-    if state.stopping_since is not None and now - state.stopping_since < SECOND_PRESS_SECONDS:
+    state = _StopState
+    if state.stopping_since is not None and time.monotonic() - state.stopping_since < SECOND_PRESS_SECONDS:
         return  # pressed twice: the first is already stopping the program and cleaning up
     if state.deferring:
         state.pending = signum
         return
-    state.stopping_since = now
     raise stop_exception(signum)
 
 
 @contextmanager
 def stop_signals_handled():
-    """Inside the block Ctrl-C, Ctrl-Break (Windows), SIGTERM (a stop button, kill) and SIGHUP (the terminal closed)
-    raise KeyboardInterrupt where the program is; a second press right after the first is ignored. Signals a parent
-    asked to ignore (nohup) stay ignored. Only the main thread gets signals."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    """Inside the block stop_signals() raise KeyboardInterrupt, a second press is ignored, nohup's stay ignored."""
     previous = {signum: signal.signal(signum, _on_stop_signal) for signum in stop_signals()
                 if signal.getsignal(signum) is not signal.SIG_IGN}
-    _StopState.deferring, _StopState.pending, _StopState.stopping_since = 0, None, None
+    _StopState.deferring, _StopState.pending, _StopState.stopping_since = False, None, None
     try:
         yield
     finally:
@@ -153,17 +128,13 @@ def stop_signals_handled():
 
 @contextmanager
 def interrupts_deferred():
-    """A stop signal arriving inside the block takes effect when it ends: for the steps that must not be cut in two,
-    saving model.npz and noting which epoch it holds. Under run_command only."""
-    state = _StopState
-    state.deferring += 1
+    """A stop signal arriving inside the block takes effect when it ends (saving model.npz, noting its epoch)."""
+    _StopState.deferring = True
     try:
         yield
     finally:
-        state.deferring -= 1
-        if not state.deferring and state.pending is not None:
-            signum, state.pending = state.pending, None
-            state.stopping_since = time.monotonic()
+        _StopState.deferring, signum, _StopState.pending = False, _StopState.pending, None
+        if signum is not None:
             raise stop_exception(signum)
 
 

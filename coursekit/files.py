@@ -1,8 +1,5 @@
 """Files that are never half-written (a crash, Ctrl-C, a full disk, two programs writing the same file): written to
-a temporary name beside the final one, `<name>.<8 random hex digits>.tmp` (unique: two programs never share one),
-then renamed (atomic, in the same folder). write_atomically(path, write) does it all; temporary_file(path) gives a
-temporary file removed at the end (a download); replace_file(source, target) is the one way to replace a file.
-"""
+a unique temporary name beside the final one, `<name>.<8 random hex digits>.tmp`, then renamed (atomic in a folder)."""
 
 import contextlib
 import errno
@@ -14,66 +11,53 @@ from pathlib import Path
 from .errors import KitError, print_error
 from .i18n import say
 
-TEMPORARY_SUFFIX = ".tmp"
-KEPT_OF_NAME = 48  # names may have 255 bytes: room for the random part and the suffix beside the final name's start
 # On Windows a file another program holds open (antivirus, OneDrive, a picture viewer) cannot be replaced
 # (PermissionError, WinError 5 or 32) until it lets go, usually within a second or two.
 REPLACE_RETRY_SECONDS = 5.0
 
 
 class FileHeld(KitError):
-    """The replace of `path` stayed refused: another program holds the file."""
-
-    def __init__(self, path):
-        super().__init__(say(f"Could not replace {path}: another program keeps it open (often antivirus, OneDrive "
-                             f"syncing the folder, or a program showing the file). Its previous version is intact.",
-                             f"无法替换 {path}：另一个程序正打开着它（常见的是杀毒软件、正在同步这个文件夹的 OneDrive，"
-                             f"或者正在显示这个文件的程序）。它之前的版本完好无损。"))
+    """The replace of a file stayed refused: another program holds it."""
 
 
 def write_atomically(path, write):
-    """Call write(file) on a new temporary binary file beside `path`, then rename it to `path`: readers see the
-    previous file or the new one. KitError (the previous file intact) when the disk or the folder refuses, FileHeld
-    when another program holds `path`; the temporary file is removed on every way out, Ctrl-C included."""
-    path = Path(path)
-    tmp = None
+    """write(file) into a new temporary file beside `path`, renamed to `path`; KitError (the previous file intact)."""
+    path, tmp = Path(path), None
     try:
         refuse_folder(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp, file = open_temporary(path)
+        file = open(temporary_name(path), "xb")
+        tmp = file.name  # from here on, a file of ours to remove on the way out
         with file:
             write(file)
             flush_to_disk(file)
         try:
             replace_file(tmp, path)
         except PermissionError:
-            raise FileHeld(path) from None
+            raise FileHeld(say(f"Could not replace {path}: another program keeps it open (often antivirus, OneDrive "
+                               f"syncing the folder, or a program showing the file). Its previous version is intact.",
+                               f"无法替换 {path}：另一个程序正打开着它（常见的是杀毒软件、正在同步这个文件夹的 "
+                               f"OneDrive，或者正在显示这个文件的程序）。它之前的版本完好无损。")) from None
         tmp = None
     except OSError as error:
         raise KitError(say(f"Could not write {path}: {error.strerror or error}. Its previous version, if any, is "
                            f"intact.", f"无法写入 {path}：{error.strerror or error}。它之前的版本（如果有）完好无损。")
                        + clean_up(tmp)) from None
     except BaseException:  # Ctrl-C, FileHeld, or an error inside write()
-        leftover = clean_up(tmp)
-        if leftover:
-            print_error(leftover.strip())
+        clean_up(tmp, warn=True)
         raise
 
 
 def replace_file(source, target, retry_seconds=REPLACE_RETRY_SECONDS):
-    """os.replace(source, target), tried again for `retry_seconds` while the target is refused (PermissionError);
-    the last PermissionError when it stays refused. The one way every save and the download replace a file."""
+    """os.replace(source, target), tried again for `retry_seconds` while the target is refused (PermissionError)."""
     deadline = time.monotonic() + retry_seconds
-    delay = 0.05
     while True:
         try:
-            os.replace(source, target)
-            return
+            return os.replace(source, target)
         except PermissionError:
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() > deadline:
                 raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            time.sleep(0.1)
 
 
 def flush_to_disk(file):
@@ -92,51 +76,39 @@ def refuse_folder(path):
                            f"无法写入 {path}：这是一个文件夹，不是文件。请给出一个文件的路径。"))
 
 
-def temporary_name(path, suffix=TEMPORARY_SUFFIX):
-    """A fresh name beside path: '<name>.<random>.tmp', the name cut short if it is long."""
-    return path.with_name(f"{path.name[:KEPT_OF_NAME]}.{secrets.token_hex(4)}{suffix}")
-
-
-def open_temporary(path, suffix=TEMPORARY_SUFFIX):
-    """Create a new file with a fresh temporary name beside path; returns (its path, the open binary file)."""
-    while True:
-        tmp = temporary_name(path, suffix)
-        try:
-            return tmp, open(tmp, "xb")  # "x": created by this call, never an existing file
-        except FileExistsError:
-            continue  # another program drew the same random name (1 chance in 4 billion)
-
-
-def clean_up(tmp):
-    """Remove a temporary file; '' when done (or nothing to do), else a sentence saying it is left."""
-    problem = remove(tmp) if tmp is not None else None
-    return say(f" The temporary file {tmp} could not be removed ({problem}): delete it by hand.",
-               f"临时文件 {tmp} 删不掉（{problem}）：请手动删除。") if problem else ""
+def temporary_name(path, suffix=".tmp"):
+    """A fresh name beside path, '<name>.<random>.tmp', to open with mode "xb" (never another program's file)."""
+    return path.with_name(f"{path.name}.{secrets.token_hex(4)}{suffix}")
 
 
 def remove(path):
-    """Delete the file at path if it is there; why it could not be, or None. Never raises: a failing cleanup must
-    not hide the error that led to it."""
+    """Delete the file at path if there; why it could not be, or None: a failing cleanup never hides the error."""
     try:
-        Path(path).unlink()
-    except (FileNotFoundError, NotADirectoryError):
+        Path(path).unlink(missing_ok=True)
         return None
     except OSError as error:
         return error.strerror or str(error)
-    return None
+
+
+def clean_up(tmp, warn=False):
+    """Remove a temporary file; '' when done (or nothing to do), else a sentence saying it is left, printed if warn."""
+    problem = remove(tmp) if tmp is not None else None
+    left = say(f" The temporary file {tmp} could not be removed ({problem}): delete it by hand.",
+               f"临时文件 {tmp} 删不掉（{problem}）：请手动删除。") if problem else ""
+    if left and warn:
+        print_error(left.strip())
+    return left
 
 
 @contextlib.contextmanager
-def temporary_file(path, suffix=TEMPORARY_SUFFIX):
+def temporary_file(path, suffix=".tmp"):
     """Yield the path of a new, empty, uniquely named file beside `path`, removed at the end unless renamed."""
-    tmp, file = open_temporary(Path(path), suffix)
-    file.close()
+    tmp = temporary_name(Path(path), suffix)
+    open(tmp, "xb").close()
     try:
         yield tmp
     finally:
-        leftover = clean_up(tmp)
-        if leftover:
-            print_error(leftover.strip())
+        clean_up(tmp, warn=True)
 
 
 def shown_path(path):

@@ -225,8 +225,8 @@ def test_help_documents_the_blas_threads_override(capsys):
 
 
 def test_settings_say_1_epoch():
-    assert Config((32,), 0.01, 0.9, 64, 1, 0).settings().endswith(", 1 epoch")
-    assert Config((32,), 0.01, 0.9, 64, 2, 0).settings().endswith(", 2 epochs")
+    assert run.training_line(Config((32,), 0.01, 0.9, 64, 1, 0), 100).endswith(", 1 epoch.")
+    assert run.training_line(Config((32,), 0.01, 0.9, 64, 2, 0), 100).endswith(", 2 epochs.")
 
 
 def test_a_one_epoch_loss_plot_has_whole_epoch_ticks(tmp_path):

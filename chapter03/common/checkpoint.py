@@ -1,30 +1,27 @@
-"""model.npz: everything needed to rebuild the network, use it, and resume training; and the folder it lives in.
-Every key is a plain array (np.load(path, allow_pickle=False) reads it), d = [input_dim, *hidden_dims, output_dim]:
+"""model.npz: everything needed to rebuild the network, use it and resume training; and the folder it lives in.
+Plain arrays only (np.load(path, allow_pickle=False) reads them); d = [input_dim, *hidden_dims, output_dim]:
 
-    format_version              1
-    input_dim, output_dim       784 and 10 for MNIST;   hidden_dims (H,), e.g. [256, 128]
+    format_version 1;  input_dim, output_dim: 784 and 10 for MNIST;  hidden_dims (H,), e.g. [256, 128]
     input_mean, input_std       the network reads (pixels - input_mean) / input_std, pixels in [0, 1]
     W0, b0, W1, b1, ...         the Linear layers in order: W{i} (d_i, d_i+1), b{i} (1, d_i+1)
-    velocity0, velocity1, ...   the optimizer's state, one per parameter, in the order W0, b0, W1, ...
-    epoch                       the number of finished epochs
-    lr, momentum, batch_size, epochs, seed   the run's Config (run.py)
+    velocity0, velocity1, ...   the optimizer's state, one per parameter, in the same order
+    epoch (finished epochs); lr, momentum, batch_size, epochs, seed (the run's Config, run.py)
     train_loss, train_acc, val_loss, val_acc   the history, (epoch,) each
+load() refuses in one line a file of another version, a missing key, a wrong shape or a value not finite."""
 
-load() checks the version, every array's shape, finite values: a file that breaks them is refused in one line.
-"""
-
-import io
 import sys
 import zipfile
 import zlib
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from coursekit.errors import KitError, interrupts_deferred
-from coursekit.files import open_temporary, remove, write_atomically
+from coursekit.files import remove, temporary_name, write_atomically
 from coursekit.i18n import say
+
+from . import plots
+from .train import MNIST_MEAN, MNIST_STD
 
 FORMAT_VERSION = 1
 MODEL_NAME = "model.npz"
@@ -38,33 +35,21 @@ class BadModelFile(KitError):
 
 
 def save(path, model, optimizer, config, epoch, history):
-    """Write model.npz atomically (a crash never leaves half a file). model: the MLP; optimizer: its SGD;
-    config: the run's Config; epoch: finished epochs; history: {key: one value per epoch} for HISTORY_KEYS."""
-    from .train import MNIST_MEAN, MNIST_STD
-
+    """Write model.npz atomically: the MLP, its SGD's velocities, the Config, epochs done, {HISTORY_KEYS: lists}."""
     params = model.parameters()
     arrays = {"format_version": FORMAT_VERSION, "input_dim": params[0].data.shape[0],
               "output_dim": params[-1].data.shape[-1], "input_mean": MNIST_MEAN, "input_std": MNIST_STD,
-              "epoch": epoch, **asdict(config), **{key: np.asarray(history[key], np.float64) for key in HISTORY_KEYS}}
+              "epoch": epoch, **config._asdict(), **{key: np.asarray(history[key], np.float64) for key in HISTORY_KEYS}}
     arrays["hidden_dims"] = np.asarray(config.hidden_dims, dtype=np.int64)
     for i, (weight, bias) in enumerate(zip(params[0::2], params[1::2])):
         arrays[f"W{i}"], arrays[f"b{i}"] = weight.data.astype(np.float32), bias.data.astype(np.float32)
     for i, velocity in enumerate(optimizer.velocities):
         arrays[f"velocity{i}"] = np.asarray(velocity, dtype=np.float32)
-    problem = format_problem({key: np.asarray(value) for key, value in arrays.items()})
-    if problem:  # a file that cannot be loaded is never written
-        raise KitError(say(f"{path} was not written: {problem} (was the MLP class of model.py changed?)",
-                           f"{path} 没有写入：{problem}（model.py 里的 MLP 类被改过吗？）"))
-    buffer = io.BytesIO()  # zipped in memory first: a full disk then fails one write of ours, not NumPy's zip writer
-    np.savez(buffer, **arrays)
-    write_atomically(path, lambda file: file.write(buffer.getbuffer()))
+    write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def load(path):
-    """model.npz as a dict of arrays, checked; KitError when there is none, BadModelFile when it cannot be used."""
-    path = Path(path)
-    if not path.is_file():
-        raise KitError(say(f"No model at {path}.", f"{path} 处没有模型。"))
+    """model.npz as a dict of arrays, checked: BadModelFile when it cannot be used."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             saved = {key: npz[key] for key in npz.files}
@@ -80,35 +65,33 @@ def load(path):
 
 def format_problem(saved):
     """What makes `saved` (a dict of arrays) not a model.npz of FORMAT_VERSION, in a few words; None when it is."""
-    version = saved.get("format_version")
-    if not isinstance(version, np.ndarray) or version.dtype.kind not in "iu" or version.shape != () \
-            or version != FORMAT_VERSION:
+    version, sizes = saved.get("format_version"), saved.get("hidden_dims")
+    if version is None or version.shape != () or version.dtype.kind not in "iu" or version != FORMAT_VERSION:
         return say(f"it is not a model.npz of format version {FORMAT_VERSION}",
                    f"它不是格式版本 {FORMAT_VERSION} 的 model.npz")
-    problem = next(filter(None, (shape_problem(saved, key, ()) for key in NUMBERS)), None)
-    sizes = saved.get("hidden_dims")
-    if problem or not isinstance(sizes, np.ndarray) or sizes.ndim != 1 or sizes.dtype.kind not in "iu":
-        return problem or say("hidden_dims is not a list of whole numbers", "hidden_dims 不是一列整数")
-    dims, shapes = [int(saved["input_dim"]), *map(int, sizes), int(saved["output_dim"])], {}
-    for i in range(len(dims) - 1):
-        shapes[f"W{i}"], shapes[f"b{i}"] = (dims[i], dims[i + 1]), (1, dims[i + 1])
-    shapes.update({f"velocity{j}": shape for j, shape in enumerate(list(shapes.values()))})
-    shapes.update(dict.fromkeys(HISTORY_KEYS, (int(saved["epoch"]),)))
-    problem = next(filter(None, (shape_problem(saved, key, shape) for key, shape in shapes.items())), None)
+    if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu":
+        return say("hidden_dims is not a list of whole numbers", "hidden_dims 不是一列整数")
+    problem = shape_problem(saved, dict.fromkeys(NUMBERS, ()))
     if problem:
         return problem
+    dims, layers = [int(saved["input_dim"]), *map(int, sizes), int(saved["output_dim"])], {}
+    for i in range(len(dims) - 1):
+        layers[f"W{i}"], layers[f"b{i}"] = (dims[i], dims[i + 1]), (1, dims[i + 1])
+    velocities = {f"velocity{j}": shape for j, shape in enumerate(layers.values())}
+    return shape_problem(saved, {**layers, **velocities, **dict.fromkeys(HISTORY_KEYS, (int(saved["epoch"]),))})
+
+
+def shape_problem(saved, shapes):
+    """The first key of {key: shape} missing from saved or of another shape, or the first holding NaN; else None."""
+    for key, shape in shapes.items():
+        if key not in saved:
+            return say(f"{key} is missing", f"缺少 {key}")
+        if saved[key].shape != shape:
+            found = saved[key].shape
+            return say(f"{key} has shape {found}, not {shape}", f"{key} 的形状是 {found}，不是 {shape}")
     not_finite = [key for key in shapes if saved[key].dtype.kind == "f" and not np.isfinite(saved[key]).all()]
     return say(f"{not_finite[0]} holds NaN or infinite values", f"{not_finite[0]} 里有 NaN 或无穷大的值") \
         if not_finite else None
-
-
-def shape_problem(saved, key, shape):
-    value = saved.get(key)
-    if not isinstance(value, np.ndarray):
-        return say(f"{key} is missing", f"缺少 {key}")
-    if value.shape != shape:
-        return say(f"{key} has shape {value.shape}, not {shape}", f"{key} 的形状是 {value.shape}，不是 {shape}")
-    return None
 
 
 def build_model(saved, model_module):
@@ -118,18 +101,10 @@ def build_model(saved, model_module):
     return model
 
 
-def load_weights(model, saved, path=MODEL_NAME):
-    """Copy the saved W0, b0, W1, b1, ... into the Parameters of `model`: KitError if their shapes differ."""
-    params = model.parameters()
-    names = [f"{letter}{i}" for i in range(len(params) // 2) for letter in "Wb"]
-    found = [tuple(np.shape(p.data)) for p in params]
-    wanted = [saved[name].shape if name in saved else None for name in names]
-    if len(params) % 2 or found != wanted:
-        raise KitError(say(f"{path} holds a network of parameter shapes {wanted}, but the MLP of model.py has "
-                           f"{found}. Keep the MLP class as it was given, or train again.",
-                           f"{path} 里网络的参数形状是 {wanted}，model.py 的 MLP 却是 {found}。保持 MLP 类原来的"
-                           f"样子，或者重新训练。"))
-    for param, name in zip(params, names):
+def load_weights(model, saved):
+    """Copy the saved W0, b0, W1, b1, ... into the Parameters of `model`, in that order."""
+    names = [f"{w}{i}" for i in range(len(saved["hidden_dims"]) + 1) for w in "Wb"]
+    for param, name in zip(model.parameters(), names):
         param.data = saved[name].astype(np.float32)
 
 
@@ -138,18 +113,22 @@ def prepare_inputs(pixels, saved):
     return ((pixels - saved["input_mean"]) / saved["input_std"]).astype(np.float32)
 
 
-class ModelFolder:
-    """The --model_dir of a training run: model.npz and loss.png after every epoch, the test's pictures at the end.
+def shown(value):
+    """A setting as a flag takes it: 0.01, 64, 256 128."""
+    return " ".join(map(str, value)) if isinstance(value, (tuple, list)) else f"{value:g}" if isinstance(value, float) \
+        else str(value)
 
-    saved_epoch is the epoch model.npz holds (0: none of this run yet); written lists what this run wrote."""
+
+class ModelFolder:
+    """The --model_dir of a run: model.npz (its saved_epoch, 0 for none yet) and loss.png, then the test's pictures."""
 
     def __init__(self, path, resume_command, resume=False):
         self.path, self.model_path, self.resume_command = Path(path), Path(path) / MODEL_NAME, resume_command
         self.saved_epoch, self.written, self.loss_plot = 0, {}, None
         try:  # a folder that cannot be written is found now, before epoch 1
             self.path.mkdir(parents=True, exist_ok=True)
-            tmp, file = open_temporary(self.model_path)
-            file.close()
+            tmp = temporary_name(self.model_path)
+            open(tmp, "xb").close()
             remove(tmp)
         except OSError as error:
             raise KitError(say(f"Cannot write in {self.path}: {error.strerror or error}. Choose a --model_dir you "
@@ -162,27 +141,41 @@ class ModelFolder:
                       f"如果想接着它训练，请停下来并加上 --resume。"))
 
     def resume(self, model, optimizer, config):
-        """Load weights, optimizer state and history from model.npz into model and optimizer: (epoch, history)."""
+        """(epoch, history) of model.npz, its weights loaded into model and optimizer unless it is finished."""
         path = self.model_path
         if not path.is_file():
             raise KitError(say(f"--resume: there is no {path} to continue from. Train once without --resume.",
                                f"--resume：没有可以接着训练的 {path}。先不加 --resume 训练一次。"))
         saved = load(path)
-        saved_sizes, sizes = (" ".join(map(str, dims)) for dims in (saved["hidden_dims"], config.hidden_dims))
-        if saved_sizes != sizes:
-            raise KitError(say(f"--resume: {path} was trained with --hidden_dims {saved_sizes}, not {sizes}. Use the "
-                               f"same sizes, or another --model_dir.", f"--resume：{path} 是用 --hidden_dims "
-                               f"{saved_sizes} 训练的，不是 {sizes}。用同样的大小，或者换一个 --model_dir。"))
-        load_weights(model, saved, path)
+        done, history = int(saved["epoch"]), {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
+        pairs = {f"--{name}": (shown(saved[name].tolist()), shown(value)) for name, value in config._asdict().items()}
+        differ = {flag: pair for flag, pair in pairs.items() if pair[0] != pair[1]}
+        if done >= config.epochs:  # a finished run is not trained again, nor with other flags
+            print(say(f"Nothing to do: {path} already holds {done} epoch{'s' * (done != 1)} of training, and "
+                      f"--epochs asks for {config.epochs}.", f"没有要做的：{path} 已经训练了 {done} 轮，而 --epochs "
+                      f"要求的是 {config.epochs} 轮。"))
+            if differ:
+                theirs, yours = (", ".join(f"{flag} {pair[k]}" for flag, pair in differ.items()) for k in (0, 1))
+                print(say(f"That run was trained with {theirs}; your flags say {yours}.",
+                          f"那次训练用的是 {theirs}；你这次的参数是 {yours}。"))
+            print(say(f"To train it further, raise --epochs (e.g. --epochs {done + 10} --resume). To train a new "
+                      f"network with your flags, give it another --model_dir.", f"要继续训练，就调大 --epochs（例如 "
+                      f"--epochs {done + 10} --resume）。要用你的参数训练一个新网络，换一个 --model_dir。"))
+            return done, history
+        if "--hidden_dims" in differ:
+            theirs, yours = differ["--hidden_dims"]
+            raise KitError(say(f"--resume: {path} was trained with --hidden_dims {theirs}, not {yours}. Use the same "
+                               f"sizes, or another --model_dir.", f"--resume：{path} 是用 --hidden_dims {theirs} "
+                               f"训练的，不是 {yours}。用同样的大小，或者换一个 --model_dir。"))
+        load_weights(model, saved)
         optimizer.velocities = [saved[f"velocity{i}"].astype(np.float32) for i in range(len(optimizer.parameters))]
-        self.saved_epoch = int(saved["epoch"])
-        print(say(f"Resuming from {path}: {self.saved_epoch} of {config.epochs} epochs done.",
-                  f"从 {path} 接着训练：{config.epochs} 轮中已完成 {self.saved_epoch} 轮。"))
-        return self.saved_epoch, {key: [float(v) for v in saved[key]] for key in HISTORY_KEYS}
+        self.saved_epoch = done
+        print(say(f"Resuming from {path}: {done} of {config.epochs} epochs done.",
+                  f"从 {path} 接着训练：{config.epochs} 轮中已完成 {done} 轮。"))
+        return done, history
 
     def save(self, model, optimizer, config, epoch, history):
-        """model.npz. A stop signal during the save takes effect once it is done (a fraction of a second), so
-        saved_epoch always says what the file holds."""
+        """model.npz; a stop signal during the save takes effect once it is done, so saved_epoch says what it holds."""
         with interrupts_deferred():
             save(self.model_path, model, optimizer, config, epoch, history)
             self.saved_epoch = epoch
@@ -190,8 +183,6 @@ class ModelFolder:
 
     def plot(self, history):
         """loss.png; a picture that cannot be written (a viewer holds it, a full disk) is a warning, not the end."""
-        from . import plots
-
         self.loss_plot = self.loss_plot or plots.LossPlot()
         self.write_picture("loss.png", lambda path: self.loss_plot.update(history, path))
 
@@ -205,18 +196,7 @@ class ModelFolder:
 
     def save_test_pictures(self, images, labels, probs):
         """confusion.png and mistakes.png for the test set; then say what this run wrote."""
-        from . import plots
-
         self.write_picture("confusion.png", lambda path: plots.save_confusion_matrix(labels, probs.argmax(1), path))
         self.write_picture("mistakes.png", lambda path: plots.save_worst_mistakes(images, labels, probs, path))
         saved = say(", ", "、").join(name for name, done in self.written.items() if done)
         print(say(f"Saved in {self.path}: {saved}", f"已保存到 {self.path}：{saved}"))
-
-    def stopped(self):
-        """What to say when the run is stopped (Ctrl-C): the epoch kept, and the command that continues it."""
-        if not self.saved_epoch:
-            return say("Stopped before the first epoch finished: nothing was saved.",
-                       "第一轮还没结束就停下了：什么都没有保存。")
-        return say(f"Stopped: epoch {self.saved_epoch} is saved in {self.model_path}.\nContinue with:  "
-                   f"{self.resume_command}", f"已停止：第 {self.saved_epoch} 轮已保存在 {self.model_path}。\n"
-                   f"接着训练：  {self.resume_command}")

@@ -1,10 +1,11 @@
-"""The command line of main.py: its flags, in the run's language (argparse's own words too), checked before anything
+"""The command line of main.py: its flags in the run's language (argparse's own words too), checked before anything
 runs (a bad one: a message and exit 2); and the command that continues a stopped run, quoted for its shell."""
 
 import argparse
 import contextlib
 import os
 import re
+import runpy
 import shlex
 import sys
 from pathlib import Path
@@ -12,21 +13,24 @@ from pathlib import Path
 from coursekit.blas import DEFAULT_THREADS
 from coursekit.blas import HELP as BLAS_THREADS_HELP
 from coursekit.errors import KitError, run_command
+from coursekit.explain import find_check
 from coursekit.i18n import LANGUAGES, choose_language, console_encoding, say, speaking
+from coursekit.report import selected
+
+from .checks import CHECKS
+from .tasks import TASKS
 
 REPO = Path(__file__).resolve().parents[2]
 # argparse's own words, in Chinese (argparse looks each up through its module's `_` when it prints them)
-ARGPARSE_ZH = {"usage: ": "用法：", "options": "选项", "optional arguments": "选项",
-               "show this help message and exit": "显示这段帮助，然后退出", "%(prog)s: error: %(message)s\n":
-               "%(prog)s：错误：%(message)s\n", "unrecognized arguments: %s": "不认识的参数：%s",
-               "expected one argument": "需要一个值", "expected at least one argument": "至少需要一个值",
+ARGPARSE_ZH = {"usage: ": "用法：", "options": "选项", "optional arguments": "选项", "show this help message and exit":
+               "显示这段帮助，然后退出", "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+               "unrecognized arguments: %s": "不认识的参数：%s", "expected one argument": "需要一个值",
+               "expected at least one argument": "至少需要一个值",
                "invalid choice: %(value)r (choose from %(choices)s)": "无效的选择：%(value)r（可选：%(choices)s）"}
 
 
 def main(tree_dir, argv=None):
     """main.py of chapter03/<tree_dir's name>, run in this process on the model.py in tree_dir (tests, tools)."""
-    import runpy
-
     recipe = runpy.run_path(str(REPO / "chapter03" / "startup" / "main.py"), run_name="main_py")  # = solution's
     with speaking(None):  # the language main.py sets, for this run only
         return run_command(recipe["main"], argv, Path(tree_dir))
@@ -35,27 +39,27 @@ def main(tree_dir, argv=None):
 def parse_args(tree_dir, argv=None):
     """The flags of main.py of the tree in tree_dir, as argparse's Namespace, with .lang the run's language."""
     argv = sys.argv[1:] if argv is None else argv
-    lang, note = choose_language(requested_language(argv), console_encoding())
-    with speaking(lang), argparse_speaking(lang):
-        flags = parser(tree_dir.name)
-        args = flags.parse_args(argv)
-        args.lang = lang
-        if args.mirror:  # MNIST_MIRROR is checked when the data stage starts
-            from . import download
-
-            try:
-                download.check_mirror_urls(args.mirror, "--mirror")
-            except KitError as error:  # a bad URL is a bad command line: exit 2
-                flags.error(str(error))
-        check_selection(flags, args)
+    values = [arg.partition("=")[2] for arg in argv if arg.startswith("--lang=")]  # argparse checks --lang later
+    values += [value for flag, value in zip(argv, argv[1:]) if flag == "--lang"]
+    lang, note = choose_language(next((value for value in values if value in LANGUAGES), None), console_encoding())
+    english = argparse._
+    if lang == "zh":
+        argparse._ = lambda text: ARGPARSE_ZH.get(text, english(text))
+    try:
+        with speaking(lang):
+            flags = parser(tree_dir.name)
+            args = flags.parse_args(argv)
+            args.lang = lang
+            check_selection(flags, args)
+    finally:
+        argparse._ = english
     if note:
         print(note)
     return args
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, with what its `_` cannot translate in Chinese: the colon after a section's title, and
-    "argument --x:" (not looked up through `_` before Python 3.11)."""
+    """argparse's, with the Chinese its `_` misses: a section title's colon, "argument --x:" (before Python 3.11)."""
 
     def format_help(self):
         return say(super().format_help(), super().format_help().replace("选项:\n", "选项：\n"))
@@ -73,25 +77,21 @@ def parser(tree):
                    "带连字符的写法（--batch-size）也可以。详见 chapter03/README.md。"))
 
     def flag(name, en, zh, **kwargs):
-        spellings = [f"--{name}", *([f"--{name.replace('_', '-')}"] if "_" in name else [])]
-        parser.add_argument(*spellings, help=say(en, zh), **kwargs)
+        parser.add_argument(*dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"]), help=say(en, zh), **kwargs)
 
     flag("hidden_dims", "hidden layer sizes (default: 256 128)", "隐藏层的大小（默认：256 128）",
          type=positive_int, nargs="+", default=[256, 128], metavar="N")
     flag("lr", "learning rate (default: 0.01)", "学习率（默认：0.01）", type=positive_float, default=0.01, metavar="F")
-    flag("batch_size", "mini-batch size (default: 64)", "批大小（默认：64）", type=positive_int, default=64,
-         metavar="N")
+    flag("batch_size", "batch size (default: 64)", "批大小（默认：64）", type=positive_int, default=64, metavar="N")
     flag("epochs", "epochs (default: 20)", "训练轮数（默认：20）", type=positive_int, default=20, metavar="N")
-    flag("momentum", "SGD momentum in [0, 1); 0 is plain SGD as the handout derives it (default: 0.95)",
-         "SGD 的动量，在 [0, 1) 之间；0 就是讲义推导的普通 SGD（默认：0.95）", type=momentum_value, default=0.95,
-         metavar="F")
+    flag("momentum", "SGD momentum in [0, 1); 0 is the handout's plain SGD (default: 0.95)", "SGD 的动量，在 [0, 1) "
+         "之间；0 就是讲义的普通 SGD（默认：0.95）", type=momentum_value, default=0.95, metavar="F")
     flag("seed", "random seed: same seed, same run (default: 0)", "随机种子：种子相同，训练过程就相同（默认：0）",
          type=non_negative_int, default=0, metavar="N")
     flag("data_dir", "where MNIST is looked for and downloaded to (default: <repo>/data)",
          "在哪里找 MNIST、下载到哪里（默认：<repo>/data）", type=folder_path, default=REPO / "data", metavar="P")
-    flag("model_dir", f"where checkpoints and plots go (default: <repo>/model/{tree})",
-         f"模型和图保存在哪里（默认：<repo>/model/{tree}）", type=folder_path, default=REPO / "model" / tree,
-         metavar="P")
+    flag("model_dir", f"where checkpoints and plots go (default: <repo>/model/{tree})", f"模型和图保存在哪里（默认："
+         f"<repo>/model/{tree}）", type=folder_path, default=REPO / "model" / tree, metavar="P")
     flag("mirror", "a base URL serving the four MNIST .gz files, tried before the built-in mirrors; repeatable; "
          "http(s):// or file://. The variable MNIST_MIRROR (URLs separated by spaces) does the same",
          "提供 MNIST 四个 .gz 文件的网址，先于内置镜像尝试；可以给多次；http(s):// 或 file://。环境变量 "
@@ -102,45 +102,25 @@ def parser(tree):
     flag("resume", "continue from <model_dir>/model.npz", "从 <model_dir>/model.npz 接着训练", action="store_true")
     flag("blas_threads", BLAS_THREADS_HELP, "NumPy 矩阵乘法用的线程数（默认：1，在这些大小下最快，机器忙时快得多；"
          "0 让 BLAS 库自己决定，通常每个核一个）", type=non_negative_int, default=DEFAULT_THREADS, metavar="N")
-    flag("lang", "the language of the report and messages: zh (Chinese) or en (default: Chinese under a Chinese "
-         "locale, else English)", "报告和提示的语言：zh（中文）或 en（英文）（默认：中文系统用中文，否则用英文）",
-         choices=LANGUAGES, default=None)
+    flag("lang", "language of the messages: zh (Chinese) or en (default: Chinese under a Chinese locale, else "
+         "English)", "提示的语言：zh（中文）或 en（英文）（默认：中文系统用中文，否则用英文）", choices=LANGUAGES)
     flag("only", "run only the checks of one class (e.g. Softmax) or task number (e.g. 3), then exit",
          "只运行一个类（例如 Softmax）或一个任务编号（例如 3）的检查，然后退出", metavar="CLASS|TASK")
-    flag("explain", 'run one check (e.g. "Softmax.backward dx") and show its inputs, expected values, what came '
-         "back and the wrong entries, as Python you can paste; then exit",
-         "运行一项检查（例如 \"Softmax.backward dx\"），用可以直接粘贴运行的 Python 代码列出它的输入、期望值、"
-         "实际得到的值和错的元素，然后退出", metavar="CHECK")
+    flag("explain", 'run one check (e.g. "Softmax.backward dx"), showing its inputs, expected and actual values and '
+         "wrong entries as Python you can paste; then exit", "运行一项检查（例如 \"Softmax.backward dx\"），用可以直接"
+         "粘贴运行的 Python 代码列出它的输入、期望值、实际得到的值和错的元素，然后退出", metavar="CHECK")
     return parser
 
 
-@contextlib.contextmanager
-def argparse_speaking(lang):
-    """argparse's own words ("usage:", "options:", its errors) in lang while the flags are parsed."""
-    english = argparse._
-    if lang == "zh":
-        argparse._ = lambda text: ARGPARSE_ZH.get(text, english(text))
-    try:
-        yield
-    finally:
-        argparse._ = english
-
-
-def requested_language(argv):
-    """The language --lang in argv asks for, when it names one (argparse checks it later), else None."""
-    values = [arg.partition("=")[2] for arg in argv if arg.startswith("--lang=")]
-    values += [value for flag, value in zip(argv, argv[1:]) if flag == "--lang"]
-    return next((value for value in values if value in LANGUAGES), None)
-
-
 def check_selection(flags, args):
-    """--only and --explain must name checks that exist: else exit 2, listing what does."""
-    from coursekit.explain import find_check
-    from coursekit.report import selected
+    """Exit 2, saying why, unless --mirror is usable and --only and --explain name checks that exist."""
+    if args.mirror:
+        from . import download  # here: a run without --mirror that only checks does not import the download stack
 
-    from .checks import CHECKS
-    from .tasks import TASKS
-
+        try:
+            download.check_mirror_urls(args.mirror, "--mirror")
+        except KitError as error:
+            flags.error(str(error))
     if args.only and args.explain:
         flags.error(say("use --only or --explain, not both", "--only 和 --explain 只能用一个"))
     if args.only and not selected(CHECKS, args.only):
@@ -160,13 +140,12 @@ def check_selection(flags, args):
 
 
 def resume_command(tree, argv=None):
-    """The command that continues this run (with --resume), quoted for the shell it runs in: POSIX single quotes
-    where they work, double quotes on Windows (cmd.exe and PowerShell do not read single quotes)."""
+    """The command that continues this run, quoted for its shell (cmd.exe and PowerShell: double quotes)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     quote = shlex.quote if os.name != "nt" else (
         lambda arg: arg if arg and not re.search(r'[\s"&|<>^%;,()\']', arg) else '"' + arg.replace('"', '\\"') + '"')
-    resume = [] if "--resume" in argv else ["--resume"]
-    return " ".join([f"python chapter03/{tree}/main.py", *map(quote, [*argv, *resume])])
+    argv += [] if "--resume" in argv else ["--resume"]
+    return " ".join([f"python chapter03/{tree}/main.py", *map(quote, argv)])
 
 
 def folder_path(text):
@@ -181,13 +160,10 @@ def number(kind, is_valid, en, zh):
     """An argparse type: text -> a number of `kind` for which is_valid holds, else a message saying what is expected."""
 
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not is_valid(value):
-            raise argparse.ArgumentTypeError(say(f"expected {en}, got {text!r}", f"需要{zh}，得到的是 {text!r}"))
-        return value
+        with contextlib.suppress(ValueError):  # not a number: the message below
+            if is_valid(value := kind(text)):
+                return value
+        raise argparse.ArgumentTypeError(say(f"expected {en}, got {text!r}", f"需要{zh}，得到的是 {text!r}"))
 
     return parse
 

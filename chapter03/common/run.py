@@ -1,65 +1,49 @@
-"""The steps of main.py that are more than one line: the checks, the data, the lines a run prints, the progress bar,
+"""The steps of main.py that take more than a line: the checks, the data, the lines a run prints, the progress bar,
 and what a run says when it stops early (Ctrl-C, a network that does not learn, divergence, a bug in model.py)."""
 
 import sys
+from collections import namedtuple
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from coursekit import report
 from coursekit.errors import KitError
+from coursekit.explain import explain_check
 from coursekit.files import FileHeld
 from coursekit.i18n import say
 from coursekit.student_code import explain_exception, raised_in
 
-from . import checkpoint, diagnose, train
+from . import diagnose, train
+from .checks import CHECKS
+from .tasks import TASKS
 
 INPUT_DIM, CLASSES = 784, 10
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(namedtuple("Config", "hidden_dims lr momentum batch_size epochs seed")):
     """What decides a run's result: saved whole in model.npz, so a resumed run is the same run."""
-
-    hidden_dims: tuple
-    lr: float
-    momentum: float
-    batch_size: int
-    epochs: int
-    seed: int
 
     @classmethod
     def from_args(cls, args):
         return cls(tuple(args.hidden_dims), args.lr, args.momentum, args.batch_size, args.epochs, args.seed)
 
-    def settings(self):
-        epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
-        return say(f"lr {self.lr}, momentum {self.momentum}, batch {self.batch_size}, {epochs}",
-                   f"学习率 {self.lr}，动量 {self.momentum}，批大小 {self.batch_size}，{self.epochs} 轮")
-
 
 def check_layers(model_module, model_file, args):
     """Print the check report (of the checks --only selects, or --explain's one check); True when they all pass."""
-    from coursekit.explain import explain_check
-    from coursekit.report import format_report, run_checks
-
-    from .checks import CHECKS
-    from .tasks import TASKS
-
     if args.explain:
         text, passed = explain_check(model_module, model_file, CHECKS, TASKS, args.explain_check)
         print(text)
         return passed
-    results = run_checks(model_module, model_file, CHECKS, TASKS, only=args.only)
+    results = report.run_checks(model_module, model_file, CHECKS, TASKS, only=args.only)
     main_py = f"python chapter03/{model_file.parent.name}/main.py"
-    print(format_report(results, TASKS, explain_command=main_py + ' --explain "{name}"'))
+    print(report.format_report(results, TASKS, explain_command=main_py + ' --explain "{name}"'))
     statuses = {result.status for result in results} - {"pass"}
     if statuses and args.skip_checks and not (args.checks_only or args.only):
-        print("\n" + "!" * 70 + "".join(f"\n!!  {line}" for line in skip_checks_banner(statuses)) + "\n" + "!" * 70
-              + "\n")
+        print("\n" + "!" * 70 + "".join(f"\n!!  {line}" for line in skip_checks_banner(statuses)) + "\n" + "!" * 70)
     elif statuses and not (args.checks_only or args.only):
-        print("\n" + say(f"Fix the checks above in {model_file} first (or train anyway with --skip_checks).",
-                         f"先修好 {model_file} 里上面这些检查（或者用 --skip_checks 强行训练）。"), file=sys.stderr)
+        print(say(f"\nFix the checks above in {model_file} first (or train anyway with --skip_checks).",
+                  f"\n先修好 {model_file} 里上面这些检查（或者用 --skip_checks 强行训练）。"), file=sys.stderr)
     return not statuses
 
 
@@ -78,7 +62,7 @@ def skip_checks_banner(statuses):
 
 def load_data(args):
     """Download and verify MNIST if needed (once), then load it: data.Mnist, or None after --download_only."""
-    from . import data, download  # here: the download stack is not needed by a run that only checks
+    from . import data, download  # here: a run that only checks does not import the download stack
 
     data.ensure_mnist(args.data_dir, download.mirror_list(args.mirror))
     if args.download_only:
@@ -88,9 +72,10 @@ def load_data(args):
 
 
 def training_line(config, images):
-    layers = "-".join(map(str, (INPUT_DIM, *config.hidden_dims, CLASSES)))
-    return say(f"\nTraining {layers} on {images:,} images: {config.settings()}.",
-               f"\n训练 {layers}，共 {images:,} 张图片：{config.settings()}。")
+    layers, epochs = "-".join(map(str, (INPUT_DIM, *config.hidden_dims, CLASSES))), config.epochs
+    return say(f"\nTraining {layers} on {images:,} images: lr {config.lr}, momentum {config.momentum}, batch "
+               f"{config.batch_size}, {epochs} epoch{'s' * (epochs != 1)}.", f"\n训练 {layers}，共 {images:,} 张图片："
+               f"学习率 {config.lr}，动量 {config.momentum}，批大小 {config.batch_size}，{epochs} 轮。")
 
 
 def epoch_line(epoch, epochs, train_loss, train_acc, val_loss, val_acc, seconds):
@@ -106,86 +91,52 @@ def test_accuracy_line(accuracy):
 
 @contextmanager
 def progress_bar(epoch, config, images):
-    """A tqdm bar over the batches of one epoch, on a terminal only; yields progress(batches_done, loss, acc)."""
+    """A tqdm bar over an epoch on a terminal (ASCII unless UTF-8); yields progress(batches_done, loss, acc)."""
     from tqdm import tqdm
 
+    encoding = (getattr(sys.stderr, "encoding", None) or "").lower().replace("-", "").replace("_", "")
     with tqdm(total=-(-images // config.batch_size), desc=say(f"Epoch {epoch}/{config.epochs}",
               f"第 {epoch}/{config.epochs} 轮"), unit=say("batch", "批"), leave=False, mininterval=0.2,
-              disable=not sys.stderr.isatty(), ascii=not is_utf8(sys.stderr)) as bar:
+              disable=not sys.stderr.isatty(), ascii=encoding not in ("utf8", "utf8sig")) as bar:
 
         def progress(batches_done, loss, acc):
-            bar.set_postfix_str(say(f"loss {loss:.4f} acc {acc:.2%}", f"损失 {loss:.4f} 准确率 {acc:.2%}"),
-                                refresh=False)
+            bar.set_postfix_str(say(f"loss {loss:.4f} acc {acc:.2%}", f"损失 {loss:.4f} 准确率 {acc:.2%}"), False)
             bar.update(batches_done - bar.n)
 
         yield progress
 
 
-def is_utf8(stream):
-    """True when stream writes UTF-8: tqdm's Unicode blocks show there; elsewhere (an old Windows console) ASCII."""
-    return (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
-
-
-def nothing_left_to_train(model_path, config):
-    """For --resume: True, after saying so, when model_path already holds config.epochs epochs or more; names the
-    saved run's settings that differ from the flags, since a finished run is not trained again with them."""
-    if not model_path.is_file():
-        return False  # ModelFolder.resume says there is nothing to continue from
-    saved = checkpoint.load(model_path)
-    done = int(saved["epoch"])
-    if done < config.epochs:
-        return False
-    print(say(f"Nothing to do: {model_path} already holds {done} epoch{'s' * (done != 1)} of training, and --epochs "
-              f"asks for {config.epochs}.",
-              f"没有要做的：{model_path} 已经训练了 {done} 轮，而 --epochs 要求的是 {config.epochs} 轮。"))
-    flags = [(f"--{name}", shown(saved[name].tolist()), shown(value)) for name, value in asdict(config).items()]
-    differences = [(flag, saved_value, yours) for flag, saved_value, yours in flags if saved_value != yours]
-    if differences:
-        saved_flags = ", ".join(f"{flag} {saved_value}" for flag, saved_value, _ in differences)
-        your_flags = ", ".join(f"{flag} {yours}" for flag, _, yours in differences)
-        print(say(f"That run was trained with {saved_flags}; your flags say {your_flags}.",
-                  f"那次训练用的是 {saved_flags}；你这次的参数是 {your_flags}。"))
-    print(say(f"To train it further, raise --epochs (e.g. --epochs {done + 10} --resume). To train a new network "
-              f"with your flags, give it another --model_dir.",
-              f"要继续训练，就调大 --epochs（例如 --epochs {done + 10} --resume）。要用你的参数训练一个新网络，"
-              f"换一个 --model_dir。"))
-    return True
-
-
-def shown(value):
-    """A setting as a flag takes it: 0.01, 64, 256 128."""
-    return f"{value:g}" if isinstance(value, float) else " ".join(map(str, value)) if isinstance(value, (tuple, list)) \
-        else str(value)
-
-
 def stop_if_diverged(val_loss):
-    if not np.isfinite(val_loss):
+    if not np.isfinite(val_loss):  # the last batch's update can break the weights after its loss was finite
         raise train.Diverged(say(f"the validation loss became {val_loss}", f"验证集损失变成了 {val_loss}"))
 
 
 @contextmanager
 def stops_explained(folder, model_module, model_file, mnist, config, checks_passed):
-    """Inside the block, what ends training early is said in plain words: Ctrl-C (the epoch kept and the command
-    that continues), not learning (the diagnosis), divergence (a smaller --lr), an error in model.py (its line)."""
+    """What ends training early, said in plain words, with what was kept and what to do next."""
+    def kept():
+        return say(f"The last epoch ({folder.saved_epoch}) is kept in {folder.model_path}.",
+                   f"最后一轮（第 {folder.saved_epoch} 轮）保存在 {folder.model_path}。")
+
     try:
         yield
     except KeyboardInterrupt:
-        print(f"\n{folder.stopped()}", file=sys.stderr)
+        epoch, command = folder.saved_epoch, folder.resume_command
+        stopped = say(f"Stopped: epoch {epoch} is saved in {folder.model_path}.\nContinue with:  {command}",
+                      f"已停止：第 {epoch} 轮已保存在 {folder.model_path}。\n接着训练：  {command}")
+        print("\n" + (stopped if epoch else say("Stopped before the first epoch finished: nothing was saved.",
+                                                "第一轮还没结束就停下了：什么都没有保存。")), file=sys.stderr)
         raise
     except train.NotLearning as why:
         print(say("\nThe network is not learning. Looking for the cause (a few seconds)...",
                   "\n网络没有在学习。正在找原因（几秒钟）……"), flush=True)
         report = diagnose.diagnose(model_module, model_file, mnist, config, checks_passed)
-        raise KitError(say(f"Training stopped: {why}. The last epoch ({folder.saved_epoch}) is kept in "
-                           f"{folder.model_path}.", f"训练已停止：{why}。最后一轮（第 {folder.saved_epoch} 轮）保存在 "
-                           f"{folder.model_path}。") + f"\n\n{report}") from None
+        raise KitError(say(f"Training stopped: {why}. ", f"训练已停止：{why}。") + kept() + f"\n\n{report}") from None
     except train.Diverged as why:
         smaller = f"{min(config.lr / 10, 0.01):g}"  # a tenth, at most the default (a tenth of 1e300 diverges too)
-        kept = (say(f" The last good epoch ({folder.saved_epoch}) is kept in {folder.model_path}.",
-                    f"最后一轮正常的结果（第 {folder.saved_epoch} 轮）保存在 {folder.model_path}。")
-                if folder.saved_epoch else "")
-        raise KitError(say(f"Training diverged: {why}. Try a smaller learning rate, e.g. --lr {smaller}.",
-                           f"训练发散了：{why}。试试更小的学习率，例如 --lr {smaller}。") + kept) from None
+        raise KitError(say(f"Training diverged: {why}. Try a smaller learning rate, e.g. --lr {smaller}. ",
+                           f"训练发散了：{why}。试试更小的学习率，例如 --lr {smaller}。")
+                       + (kept() if folder.saved_epoch else "")) from None
     except FileHeld as held:
         again = folder.resume_command if folder.saved_epoch else say("the same command again", "同样的命令")
         raise KitError(say(f"{held}\nClose that program (or pause OneDrive), then run:\n  {again}",
@@ -193,8 +144,8 @@ def stops_explained(folder, model_module, model_file, mnist, config, checks_pass
     except (Exception, SystemExit) as error:  # SystemExit: an exit() left in model.py
         if isinstance(error, MemoryError) or not raised_in(error, model_file):
             raise  # a bug in the kit itself (keep the traceback), or too little memory (run_command explains it)
+        why = explain_exception(error, model_file)
         checks = f"python chapter03/{model_file.parent.name}/main.py --checks_only"
-        raise KitError(say(f"{model_file.name} failed during training: {explain_exception(error, model_file)}\n"
-                           f"Run  {checks}  to find the layer at fault.",
-                           f"{model_file.name} 在训练中出错：{explain_exception(error, model_file)}\n"
-                           f"运行  {checks}  找出是哪一层的问题。")) from None
+        raise KitError(say(f"{model_file.name} failed during training: {why}\nRun  {checks}  to find the layer at "
+                           f"fault.", f"{model_file.name} 在训练中出错：{why}\n运行  {checks}  找出是哪一层的问题。"
+                           )) from None
