@@ -1,12 +1,5 @@
-"""How many threads NumPy's matrix products (the BLAS library: OpenBLAS, MKL, ...) use: chosen by measuring.
-
-At the course's sizes (batches of 64, layers of a few hundred units) a matrix product takes a fraction of a
-millisecond, and the fastest thread count depends on the machine and on what else runs on it. On a 2-core machine,
-quiet, an epoch took 0.69 s with one thread and 0.47 s with two; beside two busy programs, 1.34 s with one and 11.3 s
-with two (BLAS threads wait for each other while other programs hold the cores). So inside `blas_threads(0)` (the
-default of --blas_threads) `for batch in fastest_threads(batches)` times the batches at each candidate count (1, 2,
-4, ... up to the threads the BLAS library would use), keeps the fastest, and measures again from time to time, so
-that a machine that becomes busy or quiet during the run is followed. `blas_threads(N)` forces N threads.
+"""NumPy's BLAS thread count, chosen by timing training batches at 1, 2, 4, ... threads, measured again from time to
+time (on a busy 2-core machine an epoch took 1.34 s with one thread, 11.3 s with two). blas_threads(N) forces N.
 """
 
 import math
@@ -33,9 +26,8 @@ chooser = None  # the ThreadChooser of the innermost blas_threads(0) block; None
 
 @contextmanager
 def blas_threads(count=DEFAULT_THREADS):
-    """Inside the block NumPy's BLAS libraries use `count` threads; with 0, as many as fastest_threads finds fastest
-    (one until it has measured); their own setting comes back when it ends. Uses threadpoolctl, which changes libraries
-    already loaded (OPENBLAS_NUM_THREADS and the like only work before NumPy is imported); without it: a warning."""
+    """NumPy's BLAS uses `count` threads inside the block (0: as fastest_threads finds). threadpoolctl, because
+    OPENBLAS_NUM_THREADS and the like only work before NumPy is imported."""
     global chooser
     try:
         from threadpoolctl import ThreadpoolController
