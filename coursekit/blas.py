@@ -48,15 +48,13 @@ def blas_threads(count=DEFAULT_THREADS):
 
 
 def fastest_threads(batches):
-    """The items of `batches`, unchanged; inside blas_threads(0) the time between two (a batch's work) is measured."""
+    """The items of `batches`; inside blas_threads(0) the time between two (a batch's work) is measured."""
     yield from batches if chooser is None else chooser.timed(batches)
 
 
 class ThreadChooser:
-    """The thread count of the batches to come: after a measurement (see BLOCK_SECONDS), the one of the lowest mean
-    batch time. The first measurement tries every candidate (1, 2, 4, ... and the most), the later ones the chosen
-    count and its neighbours; the next comes when the last one's cost (its time beyond the chosen count's) is BUDGET
-    of the time since (within FEWEST_BETWEEN and MOST_BETWEEN batches), or sooner, as `watch` says."""
+    """The count of lowest mean batch time: first of all candidates (1, 2, 4, ..., most), later of the chosen and its
+    neighbours; measured again when the last measurement's cost is BUDGET of the time since, or as `watch` says."""
 
     def __init__(self, libraries, most):
         self.libraries = libraries
@@ -90,8 +88,7 @@ class ThreadChooser:
                 self.watch(seconds)
 
     def watch(self, seconds):
-        """Between measurements: measure again at once when the chosen count's batches, over WATCH_SECONDS, take
-        longer than the next fastest count's did (the machine has become busy, or the measurement was unlucky)."""
+        """Measure again at once when the chosen count's batches take longer than the runner-up's did."""
         self.until_next -= 1
         self.window = [self.window[0] + seconds, self.window[1] + 1]
         if self.window[0] >= WATCH_SECONDS:

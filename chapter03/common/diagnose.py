@@ -73,7 +73,7 @@ class Network:
 
 
 class Trials:
-    """Runs trials on one small subset within one time budget, and keeps them in order for the report."""
+    """Trials on one small subset within one time budget, kept in order for the report."""
 
     def __init__(self, data, config, model_file, deadline):
         steps = STEPS * config.batch_size  # images: a small data set is repeated
@@ -168,7 +168,7 @@ def find_the_fault(trials, model_module, reference_file, checks_passed):
 
 
 def load_reference(reference_file):
-    """The reference classes of solution/model.py; None when it is missing, or broken (then it is not a reference)."""
+    """The reference classes; None when missing or broken."""
     try:
         return classes_of(load_model_module(reference_file)) if reference_file.is_file() else None
     except (KitError, AttributeError):
@@ -214,7 +214,7 @@ def same_forward(name, your_class, reference_class):
 
 
 def learning_rates_to_try(lr):
-    """LEARNING_RATES other than lr: the default first (it works for most settings), then outwards, towards lr."""
+    """LEARNING_RATES but lr: the default first (it works for most settings), then outwards, towards lr."""
     def decades(a, b):
         return round(abs(math.log10(a / b)), 6)
 

@@ -8,8 +8,7 @@ from coursekit.blas import fastest_threads
 from coursekit.errors import KitError
 from coursekit.i18n import say
 
-# MNIST's pixel mean and standard deviation over the training set (pixels in [0, 1]): inputs are standardized
-# with them, which lets the first layer start in the sigmoid's useful range and speeds up training.
+# MNIST's pixel mean and std (pixels in [0, 1]): standardized inputs start the sigmoids in their useful range.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
@@ -59,8 +58,7 @@ class NotLearning(Exception):
     """After an epoch, the network does no better than guessing, or its loss has not gone down: why, in words."""
 
 
-# Validation accuracy below this many times chance (20% for 10 classes) after an epoch is "not learning": a network
-# that learns, even slowly (plain SGD at lr 0.001, or batches of 2048), gets more than 30% after one epoch of MNIST.
+# Below this many times chance after an epoch is "not learning": even plain SGD at lr 0.001 gets over 30% in one.
 NEAR_CHANCE = 2.0
 
 
@@ -137,8 +135,7 @@ def evaluate(model, loss_fn, images, labels):
     return loss_fn(probs, targets), float(np.mean(probs.argmax(axis=1) == labels)), probs
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# A speed-up, not needed to follow the training above: with it or without it, the parameters get the same gradients.
+# A speed-up, not needed to follow the training above: the parameters get the same gradients.
 
 
 class WithoutInputGradient:
