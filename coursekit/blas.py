@@ -1,12 +1,5 @@
-"""How many threads NumPy's matrix products (the BLAS library: OpenBLAS, MKL, ...) use: chosen by measuring.
-
-At the course's sizes (batches of 64, layers of a few hundred units) a matrix product takes a fraction of a
-millisecond, and the fastest thread count depends on the machine and on what else runs on it. On a 2-core machine,
-quiet, an epoch took 0.69 s with one thread and 0.47 s with two; beside two busy programs, 1.34 s with one and 11.3 s
-with two (BLAS threads wait for each other while other programs hold the cores). So inside `blas_threads(0)` (the
-default of --blas_threads) `for batch in fastest_threads(batches)` times the batches at each candidate count (1, 2,
-4, ... up to the threads the BLAS library would use), keeps the fastest, and measures again from time to time, so
-that a machine that becomes busy or quiet during the run is followed. `blas_threads(N)` forces N threads.
+"""NumPy's BLAS thread count, chosen by timing training batches at 1, 2, 4, ... threads, measured again from time to
+time (on a busy 2-core machine an epoch took 1.34 s with one thread, 11.3 s with two). blas_threads(N) forces N.
 """
 
 import math
@@ -33,9 +26,8 @@ chooser = None  # the ThreadChooser of the innermost blas_threads(0) block; None
 
 @contextmanager
 def blas_threads(count=DEFAULT_THREADS):
-    """Inside the block NumPy's BLAS libraries use `count` threads; with 0, as many as fastest_threads finds fastest
-    (one until it has measured); their own setting comes back when it ends. Uses threadpoolctl, which changes libraries
-    already loaded (OPENBLAS_NUM_THREADS and the like only work before NumPy is imported); without it: a warning."""
+    """NumPy's BLAS uses `count` threads inside the block (0: as fastest_threads finds). threadpoolctl, because
+    OPENBLAS_NUM_THREADS and the like only work before NumPy is imported."""
     global chooser
     try:
         from threadpoolctl import ThreadpoolController
@@ -56,15 +48,13 @@ def blas_threads(count=DEFAULT_THREADS):
 
 
 def fastest_threads(batches):
-    """The items of `batches`, unchanged; inside blas_threads(0) the time between two (a batch's work) is measured."""
+    """The items of `batches`; inside blas_threads(0) the time between two (a batch's work) is measured."""
     yield from batches if chooser is None else chooser.timed(batches)
 
 
 class ThreadChooser:
-    """The thread count of the batches to come: after a measurement (see BLOCK_SECONDS), the one of the lowest mean
-    batch time. The first measurement tries every candidate (1, 2, 4, ... and the most), the later ones the chosen
-    count and its neighbours; the next comes when the last one's cost (its time beyond the chosen count's) is BUDGET
-    of the time since (within FEWEST_BETWEEN and MOST_BETWEEN batches), or sooner, as `watch` says."""
+    """The count of lowest mean batch time: first of all candidates (1, 2, 4, ..., most), later of the chosen and its
+    neighbours; measured again when the last measurement's cost is BUDGET of the time since, or as `watch` says."""
 
     def __init__(self, libraries, most):
         self.libraries = libraries
@@ -98,8 +88,7 @@ class ThreadChooser:
                 self.watch(seconds)
 
     def watch(self, seconds):
-        """Between measurements: measure again at once when the chosen count's batches, over WATCH_SECONDS, take
-        longer than the next fastest count's did (the machine has become busy, or the measurement was unlucky)."""
+        """Measure again at once when the chosen count's batches take longer than the runner-up's did."""
         self.until_next -= 1
         self.window = [self.window[0] + seconds, self.window[1] + 1]
         if self.window[0] >= WATCH_SECONDS:

@@ -1,8 +1,7 @@
 """The student edition, for a course that grades: python tools/release.py OUT [--mirror URL] [--keep-solution]
 
-Its files follow rules, not a list: the files git tracks minus LEFT_OUT (and REFERENCE), the tests that name the
-reference, the Python files importing one left out, the modules nothing kept imports. Pages are rewritten (REWRITES);
-a line of the reference's solution regions in any file refuses the edition.
+The files git tracks minus LEFT_OUT (and REFERENCE), the tests naming the reference, the files importing one left out,
+the modules nothing kept imports; pages rewritten (REWRITES); a line of the solution regions refuses the edition.
 """
 
 import argparse
@@ -152,7 +151,6 @@ def leaks(folder):
 
 
 def write_edition(folder, args):
-    """Copy the edition's files into folder, rewritten; add the students' README and the course's mirror."""
     for name in edition_files(args.keep_solution):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         if not matches(name, STUDENT_FILES):

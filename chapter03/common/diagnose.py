@@ -1,8 +1,5 @@
-"""Why is a run not learning? Short trainings (STEPS steps on a part of MNIST) of the run's network, in seconds.
-
-With the student's layers first; then, with the reference layers of chapter03/solution/model.py, the student's
-layers with one class swapped for the reference's: the swap that learns names the class. Without the reference (a
-student edition), the failing checks name the class. When the layers are not at fault: other learning rates.
+"""Why is a run not learning? Short trainings of the run's network: the student's layers, then each class swapped
+for the reference's (the swap that learns names the class); when the layers are not at fault, other learning rates.
 """
 
 import math
@@ -33,7 +30,7 @@ LEARNING_RATES = [1.0, 0.1, 0.01, 0.001, 0.0001, 0.00001]  # tried in the order 
 
 
 class OutOfTime(BaseException):
-    """The diagnosis used up its BUDGET_SECONDS (not an Exception: a trial's `except Exception` lets it through)."""
+    """BUDGET_SECONDS used up (not an Exception: a trial's `except Exception` lets it through)."""
 
 
 @dataclass
@@ -76,7 +73,7 @@ class Network:
 
 
 class Trials:
-    """Runs trials on one small subset within one time budget, and keeps them in order for the report."""
+    """Trials on one small subset within one time budget, kept in order for the report."""
 
     def __init__(self, data, config, model_file, deadline):
         steps = STEPS * config.batch_size  # images: a small data set is repeated
@@ -89,7 +86,6 @@ class Trials:
         self.done = []  # the trials, in order
 
     def run(self, label, classes, lr=None):
-        """Train a network of `classes` at `lr` (default: the run's) on the subset; its Trial, kept."""
         loss_class, trial = classes["CrossEntropyLoss"], Trial(label, 0.0)
         try:
             with np.errstate(all="ignore"):  # a failing trial is told by its accuracy, not by NumPy's warnings
@@ -120,8 +116,7 @@ def classes_of(module):  # {class name: class} of the classes students write
 
 
 def diagnose(model_module, model_file, data, config, checks_passed=True, reference_file=REFERENCE_FILE):
-    """What was tried and what to do, as text to print. data: the MNIST splits (data.py); config: the run's Config
-    (run.py); checks_passed: False when the run trained with --skip_checks over failing checks."""
+    """What was tried and what to do, as text. checks_passed: False when trained with --skip_checks over failures."""
     started = time.monotonic()
     trials = Trials(data, config, model_file, started + BUDGET_SECONDS)
     try:
@@ -150,7 +145,6 @@ def wrapped(text):
 
 
 def find_the_fault(trials, model_module, reference_file, checks_passed):
-    """Run the trials the situation calls for; the advice, in words."""
     yours, lr = classes_of(model_module), trials.config.lr
     if trials.run(say("your layers", "你的层"), yours).learns:
         return say(f"Your layers learn on this part of MNIST, not over a whole epoch: the learning rate is probably "
@@ -174,7 +168,7 @@ def find_the_fault(trials, model_module, reference_file, checks_passed):
 
 
 def load_reference(reference_file):
-    """The reference classes of solution/model.py; None when it is missing, or broken (then it is not a reference)."""
+    """The reference classes; None when missing or broken."""
     try:
         return classes_of(load_model_module(reference_file)) if reference_file.is_file() else None
     except (KitError, AttributeError):
@@ -182,7 +176,6 @@ def load_reference(reference_file):
 
 
 def blame_a_class(trials, yours, reference):
-    """Swap one class at a time; the advice naming the classes whose reference makes the network learn."""
     helped = [name for name in LAYER_CLASSES if trials.run(say(f"yours, with the reference {name}",
                                                                f"你的层，{name} 换成参考答案的"),
                                                            dict(yours, **{name: reference[name]})).learns]
@@ -205,7 +198,6 @@ def blame(name, your_class, reference_class):
 
 
 def same_forward(name, your_class, reference_class):
-    """True when the student's class and the reference compute the same forward on one random input."""
     rng = np.random.default_rng(0)
     x, w, b = (rng.normal(0.0, 3.0, shape).astype(np.float32) for shape in ((5, 10), (10, 7), (1, 7)))
     args = (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True), np.eye(10, dtype=np.float32)[rng.integers(0, 10, 5)]) \
@@ -222,7 +214,7 @@ def same_forward(name, your_class, reference_class):
 
 
 def learning_rates_to_try(lr):
-    """LEARNING_RATES other than lr: the default first (it works for most settings), then outwards, towards lr."""
+    """LEARNING_RATES but lr: the default first (it works for most settings), then outwards, towards lr."""
     def decades(a, b):
         return round(abs(math.log10(a / b)), 6)
 

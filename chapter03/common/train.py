@@ -1,7 +1,4 @@
-"""Mini-batch training of an MLP: batches, the SGD optimizer, one epoch, evaluation.
-
-The layers (model.py) only compute gradients; here they are used: forward, loss, backward, optimizer step.
-"""
+"""Mini-batch training of an MLP: forward, loss, backward (model.py's layers), SGD step; evaluation."""
 
 import math
 
@@ -11,8 +8,7 @@ from coursekit.blas import fastest_threads
 from coursekit.errors import KitError
 from coursekit.i18n import say
 
-# MNIST's pixel mean and standard deviation over the training set (pixels in [0, 1]): inputs are standardized
-# with them, which lets the first layer start in the sigmoid's useful range and speeds up training.
+# MNIST's pixel mean and std (pixels in [0, 1]): standardized inputs start the sigmoids in their useful range.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
@@ -28,12 +24,10 @@ class SGD:
         self.lr = lr
         self.momentum = momentum
         self.velocities = velocities if velocities is not None else [np.zeros_like(p.data) for p in parameters]
-        # lr * grad goes into these, kept from step to step: a new array for it at every step costs more than the
-        # arithmetic, for W0 (784 x 256) especially.
+        # lr * grad goes here: a new array at every step costs more than the arithmetic
         self.scaled_grads = [np.empty_like(p.data) for p in parameters]
 
     def step(self):
-        """Update every parameter from its .grad, in place (four passes over each array, no new array)."""
         for param, velocity, scaled_grad in zip(self.parameters, self.velocities, self.scaled_grads):
             try:
                 np.multiply(param.grad, self.lr, out=scaled_grad)
@@ -41,12 +35,10 @@ class SGD:
                 raise KitError(wrong_gradient(param)) from None
             velocity *= self.momentum
             velocity -= scaled_grad
-            # In place: the layers keep reading the same array, and no new one is allocated at every step.
-            param.data += velocity
+            param.data += velocity  # in place: the layers keep reading the same array
 
 
 def wrong_gradient(param):
-    """What is wrong with a gradient the optimizer cannot use, in words."""
     grad = param.grad
     shape = getattr(grad, "shape", None)
     got = (say(f"an array of shape {shape}", f"形状为 {shape} 的数组") if shape is not None
@@ -66,17 +58,13 @@ class NotLearning(Exception):
     """After an epoch, the network does no better than guessing, or its loss has not gone down: why, in words."""
 
 
-# Validation accuracy below this many times chance (20% for 10 classes) after an epoch is "not learning": a network
-# that learns, even slowly (plain SGD at lr 0.001, or batches of 2048), gets more than 30% after one epoch of MNIST.
+# Below this many times chance after an epoch is "not learning": even plain SGD at lr 0.001 gets over 30% in one.
 NEAR_CHANCE = 2.0
 
 
 def check_learning(epoch, val_loss, val_acc, start_loss, classes):
-    """Raise NotLearning when the run is not learning after `epoch` (1 for the first epoch of the run).
-
-    After any epoch: the validation accuracy is near chance (1 / classes). After the first epoch also: the
-    validation loss is not below `start_loss`, the validation loss before training (None: not known, not checked).
-    """
+    """Raise NotLearning when val_acc is near chance (1 / classes), or after epoch 1 the loss is not below
+    start_loss (the validation loss before training; None: not checked)."""
     chance = 1.0 / classes
     if val_acc < NEAR_CHANCE * chance:
         raise NotLearning(say(f"after epoch {epoch} the network gets only {val_acc:.1%} of the validation digits "
@@ -98,12 +86,10 @@ def standardize(images_uint8, out):
 
 def train_one_epoch(model, loss_fn, optimizer, images, labels, batch_size, rng, progress=None,
                     skip_input_gradient=False):
-    """One pass over (images, labels) in a random order.
+    """One pass over images (N, 784) uint8, labels (N,) in a random order: (mean loss, accuracy).
 
-    images (N, 784) uint8, labels (N,) int. Returns (mean loss, accuracy). `progress(batches_done, loss, acc)`, if
-    given, is called every few batches. Raises Diverged as soon as a batch loss is not finite.
-    skip_input_gradient: leave out the gradient with respect to the images, which nothing uses; the parameters get
-    exactly the gradients model.backward gives them (a speed-up, at the end of this file).
+    progress(batches_done, loss, acc) is called every 20 batches; Diverged when a batch loss is not finite.
+    skip_input_gradient: a speed-up (the end of this file), the same parameter gradients.
     """
     backward = WithoutInputGradient(model) if skip_input_gradient else model.backward
     count = len(images)
@@ -149,18 +135,13 @@ def evaluate(model, loss_fn, images, labels):
     return loss_fn(probs, targets), float(np.mean(probs.argmax(axis=1) == labels)), probs
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# A speed-up, not needed to follow the training above: with it or without it, the parameters get the same gradients.
+# A speed-up, not needed to follow the training above: the parameters get the same gradients.
 
 
 class WithoutInputGradient:
-    """backward(grad): every parameter gets the gradient model.backward(grad) gives it, but the gradient with respect
-    to the images, which nothing uses, is not computed (a fifth of an epoch): the layers' own backward methods run,
-    last to first, the first (Linear.backward) while its W.data is an empty (0, M) view of W, so that its
-    `grad_output @ W.T` has nothing to compute. The first batch checks that every parameter gets exactly what
-    model.backward gives; when not (a backward written otherwise, a model not `layers` starting with a Linear),
-    model.backward is used for the whole epoch.
-    """
+    """model.backward(grad) without the images' gradient (a fifth of an epoch): the first Linear.backward runs with
+    W.data an empty (0, M) view, so `grad_output @ W.T` is empty. The first batch checks the gradients are the same;
+    when not, model.backward is used for the whole epoch."""
 
     def __init__(self, model):
         self.model = model
@@ -187,8 +168,7 @@ class WithoutInputGradient:
             first.W.data = weight
 
     def gives_the_same_gradients(self, grad):
-        """After model.backward(grad): True when without_input_gradient(grad) gives the same gradients. Either way
-        the parameters are left with model.backward's."""
+        """After model.backward(grad): does without_input_gradient(grad) give the same? Leaves model.backward's."""
         params = self.model.parameters()
         expected = [np.array(param.grad, copy=True) for param in params]
         try:
