@@ -169,7 +169,7 @@ def test_keep_solution_keeps_the_reference_and_its_tests_not_the_grader(tmp_path
     out = tmp_path / "open"
     assert build(out, "--keep-solution").returncode == 0
     assert (out / "chapter03" / "solution" / "model.py").read_bytes() == SOLUTION_MODEL.read_bytes()
-    assert (out / "tests" / "test_checks.py").is_file() and "chapter03/solution/" in (out / "README.md").read_text()
+    assert (out / "tests" / "test_train.py").is_file() and "chapter03/solution/" in (out / "README.md").read_text()
     assert not [path for path in ["chapter03/grade.py", "coursekit/grading", "coursekit/sandbox", "tools"]
                 if (out / path).exists()]
 

@@ -59,7 +59,7 @@ def expected_text(solution, chapter):
     try:
         return make_startup(solution.read_text(encoding="utf-8"), tasks)
     except (OSError, UnicodeDecodeError) as exc:
-        raise KitError(f"make_startup: cannot read {shown_path(solution)} as UTF-8 text "
+        raise KitError(f"make_startup: {shown_path(solution)} is not UTF-8 text "
                        f"({getattr(exc, 'strerror', None) or exc}). Nothing was written.") from None
     except MarkerError as exc:
         raise KitError(f"make_startup: {shown_path(solution)}, {exc}. Nothing was written.") from None

@@ -1,5 +1,7 @@
-"""Check the layers in model.py, then train a multilayer perceptron on MNIST with them and test it: the recipe of a
-run, the same file in startup/ and solution/, each using the model.py beside it. Its flags: python main.py --help."""
+"""Check the layers in model.py, then train a multilayer perceptron on MNIST with them and test it: a run's recipe.
+
+The same file in startup/ and solution/, each using the model.py beside it. Its flags: python main.py --help.
+"""
 
 import sys
 
