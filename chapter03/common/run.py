@@ -92,12 +92,15 @@ def test_accuracy_line(accuracy):
 @contextmanager
 def progress_bar(epoch, config, images):
     """A tqdm bar over an epoch on a terminal (ASCII unless UTF-8); yields progress(batches_done, loss, acc)."""
+    if not sys.stderr.isatty():  # a log file or a test: the epoch line says it all (and no tqdm half-built by a signal)
+        yield lambda batches_done, loss, acc: None
+        return
     from tqdm import tqdm
 
     encoding = (getattr(sys.stderr, "encoding", None) or "").lower().replace("-", "").replace("_", "")
     with tqdm(total=-(-images // config.batch_size), desc=say(f"Epoch {epoch}/{config.epochs}",
               f"第 {epoch}/{config.epochs} 轮"), unit=say("batch", "批"), leave=False, mininterval=0.2,
-              disable=not sys.stderr.isatty(), ascii=encoding not in ("utf8", "utf8sig")) as bar:
+              ascii=encoding not in ("utf8", "utf8sig")) as bar:
 
         def progress(batches_done, loss, acc):
             bar.set_postfix_str(say(f"loss {loss:.4f} acc {acc:.2%}", f"损失 {loss:.4f} 准确率 {acc:.2%}"), False)
