@@ -10,6 +10,7 @@ from chapter03.common.run import Config
 from conftest import CHAPTER, SOLUTION_MODEL
 from coursekit.errors import KitError
 from coursekit.files import write_atomically
+from coursekit.i18n import speaking
 from coursekit.student_code import load_model_module
 
 
@@ -235,6 +236,24 @@ def test_a_one_epoch_loss_plot_has_whole_epoch_ticks(tmp_path):
     for ax in plot.axes:
         ticks = [tick for tick in ax.get_xticks() if ax.get_xlim()[0] <= tick <= ax.get_xlim()[1]]
         assert ticks == [1.0]
+
+
+def test_a_chinese_run_draws_chinese_text_only_where_a_font_has_it(monkeypatch):
+    import dataclasses
+
+    from matplotlib import font_manager, rcParams
+
+    monkeypatch.setitem(rcParams, "font.sans-serif", list(rcParams["font.sans-serif"]))
+    with speaking("zh"):
+        fonts = [font for font in font_manager.fontManager.ttflist if font.name not in plots.CHINESE_FONTS]
+        monkeypatch.setattr(font_manager.fontManager, "ttflist", fonts)
+        assert [ax.get_title() for ax in plots.LossPlot().axes] == ["Loss (cross-entropy)", "Accuracy (%)"]
+
+        chinese = dataclasses.replace(fonts[0], name="Noto Sans CJK SC")  # as a Linux with fonts-noto-cjk has it
+        monkeypatch.setattr(font_manager.fontManager, "ttflist", [*fonts, chinese])
+        assert [ax.get_title() for ax in plots.LossPlot().axes] == ["损失（交叉熵）", "准确率（%）"]
+        assert rcParams["font.sans-serif"][0] == "Noto Sans CJK SC"
+    assert plots.picture_text("epoch", "轮") == "epoch"  # an English run
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,25 @@ Drawn without a window (Matplotlib's Figure, no pyplot), imported by the first p
 import numpy as np
 
 from coursekit.files import write_atomically
+from coursekit.i18n import language, say
+
+# Matplotlib's own font has no Chinese characters (they would be drawn as boxes): a Chinese run's pictures are in
+# Chinese when the machine has one of these fonts (Windows, macOS, Linux), and in English otherwise.
+CHINESE_FONTS = ("Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Noto Sans CJK SC",
+                 "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
+
+
+def picture_text(en, zh):
+    """A picture's text in the run's language, where a font can draw it (the first call sets Matplotlib's font)."""
+    if language() != "zh":
+        return en
+    from matplotlib import font_manager, rcParams
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    chinese = [name for name in CHINESE_FONTS if name in installed]
+    if chinese and chinese[0] not in rcParams["font.sans-serif"]:
+        rcParams["font.sans-serif"] = [chinese[0], *rcParams["font.sans-serif"]]
+    return say(en, zh) if chinese else en
 
 
 class LossPlot:
@@ -18,10 +37,12 @@ class LossPlot:
         self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.2)
         self.axes = self.fig.subplots(1, 2)
         self.lines = {}
-        for ax, kind, title in zip(self.axes, ("loss", "acc"), ("Loss (cross-entropy)", "Accuracy (%)")):
-            for part, label in (("train", "training"), ("val", "validation")):
+        titles = picture_text("Loss (cross-entropy)", "损失（交叉熵）"), picture_text("Accuracy (%)", "准确率（%）")
+        parts = ("train", picture_text("training", "训练集")), ("val", picture_text("validation", "验证集"))
+        for ax, kind, title in zip(self.axes, ("loss", "acc"), titles):
+            for part, label in parts:
                 self.lines[f"{part}_{kind}"] = ax.plot([], [], "o-", label=label)[0]
-            ax.set(title=title, xlabel="epoch")
+            ax.set(title=title, xlabel=picture_text("epoch", "轮"))
             # min_n_ticks=1: one epoch is one whole number in view; the default (2) would put ticks at 0.6, 0.8...
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.grid(alpha=0.3)
@@ -45,6 +66,7 @@ def save_confusion_matrix(labels, predictions, path, classes=10):
 
     counts = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(counts, (labels, predictions), 1)
+    right = f"{np.trace(counts) / max(counts.sum(), 1):.2%}"
     fig = Figure(figsize=(6, 5.4), dpi=90)
     fig.subplots_adjust(left=0.1, right=0.98, bottom=0.1, top=0.93)  # fixed: a computed layout costs the drawing again
     ax = fig.subplots()
@@ -52,8 +74,9 @@ def save_confusion_matrix(labels, predictions, path, classes=10):
     for (true, predicted), count in np.ndenumerate(counts):
         ax.text(predicted, true, count, ha="center", va="center", fontsize=8,
                 color="white" if image.norm(np.log1p(count)) > 0.6 else "black")
-    ax.set(xticks=range(classes), yticks=range(classes), xlabel="predicted digit", ylabel="true digit",
-           title=f"Confusion matrix on the test set ({np.trace(counts) / max(counts.sum(), 1):.2%} right)")
+    ax.set(xticks=range(classes), yticks=range(classes), xlabel=picture_text("predicted digit", "认成的数字"),
+           ylabel=picture_text("true digit", "真实的数字"),
+           title=picture_text(f"Confusion matrix on the test set ({right} right)", f"测试集上的混淆矩阵（对 {right}）"))
     write_atomically(path, lambda file: fig.savefig(file, format="png"))
 
 
@@ -75,8 +98,10 @@ def save_worst_mistakes(images, labels, probs, path, count=24, columns=8):
     for n, i in enumerate(worst):
         top, left = n // columns * cell + caption, n % columns * cell + (cell - 28) // 2
         mosaic[top : top + 28, left : left + 28] = images[i].reshape(28, 28)
-        ax.text(left + 14, top - 1, f"true {labels[i]}, saw {predictions[i]}\n{probs[i, predictions[i]]:.0%} sure",
-                ha="center", va="bottom", fontsize=7)
+        true, saw, sure = labels[i], predictions[i], f"{probs[i, predictions[i]]:.0%}"
+        caption_text = picture_text(f"true {true}, saw {saw}\n{sure} sure", f"真实 {true}，认成 {saw}\n把握 {sure}")
+        ax.text(left + 14, top - 1, caption_text, ha="center", va="bottom", fontsize=7)
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255)
-    fig.suptitle("Test digits the network got most wrong", y=1 - 0.1 / (rows * 1.3 + 0.4))
+    fig.suptitle(picture_text("Test digits the network got most wrong", "网络最有把握却认错的测试数字"),
+                 y=1 - 0.1 / (rows * 1.3 + 0.4))
     write_atomically(path, lambda file: fig.savefig(file, format="png"))
