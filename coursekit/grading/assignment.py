@@ -1,6 +1,4 @@
-"""An assignment as grading sees it: the chapter's task table and checks, the points of each check, the seed of this
-run's inputs, and the classes given complete, taken from the reference solution before any student's code runs.
-"""
+"""An assignment as grading sees it: its tasks and checks, their points, this run's seed, the classes given complete."""
 
 import ast
 import builtins
