@@ -1,13 +1,7 @@
 """Build the Gradescope autograder zip of a chapter: setup.sh, run_autograder, and the part of the kit grading needs
-(the chapter's grade.py, the modules it imports, the reference solution), nothing else.
-
-    python tools/make_autograder.py [--chapter chapter03] [--out autograder.zip] [--numpy 2.2.6]
-                                    [--visibility visible] [--timeout 60] [--lang en]
-
-Gradescope (base image Ubuntu 22.04 or 24.04) unpacks it into /autograder/source, runs setup.sh once, then
-run_autograder for each submission, as root. run_autograder reads AUTOGRADER_ROOT (default /autograder) and
-AUTOGRADER_PYTHON (default: setup.sh's virtual environment), to try it elsewhere. Exit status: 0 built; 1 the kit
-cannot be packed; 2 a bad command line.
+(the chapter's grade.py, the modules it imports, the reference solution). Gradescope unpacks it into
+/autograder/source, runs setup.sh once, then run_autograder for each submission, as root; run_autograder reads
+AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON (default: setup.sh's venv), to try it elsewhere.
 """
 
 import argparse
@@ -23,8 +17,8 @@ sys.path.insert(0, str(REPO))
 
 from coursekit.errors import KitError  # noqa: E402
 from coursekit.files import write_atomically  # noqa: E402
+from coursekit.grading.results import VISIBILITIES  # noqa: E402
 
-VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # every entry's date: the same kit gives the same zip, byte for byte
 
 SETUP = """\
@@ -60,7 +54,7 @@ exec "$PYTHON" "$ROOT/source/{chapter}/grade.py" "$ROOT/submission" --json "$ROO
 LIST_MODULES = """
 import json, runpy, sys
 namespace = runpy.run_path({grade!r}, run_name="grade")
-files = sorted({{getattr(module, "__file__", None) or "" for module in list(sys.modules.values())}})
+files = sorted({{module.__file__ for module in list(sys.modules.values()) if getattr(module, "__file__", None)}})
 print(json.dumps({{"files": files, "solution": str(namespace["ASSIGNMENT"].solution)}}))
 """
 
@@ -81,16 +75,14 @@ def main(argv=None):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python tools/make_autograder.py",
                                      description="Build the Gradescope autograder zip of a chapter.")
-    parser.add_argument("--chapter", default="chapter03", help="the chapter's folder (default: chapter03)")
-    parser.add_argument("--out", type=Path, default=Path("autograder.zip"), help="default: autograder.zip")
-    parser.add_argument("--numpy", default="2.2.6", metavar="VERSION",
-                        help="the NumPy version setup.sh installs (default: 2.2.6, which has wheels for the Pythons "
-                             "of Ubuntu 22.04 and 24.04)")
-    parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
-                        help="when students see the tests on Gradescope (default: visible)")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                        help="seconds the checks of one class may take (default: 60)")
-    parser.add_argument("--lang", choices=("zh", "en"), help="the language of the report students read")
+    add = parser.add_argument
+    add("--chapter", default="chapter03", help="the chapter's folder (default: chapter03)")
+    add("--out", type=Path, default=Path("autograder.zip"), help="default: autograder.zip")
+    add("--numpy", default="2.2.6", metavar="VERSION",
+        help="the NumPy version setup.sh installs (default: 2.2.6: wheels for Ubuntu 22.04's and 24.04's Pythons)")
+    add("--visibility", choices=VISIBILITIES, default="visible", help="when students see the tests (default: visible)")
+    add("--timeout", type=float, default=60.0, metavar="S", help="seconds the checks of a class may take (default 60)")
+    add("--lang", choices=("zh", "en"), help="the language of the report students read")
     args = parser.parse_args(argv)
     if not (REPO / args.chapter / "grade.py").is_file():
         parser.error(f"{args.chapter}/grade.py does not exist")
@@ -108,12 +100,8 @@ def kit_files(chapter):
     if result.returncode != 0:
         raise KitError(f"Cannot import {grade}: {result.stderr.strip().splitlines()[-1:]}")
     listed = json.loads(result.stdout.strip().splitlines()[-1])
-    files = {Path(listed["solution"]).resolve(), grade}
-    for name in listed["files"]:
-        path = Path(name).resolve() if name else None
-        if path and path.suffix == ".py" and REPO in path.parents:
-            files.add(path)
-    return sorted(path.relative_to(REPO) for path in files)
+    files = {Path(name).resolve() for name in listed["files"]} | {Path(listed["solution"]).resolve(), grade}
+    return sorted(path.relative_to(REPO) for path in files if path.suffix == ".py" and REPO in path.parents)
 
 
 def build(files, args):
