@@ -6,8 +6,7 @@ AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON (default: setup.sh's
 
 import argparse
 import io
-import json
-import subprocess
+import runpy
 import sys
 import zipfile
 from pathlib import Path
@@ -50,20 +49,12 @@ exec "$PYTHON" "$ROOT/source/{chapter}/grade.py" "$ROOT/submission" --json "$ROO
     --visibility {visibility} --timeout {timeout:g}{lang}
 """
 
-# Imported in a fresh interpreter: the chapter's grader and every module it imports, as paths below the repository.
-LIST_MODULES = """
-import json, runpy, sys
-namespace = runpy.run_path({grade!r}, run_name="grade")
-files = sorted({{module.__file__ for module in list(sys.modules.values()) if getattr(module, "__file__", None)}})
-print(json.dumps({{"files": files, "solution": str(namespace["ASSIGNMENT"].solution)}}))
-"""
-
 
 def main(argv=None):
     args = parse_args(argv)
+    files = kit_files(args.chapter)
+    data = build(files, args)
     try:
-        files = kit_files(args.chapter)
-        data = build(files, args)
         write_atomically(args.out, lambda file: file.write(data))
     except KitError as error:
         print(error, file=sys.stderr)
@@ -92,15 +83,13 @@ def parse_args(argv):
 
 
 def kit_files(chapter):
-    """The repository's files grading needs: the modules grade.py imports (found by importing it in a fresh
-    interpreter) and the reference solution it names."""
+    """The repository's files grading needs: the reference solution grade.py names and the modules it imports (this
+    tool imports only grading's)."""
     grade = REPO / chapter / "grade.py"
-    result = subprocess.run([sys.executable, "-c", LIST_MODULES.format(grade=str(grade))], capture_output=True,
-                            text=True, cwd=REPO, timeout=120)
-    if result.returncode != 0:
-        raise KitError(f"Cannot import {grade}: {result.stderr.strip().splitlines()[-1:]}")
-    listed = json.loads(result.stdout.strip().splitlines()[-1])
-    files = {Path(name).resolve() for name in listed["files"]} | {Path(listed["solution"]).resolve(), grade}
+    solution = runpy.run_path(str(grade), run_name="grade")["ASSIGNMENT"].solution
+    imported = {Path(module.__file__).resolve() for module in list(sys.modules.values())
+                if getattr(module, "__file__", None)}
+    files = imported - {Path(__file__).resolve()} | {Path(solution).resolve(), grade}  # this tool is not grading's
     return sorted(path.relative_to(REPO) for path in files if path.suffix == ".py" and REPO in path.parents)
 
 

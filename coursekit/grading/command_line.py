@@ -74,7 +74,7 @@ def main(assignment, argv=None, prog="grade.py"):
     if not any(Path(path).exists() for path in args.paths):
         print(f"Nothing to grade: {', '.join(args.paths)} not found.", file=sys.stderr)
         return 1
-    previous = signal.signal(signal.SIGTERM, interrupt)  # a closed terminal or a stop button: as Ctrl-C
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # a closed terminal, a stop button: Ctrl-C
     if hasattr(sys.stdout, "reconfigure"):  # a student's message may hold what a Windows console cannot print
         sys.stdout.reconfigure(errors="replace")
     try:
@@ -87,10 +87,6 @@ def main(assignment, argv=None, prog="grade.py"):
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def parse_args(argv, prog):
@@ -110,7 +106,7 @@ def parse_args(argv, prog):
         help="grade N submissions at a time (default: 1; one at a time where there is no fork: Windows)")
     add("--visibility", choices=VISIBILITIES, default="visible",
         help="when students see the tests of results.json on Gradescope (default: visible)")
-    add("--lang", choices=("zh", "en"), default=None, help="the language of the report in results.json (default: en)")
+    add("--lang", choices=("zh", "en"), default="en", help="the language of the report in results.json (default: en)")
     add("--similarity", action=argparse.BooleanOptionalAction, default=None,
         help="report each submission's most similar other one and its similarity to the reference (the terminal "
              "and the CSV, never results.json); default: on with more than one PATH")
@@ -151,7 +147,7 @@ def grade_all(assignment, args):
         out("--jobs: this OS cannot fork the grader's workers: one submission at a time.")
     labels = list(dict.fromkeys(args.paths))
     grades = []
-    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, args.lang or "en"):
+    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, args.lang):
         grades.append(grade)
         out(format_table(grade, points) + "\n")
     if len(grades) > 1:

@@ -55,7 +55,7 @@ def gradescope_results(grade, points, assignment, args):
                       "output": cut(output, MAX_TEST_OUTPUT), "visibility": args.visibility})
     lines, ran = [f"! {problem}" for problem in grade.problems], list(grade.results.values())
     if ran:  # the report a student reads, as main.py --checks_only prints it
-        lines.append(report.format_report(ran, assignment.tasks, encoding="utf-8", lang=args.lang or "en"))
+        lines.append(report.format_report(ran, assignment.tasks, encoding="utf-8", lang=args.lang))
     results = {"score": sum(test["score"] for test in tests), "output": cut("\n".join(lines).strip(), MAX_OUTPUT),
                "visibility": args.visibility, "tests": tests}
     while len(json.dumps(results, indent=2)) > MAX_RESULTS:  # long non-ASCII messages (6 bytes a character)

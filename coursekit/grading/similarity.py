@@ -5,6 +5,7 @@ proof: the layers are a dozen lines, and two honest students may write the same 
 """
 
 import ast
+import collections
 import copy
 import io
 import itertools
@@ -67,22 +68,16 @@ def collect(body, owner, found):
             collect(getattr(node, block, None) or [], unit, found)
 
 
-def units(text):
-    """{unit: [(normalized token, line)]}: a file's code per function; one unit when it does not parse."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {0: tokens(text)}
-    found = {}
-    collect(tree.body, 0, found)
-    return found
-
-
 def fingerprints(text, common=()):
     """{hash: (the lines of its K tokens, where it first occurs)}: the winnowed fingerprints of a source text, but
-    those in common."""
+    those in common. Per unit (function) of the file; one unit of its tokens when it does not parse."""
+    units = {}
+    try:
+        collect(ast.parse(text).body, 0, units)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        units = {0: tokens(text)}
     kept = {}
-    for found in units(text).values():
+    for found in units.values():
         grams = [(zlib.crc32(" ".join(word for word, _ in found[i:i + K]).encode()),
                   tuple(line for _, line in found[i:i + K])) for i in range(max(1, len(found) - K + 1))]
         for start in range(max(1, len(grams) - WINDOW + 1)) if found else ():
@@ -155,10 +150,9 @@ def compare(texts, shared="", reference="", threshold=0.5):
 def matching_lines(one, other):
     """[(line in one, line in other)] of their shared fingerprints, token by token, in the order of the first file;
     a line of one is paired with the line of the other most of its tokens match."""
-    votes = {}
+    votes = collections.defaultdict(collections.Counter)
     for digest in one.keys() & other.keys():
         for mine, theirs in zip(one[digest], other[digest]):
-            votes.setdefault(mine, {}).setdefault(theirs, 0)
             votes[mine][theirs] += 1
     return [(mine, max(theirs, key=theirs.get)) for mine, theirs in sorted(votes.items())]
 

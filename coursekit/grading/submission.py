@@ -5,7 +5,6 @@ of its own; a batch `--jobs` at a time, in worker processes forked from the grad
 import concurrent.futures
 import itertools
 import multiprocessing
-import multiprocessing.util
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,7 @@ from ..student_code import explain_exception
 from .assignment import StudentModule, given_code
 
 NOT_RUN = "not run"
-_job = None  # (assignment, the given classes compiled) of grade_in_parallel, for the workers it forks
-_next = None  # in a worker: the sandbox it started for the next submission it will be given
+_job = None  # grade_submission's arguments but the label, set by grade_in_parallel for the workers it forks
 
 
 @dataclass
@@ -58,13 +56,14 @@ def find_model_file(path, file_name):
     return None, f"{len(found)} files named {file_name} in {path}: {', '.join(map(str, found))}"
 
 
-def grade_submission(assignment, given, label, timeout, seed, lang, box=None):
-    """Grade the submission at `label` (a file or a folder holding one) in a sandbox of its own (`box`, started for
-    it beforehand, or a new one); given: the given classes, compiled (assignment.given_code)."""
+def grade_submission(assignment, given, timeout, seed, lang, label):
+    """Grade the submission at `label` (a file or a folder holding one) in a sandbox of its own; given: the given
+    classes, compiled (assignment.given_code). The process gets `timeout` CPU seconds per class, and some more."""
     started = time.monotonic()
     path = Path(label).resolve()
     grade = Grade(label, student=path.parent.name if path.is_file() else path.name)
-    box = box or new_sandbox(assignment, timeout)
+    classes = len({check.cls for check in assignment.checks})
+    box = Sandbox(timeout=timeout, cpu_seconds=int(timeout * (classes + 1)) + 30)
     try:
         model_file, problem = find_model_file(Path(label), assignment.file_name)
         if model_file is None:
@@ -81,13 +80,6 @@ def grade_submission(assignment, given, label, timeout, seed, lang, box=None):
         box.close()
     grade.seconds = time.monotonic() - started
     return grade
-
-
-def new_sandbox(assignment, timeout):
-    """A sandbox for one submission (not started): the checks of each class get `timeout` seconds, and the process
-    at most that much CPU time for them all."""
-    classes = len({check.cls for check in assignment.checks})
-    return Sandbox(timeout=timeout, cpu_seconds=int(timeout * (classes + 1)) + 30)
 
 
 def run_all_checks(box, assignment, given, model_file, timeout, grade, lang):
@@ -136,31 +128,18 @@ def grade_in_parallel(assignment, labels, timeout, seed, jobs, lang):
     processes (the checks set process-wide state: NumPy's warnings, the seed) forked with the kit loaded before any
     student's code ran; where there is no fork (Windows), one at a time here."""
     global _job
-    _job = (assignment, given_code(assignment))
+    _job = (assignment, given_code(assignment), timeout, seed, lang)
     if not can_fork():
-        for label in labels:
-            yield grade_submission(*_job, label, timeout, seed, lang)
+        yield from map(grade_in_worker, labels)
         return
     fork = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(min(jobs, len(labels)), mp_context=fork, initializer=started) as pool:
+    with concurrent.futures.ProcessPoolExecutor(min(jobs, len(labels)), mp_context=fork) as pool:
         try:
-            yield from pool.map(grade_in_worker, labels, *([item] * len(labels) for item in (timeout, seed, lang)))
+            yield from pool.map(grade_in_worker, labels)
         except concurrent.futures.process.BrokenProcessPool:  # only code that could signal it: not as root
             raise KitError("A worker of the grader was killed (by a submission? not run as root, their code can "
                            "signal your processes): grade as root in a container, as Gradescope does.") from None
 
 
-def grade_in_worker(label, timeout, seed, lang):
-    """Grade one submission in a worker, then start the sandbox of the next (its Python and NumPy load while the
-    worker waits for it: about a third of the time a submission takes)."""
-    global _next
-    box, _next = _next, None
-    grade = grade_submission(*_job, label, timeout, seed, lang, box)
-    _next = new_sandbox(_job[0], timeout)
-    _next.start()
-    return grade
-
-
-def started():
-    """In each worker, once: when it ends, the sandbox it started for a next submission that never came goes too."""
-    multiprocessing.util.Finalize(None, lambda: _next and _next.close(), exitpriority=10)
+def grade_in_worker(label):
+    return grade_submission(*_job, label)
