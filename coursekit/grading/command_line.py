@@ -41,15 +41,6 @@ def mode_line(granted):
             f"files, the solution too{limited} (see --help).")
 
 
-def private_paths(assignment, args):
-    """What no student's process may read: the kit (solution and checks), the results' folders (unless shared, like
-    /tmp: no student's process is alive when results are written), the submissions' files."""
-    outputs = [Path(path).resolve().parent for path in (args.json, args.csv) if path]
-    submissions = [find_model_file(Path(label), assignment.file_name)[0] for label in args.paths]
-    return [KIT, *(folder for folder in outputs if not (folder.exists() and folder.stat().st_mode & stat.S_ISVTX)),
-            *(model_file.resolve() for model_file in submissions if model_file)]
-
-
 def protect(paths):
     """Take every permission of "other users" away from paths (files, and folders not shared like /tmp), so that the
     sandbox users cannot reach them; lines saying what changed."""
@@ -140,8 +131,12 @@ def grade_all(assignment, args):
     points, seed = points_and_seed(assignment)
     limits = default_limits()
     out(mode_line(limits_granted(limits) if limits else []))
-    if running_as_root():
-        for line in protect(private_paths(assignment, args)):
+    if running_as_root():  # what no student's process may read: the kit (solution, checks), submissions, results
+        submissions = [find_model_file(Path(label), assignment.file_name)[0] for label in args.paths]
+        outputs = [Path(path).resolve().parent for path in (args.json, args.csv) if path]
+        outputs = [folder for folder in outputs  # but a folder shared like /tmp: no student's process is alive then
+                   if not (folder.exists() and folder.stat().st_mode & stat.S_ISVTX)]
+        for line in protect([KIT, *outputs, *(file.resolve() for file in submissions if file)]):
             out(line)
     if args.jobs > 1 and not can_fork():
         out("--jobs: this OS cannot fork the grader's workers: one submission at a time.")

@@ -92,7 +92,7 @@ def run_all_checks(box, assignment, given, model_file, timeout, grade, lang):
         grade.problems.append(f"{model_file.name} defines no {' and no '.join(missing)}: is it the course's "
                               f"{assignment.file_name}, with your code in it?")
         return
-    module = StudentModule(box.module, given, assignment.given)
+    module = StudentModule(box.module, given)
     for cls, checks in itertools.groupby(assignment.checks, key=lambda check: check.cls):
         box.limit_time(timeout)
         first_event = len(box.events)
