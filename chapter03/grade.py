@@ -17,13 +17,9 @@ from chapter03.common.checks import CHECKS  # noqa: E402
 from chapter03.common.tasks import TASKS  # noqa: E402
 from coursekit.grading import Assignment, main  # noqa: E402
 
-ASSIGNMENT = Assignment(
-    tasks=TASKS,
-    checks=CHECKS,
-    solution=CHAPTER / "solution" / "model.py",
-    given=("Module", "MLP"),  # given complete: the grader uses the reference's, built on the student's layers
-    required=("Parameter", "Module"),  # without these, the file is not this chapter's model.py
-)
+ASSIGNMENT = Assignment(tasks=TASKS, checks=CHECKS, solution=CHAPTER / "solution" / "model.py",
+                        given=("Module", "MLP"),  # given complete: the reference's, built on the student's layers
+                        required=("Parameter", "Module"))  # without these, the file is not this chapter's model.py
 
 if __name__ == "__main__":
     sys.exit(main(ASSIGNMENT, prog="python chapter03/grade.py"))

@@ -46,7 +46,7 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 mkdir -p "$ROOT/results"
 exec "$PYTHON" "$ROOT/source/{chapter}/grade.py" "$ROOT/submission" --json "$ROOT/results/results.json" \\
-    --visibility {visibility} --timeout {timeout:g}{lang}
+    --visibility {visibility} --timeout {timeout:g} --lang {lang}
 """
 
 
@@ -73,7 +73,7 @@ def parse_args(argv):
         help="the NumPy version setup.sh installs (default: 2.2.6: wheels for Ubuntu 22.04's and 24.04's Pythons)")
     add("--visibility", choices=VISIBILITIES, default="visible", help="when students see the tests (default: visible)")
     add("--timeout", type=float, default=60.0, metavar="S", help="seconds the checks of a class may take (default 60)")
-    add("--lang", choices=("zh", "en"), help="the language of the report students read")
+    add("--lang", choices=("zh", "en"), default="en", help="the language of the report students read (default: en)")
     args = parser.parse_args(argv)
     if not (REPO / args.chapter / "grade.py").is_file():
         parser.error(f"{args.chapter}/grade.py does not exist")
@@ -95,10 +95,9 @@ def kit_files(chapter):
 
 def build(files, args):
     """The zip's bytes: setup.sh and run_autograder at the top, the kit's files at their paths."""
-    lang = f" --lang {args.lang}" if args.lang else ""
     entries = [("setup.sh", SETUP.format(numpy=args.numpy).encode(), 0o755),
                ("run_autograder", RUN.format(chapter=args.chapter, visibility=args.visibility,
-                                             timeout=args.timeout, lang=lang).encode(), 0o755)]
+                                             timeout=args.timeout, lang=args.lang).encode(), 0o755)]
     entries += [(path.as_posix(), (REPO / path).read_bytes(), 0o644) for path in files]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -1,6 +1,5 @@
 """The grader's command line: grade the PATHs, print a table for each, write the CSV and results.json asked for;
-what protects the grader, said (--help, and the first line of each run: what holds on this OS) and, as root, done.
-"""
+what protects the grader, said (--help, and the first line of each run: what holds on this OS) and, as root, done."""
 
 import argparse
 import json
@@ -152,13 +151,11 @@ def grade_all(assignment, args):
         similar = similarity.of_submissions(assignment, labels, args.threshold)
         out(similarity.report(similar))
     if args.json:
-        write_text(args.json, json.dumps(gradescope_results(grades[0], points, assignment, args), indent=2) + "\n")
+        results = json.dumps(gradescope_results(grades[0], points, assignment, args), indent=2) + "\n"
+        write_atomically(args.json, lambda file: file.write(results.encode("utf-8")))
         out(f"Gradescope results written to {args.json}")
     if args.csv:
-        write_text(args.csv, grades_csv(grades, points, similar))
+        table = grades_csv(grades, points, similar)
+        write_atomically(args.csv, lambda file: file.write(table.encode("utf-8")))
         out(f"Grades of {len(grades)} submission(s) written to {args.csv}")
     return 0
-
-
-def write_text(path, text):
-    write_atomically(path, lambda file: file.write(text.encode("utf-8")))

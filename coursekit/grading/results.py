@@ -81,7 +81,7 @@ def grades_csv(grades, points, similar=None):
                *(grade.score(name, points) for name in points), "; ".join(map(one_line, grade.problems))]
         if similar:
             match = similar.matches[grade.label]
-            row += [match.nearest, f"{match.score:.2f}", "" if match.reference is None else f"{match.reference:.2f}"]
+            row += [match.nearest, f"{match.score:.2f}", f"{match.reference:.2f}"]
         writer.writerow(row)
     return text.getvalue()
 

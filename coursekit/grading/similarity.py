@@ -1,8 +1,7 @@
 """Copies found, for the instructor only: each file's winnowed fingerprints (as MOSS does) of its statements as
 ast.unparse writes them, names made "N" and strings "S", per function (so renames, comments, layout and the order of
 methods do not matter), the startup file's taken away; similarity is the Jaccard index of two sets. A lead, not a
-proof: the layers are a dozen lines, and two honest students may write the same one.
-"""
+proof: the layers are a dozen lines, and two honest students may write the same one."""
 
 import ast
 import collections
@@ -23,7 +22,6 @@ WINDOW = 3  # hashes per winnowing window
 MAX_BYTES = 1 << 20  # of a file read (a submission is a few kB)
 SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
            tokenize.ENDMARKER}
-FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 BLOCKS = ("body", "orelse", "finalbody", "handlers")
 
 
@@ -47,23 +45,18 @@ def tokens(text, line=None):
     return found
 
 
-def header(node):
-    """A statement as ast.unparse writes it (layout, parentheses and comments gone), a block only by its head."""
-    head = copy.copy(node)
-    for block in BLOCKS:
-        if hasattr(head, block):
-            setattr(head, block, [])
-    return ast.unparse(head)
-
-
 def collect(body, owner, found):
-    """The statements of body into found ({unit: tokens}): each function is a unit of its own (its first line),
-    so that the order of methods does not matter; the rest belongs to `owner`."""
+    """The statements of body, as ast.unparse writes them, into found ({unit: tokens}): each function is a unit of
+    its own (its first line), so that the order of methods does not matter; the rest belongs to `owner`."""
     for node in body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # a docstring
-        unit = node.lineno if isinstance(node, FUNCTIONS) else owner
-        found.setdefault(unit, []).extend(tokens(header(node), node.lineno))
+        unit = node.lineno if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else owner
+        head = copy.copy(node)  # a block by its head only: its statements follow
+        for block in BLOCKS:
+            if hasattr(head, block):
+                setattr(head, block, [])
+        found.setdefault(unit, []).extend(tokens(ast.unparse(head), node.lineno))  # no layout, comments, parentheses
         for block in BLOCKS:
             collect(getattr(node, block, None) or [], unit, found)
 

@@ -1,6 +1,5 @@
 """Grading submissions: each one's checks run here, class by class, on a proxy of the student's module in a sandbox
-of its own; a batch `--jobs` at a time, in worker processes forked from the grader, the grades in the PATHs' order.
-"""
+of its own; a batch `--jobs` at a time, in worker processes forked from the grader, the grades in the PATHs' order."""
 
 import concurrent.futures
 import itertools
