@@ -1,11 +1,5 @@
-"""Grade students' model.py files with chapter 3's checks: points per check, each submission in a sandbox.
-
-    python chapter03/grade.py PATH [PATH ...] [--json results.json] [--csv grades.csv] [--timeout S] [--jobs N]
-                              [--visibility V] [--lang zh|en] [--similarity | --no-similarity] [--threshold F]
-
-Each PATH is a student's model.py, or a folder holding one. --help says what protects the grader on each OS; the
-first line of a run says what holds on this one. Exit status: 0 whenever it could grade; 1 when it could not; 2 a bad
-command line; 130 interrupted. INSTRUCTORS.md shows a session and the Gradescope zip (tools/make_autograder.py).
+"""Grade students' model.py files with chapter 3's checks, each in a sandbox: `python chapter03/grade.py --help`.
+INSTRUCTORS.md shows a session, what is guaranteed, and the Gradescope zip (tools/make_autograder.py).
 """
 
 import sys
@@ -23,13 +17,9 @@ from chapter03.common.checks import CHECKS  # noqa: E402
 from chapter03.common.tasks import TASKS  # noqa: E402
 from coursekit.grading import Assignment, main  # noqa: E402
 
-ASSIGNMENT = Assignment(
-    tasks=TASKS,
-    checks=CHECKS,
-    solution=CHAPTER / "solution" / "model.py",
-    given=("Module", "MLP"),  # given complete: the grader uses the reference's, built on the student's layers
-    required=("Parameter", "Module"),  # without these, the file is not this chapter's model.py
-)
+ASSIGNMENT = Assignment(tasks=TASKS, checks=CHECKS, solution=CHAPTER / "solution" / "model.py",
+                        given=("Module", "MLP"),  # given complete: the reference's, built on the student's layers
+                        required=("Parameter", "Module"))  # without these, the file is not this chapter's model.py
 
 if __name__ == "__main__":
     sys.exit(main(ASSIGNMENT, prog="python chapter03/grade.py"))

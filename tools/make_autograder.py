@@ -1,19 +1,12 @@
 """Build the Gradescope autograder zip of a chapter: setup.sh, run_autograder, and the part of the kit grading needs
-(the chapter's grade.py, the modules it imports, the reference solution), nothing else.
-
-    python tools/make_autograder.py [--chapter chapter03] [--out autograder.zip] [--numpy 2.2.6]
-                                    [--visibility visible] [--timeout 60] [--lang en]
-
-Gradescope (base image Ubuntu 22.04 or 24.04) unpacks it into /autograder/source, runs setup.sh once, then
-run_autograder for each submission, as root. run_autograder reads AUTOGRADER_ROOT (default /autograder) and
-AUTOGRADER_PYTHON (default: setup.sh's virtual environment), to try it elsewhere. Exit status: 0 built; 1 the kit
-cannot be packed; 2 a bad command line.
+(the chapter's grade.py, the modules it imports, the reference solution). Gradescope unpacks it into
+/autograder/source, runs setup.sh once, then run_autograder for each submission, as root; run_autograder reads
+AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON (default: setup.sh's venv), to try it elsewhere.
 """
 
 import argparse
 import io
-import json
-import subprocess
+import runpy
 import sys
 import zipfile
 from pathlib import Path
@@ -23,8 +16,8 @@ sys.path.insert(0, str(REPO))
 
 from coursekit.errors import KitError  # noqa: E402
 from coursekit.files import write_atomically  # noqa: E402
+from coursekit.grading.results import VISIBILITIES  # noqa: E402
 
-VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # every entry's date: the same kit gives the same zip, byte for byte
 
 SETUP = """\
@@ -53,23 +46,15 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 mkdir -p "$ROOT/results"
 exec "$PYTHON" "$ROOT/source/{chapter}/grade.py" "$ROOT/submission" --json "$ROOT/results/results.json" \\
-    --visibility {visibility} --timeout {timeout:g}{lang}
-"""
-
-# Imported in a fresh interpreter: the chapter's grader and every module it imports, as paths below the repository.
-LIST_MODULES = """
-import json, runpy, sys
-namespace = runpy.run_path({grade!r}, run_name="grade")
-files = sorted({{getattr(module, "__file__", None) or "" for module in list(sys.modules.values())}})
-print(json.dumps({{"files": files, "solution": str(namespace["ASSIGNMENT"].solution)}}))
+    --visibility {visibility} --timeout {timeout:g} --lang {lang}
 """
 
 
 def main(argv=None):
     args = parse_args(argv)
+    files = kit_files(args.chapter)
+    data = build(files, args)
     try:
-        files = kit_files(args.chapter)
-        data = build(files, args)
         write_atomically(args.out, lambda file: file.write(data))
     except KitError as error:
         print(error, file=sys.stderr)
@@ -81,16 +66,14 @@ def main(argv=None):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python tools/make_autograder.py",
                                      description="Build the Gradescope autograder zip of a chapter.")
-    parser.add_argument("--chapter", default="chapter03", help="the chapter's folder (default: chapter03)")
-    parser.add_argument("--out", type=Path, default=Path("autograder.zip"), help="default: autograder.zip")
-    parser.add_argument("--numpy", default="2.2.6", metavar="VERSION",
-                        help="the NumPy version setup.sh installs (default: 2.2.6, which has wheels for the Pythons "
-                             "of Ubuntu 22.04 and 24.04)")
-    parser.add_argument("--visibility", choices=VISIBILITIES, default="visible",
-                        help="when students see the tests on Gradescope (default: visible)")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                        help="seconds the checks of one class may take (default: 60)")
-    parser.add_argument("--lang", choices=("zh", "en"), help="the language of the report students read")
+    add = parser.add_argument
+    add("--chapter", default="chapter03", help="the chapter's folder (default: chapter03)")
+    add("--out", type=Path, default=Path("autograder.zip"), help="default: autograder.zip")
+    add("--numpy", default="2.2.6", metavar="VERSION",
+        help="the NumPy version setup.sh installs (default: 2.2.6: wheels for Ubuntu 22.04's and 24.04's Pythons)")
+    add("--visibility", choices=VISIBILITIES, default="visible", help="when students see the tests (default: visible)")
+    add("--timeout", type=float, default=60.0, metavar="S", help="seconds the checks of a class may take (default 60)")
+    add("--lang", choices=("zh", "en"), default="en", help="the language of the report students read (default: en)")
     args = parser.parse_args(argv)
     if not (REPO / args.chapter / "grade.py").is_file():
         parser.error(f"{args.chapter}/grade.py does not exist")
@@ -100,28 +83,21 @@ def parse_args(argv):
 
 
 def kit_files(chapter):
-    """The repository's files grading needs: the modules grade.py imports (found by importing it in a fresh
-    interpreter) and the reference solution it names."""
+    """The repository's files grading needs: the reference solution grade.py names and the modules it imports (this
+    tool imports only grading's)."""
     grade = REPO / chapter / "grade.py"
-    result = subprocess.run([sys.executable, "-c", LIST_MODULES.format(grade=str(grade))], capture_output=True,
-                            text=True, cwd=REPO, timeout=120)
-    if result.returncode != 0:
-        raise KitError(f"Cannot import {grade}: {result.stderr.strip().splitlines()[-1:]}")
-    listed = json.loads(result.stdout.strip().splitlines()[-1])
-    files = {Path(listed["solution"]).resolve(), grade}
-    for name in listed["files"]:
-        path = Path(name).resolve() if name else None
-        if path and path.suffix == ".py" and REPO in path.parents:
-            files.add(path)
-    return sorted(path.relative_to(REPO) for path in files)
+    solution = runpy.run_path(str(grade), run_name="grade")["ASSIGNMENT"].solution
+    imported = {Path(module.__file__).resolve() for module in list(sys.modules.values())
+                if getattr(module, "__file__", None)}
+    files = imported - {Path(__file__).resolve()} | {Path(solution).resolve(), grade}  # this tool is not grading's
+    return sorted(path.relative_to(REPO) for path in files if path.suffix == ".py" and REPO in path.parents)
 
 
 def build(files, args):
     """The zip's bytes: setup.sh and run_autograder at the top, the kit's files at their paths."""
-    lang = f" --lang {args.lang}" if args.lang else ""
     entries = [("setup.sh", SETUP.format(numpy=args.numpy).encode(), 0o755),
                ("run_autograder", RUN.format(chapter=args.chapter, visibility=args.visibility,
-                                             timeout=args.timeout, lang=lang).encode(), 0o755)]
+                                             timeout=args.timeout, lang=args.lang).encode(), 0o755)]
     entries += [(path.as_posix(), (REPO / path).read_bytes(), 0o644) for path in files]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -1,6 +1,4 @@
-"""An assignment as grading sees it: the chapter's task table and checks, the points of each check, the seed of this
-run's inputs, and the classes given complete, taken from the reference solution before any student's code runs.
-"""
+"""An assignment as grading sees it: its tasks and checks, their points, this run's seed, the classes given complete."""
 
 import ast
 import builtins
@@ -58,13 +56,15 @@ def given_code(assignment):
     return compile(ast.Module(body=classes, type_ignores=[]), str(assignment.solution), "exec")
 
 
-class StudentNames(dict):
-    """The globals of the given classes: NumPy, and any other name (Linear, Sigmoid...) looked up in the student's
-    module when the code runs, so that a new student's process (after a time-out) is used."""
+class StudentModule(dict):
+    """What the checks see as the student's module, and the globals of the given classes: those classes (the
+    reference's), NumPy, and any other name (Linear, Sigmoid...) looked up in the student's module when used, so that
+    a new student's process (after a time-out) is used."""
 
-    def __init__(self, remote):
+    def __init__(self, remote, code):
         super().__init__(np=np, __builtins__=builtins)
         self.remote = remote
+        exec(code, self)
 
     def __missing__(self, name):
         if hasattr(builtins, name):
@@ -74,17 +74,5 @@ class StudentNames(dict):
         except AttributeError:
             raise KeyError(name) from None
 
-
-class StudentModule:
-    """What the checks see as the student's module: the student's, except the given classes, the reference's."""
-
-    def __init__(self, remote, code, given):
-        self._remote = remote
-        namespace = StudentNames(remote)
-        exec(code, namespace)
-        self._given = {name: namespace[name] for name in given}
-
     def __getattr__(self, name):
-        if name in self._given:
-            return self._given[name]
-        return getattr(self._remote, name)
+        return self[name] if name in self else getattr(self.remote, name)

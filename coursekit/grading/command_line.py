@@ -1,8 +1,5 @@
 """The grader's command line: grade the PATHs, print a table for each, write the CSV and results.json asked for;
-what protects the grader, said (--help, and the first line of each run: what holds on this OS) and, as root, done.
-
-Exit status: 0 graded, 1 could not grade (one message says why), 2 a bad command line, 130 interrupted.
-"""
+what protects the grader, said (--help, and the first line of each run: what holds on this OS) and, as root, done."""
 
 import argparse
 import json
@@ -17,9 +14,8 @@ from ..files import write_atomically
 from ..sandbox import default_limits, interpreter_problem, limits_granted, running_as_root
 from . import similarity
 from .assignment import points_and_seed
-from .batch import can_fork, grade_in_parallel
 from .results import VISIBILITIES, format_summary, format_table, grades_csv, gradescope_results
-from .submission import find_model_file
+from .submission import can_fork, find_model_file, grade_in_parallel
 
 KIT = Path(__file__).resolve().parent.parent.parent  # the folder holding coursekit/ and the chapters
 LIMIT_NAMES = {"CPU": "CPU time", "AS": "memory", "FSIZE": "file size", "NPROC": "no new process"}
@@ -42,20 +38,6 @@ def mode_line(granted):
         return f"Running as root: each submission runs as an unprivileged user of its own{limited}."
     return (f"Not running as root: each submission runs in a process of its own, as you: it can read and write your "
             f"files, the solution too{limited} (see --help).")
-
-
-def private_paths(assignment, args):
-    """What no student's process may read: the kit (solution and checks), the results' folders (unless shared, like
-    /tmp: no student's process is alive when results are written), the submissions' files."""
-    outputs = [Path(path).resolve().parent for path in (args.json, args.csv) if path]
-    submissions = [find_model_file(Path(label), assignment.file_name)[0] for label in args.paths]
-    return [KIT, *(folder for folder in outputs if not shared(folder)),
-            *(model_file.resolve() for model_file in submissions if model_file)]
-
-
-def shared(folder):
-    """True for a folder every user may write to, such as /tmp (its sticky bit keeps users from each other's files)."""
-    return folder.exists() and bool(folder.stat().st_mode & stat.S_ISVTX)
 
 
 def protect(paths):
@@ -82,9 +64,11 @@ def main(assignment, argv=None, prog="grade.py"):
     if not any(Path(path).exists() for path in args.paths):
         print(f"Nothing to grade: {', '.join(args.paths)} not found.", file=sys.stderr)
         return 1
-    previous = signal.signal(signal.SIGTERM, interrupt)  # a closed terminal or a stop button: as Ctrl-C
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # a closed terminal, a stop button: Ctrl-C
+    if hasattr(sys.stdout, "reconfigure"):  # a student's message may hold what a Windows console cannot print
+        sys.stdout.reconfigure(errors="replace")
     try:
-        return grade_all(assignment, args, Output())
+        return grade_all(assignment, args)
     except KitError as error:
         print(error, file=sys.stderr)
         return 1
@@ -93,10 +77,6 @@ def main(assignment, argv=None, prog="grade.py"):
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def parse_args(argv, prog):
@@ -110,70 +90,58 @@ def parse_args(argv, prog):
     add("--csv", type=Path, metavar="FILE",
         help="write one row per submission: student, path, total, seconds, the points of each check, problems "
              "(and the similarity columns)")
-    add("--timeout", type=number(float, "seconds > 0", 0, 1e6, above_low=True), default=60.0, metavar="S",
+    add("--timeout", type=float, default=60.0, metavar="S",
         help="seconds the checks of one class may take before they are stopped (default: 60)")
-    add("--jobs", type=number(int, "a whole number >= 1", 1, 1024), default=1, metavar="N",
+    add("--jobs", type=int, default=1, metavar="N",
         help="grade N submissions at a time (default: 1; one at a time where there is no fork: Windows)")
     add("--visibility", choices=VISIBILITIES, default="visible",
         help="when students see the tests of results.json on Gradescope (default: visible)")
-    add("--lang", choices=("zh", "en"), default=None, help="the language of the report in results.json (default: en)")
+    add("--lang", choices=("zh", "en"), default="en", help="the language of the report in results.json (default: en)")
     add("--similarity", action=argparse.BooleanOptionalAction, default=None,
         help="report each submission's most similar other one and its similarity to the reference (the terminal "
              "and the CSV, never results.json); default: on with more than one PATH")
-    add("--threshold", type=number(float, "a number from 0 to 1", 0, 1), default=0.5, metavar="F",
+    add("--threshold", type=float, default=0.5, metavar="F",
         help="similarity from which a pair is shown line by line (default: 0.5)")
     args = parser.parse_args(argv)
+    if not 0 < args.timeout <= 1e6:
+        parser.error(f"--timeout: expected seconds > 0, got {args.timeout:g}")
+    if not 1 <= args.jobs <= 1024:
+        parser.error(f"--jobs: expected a whole number from 1 to 1024, got {args.jobs}")
+    if not 0 <= args.threshold <= 1:
+        parser.error(f"--threshold: expected a number from 0 to 1, got {args.threshold:g}")
     if args.json and len(args.paths) > 1:
         parser.error("--json writes the results of one submission: give one PATH (use --csv for a batch)")
     return args
 
 
-def number(kind, what, low, high, above_low=False):
-    """An argparse type: a number of `kind` from low (excluded when above_low) to high."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not (value > low if above_low else value >= low) or not value <= high:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-    return parse
+def out(text=""):
+    """print, surviving a closed pipe (`grade.py ... | head`): the grading and the files go on, silently."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # from now on stdout is /dev/null: later prints and Python's flush at exit do not fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-class Output:
-    """stdout that survives a closed pipe (`grade.py ... | head`): the grading and the files go on, silently."""
-
-    def __init__(self):
-        self.closed = False
-        if hasattr(sys.stdout, "reconfigure"):  # a student's message may hold what a Windows console cannot print
-            sys.stdout.reconfigure(errors="replace")
-
-    def __call__(self, text=""):
-        if self.closed:
-            return
-        try:
-            print(text, flush=True)
-        except BrokenPipeError:
-            self.closed = True
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
-
-
-def grade_all(assignment, args, out):
+def grade_all(assignment, args):
     """Grade, print, write the files asked for; the exit status."""
-    if running_as_root() and interpreter_problem():
-        raise KitError(interpreter_problem())
+    problem = running_as_root() and interpreter_problem()
+    if problem:
+        raise KitError(problem)
     points, seed = points_and_seed(assignment)
     limits = default_limits()
     out(mode_line(limits_granted(limits) if limits else []))
-    if running_as_root():
-        for line in protect(private_paths(assignment, args)):
+    if running_as_root():  # what no student's process may read: the kit (solution, checks), submissions, results
+        submissions = [find_model_file(Path(label), assignment.file_name)[0] for label in args.paths]
+        outputs = [Path(path).resolve().parent for path in (args.json, args.csv) if path]
+        outputs = [folder for folder in outputs  # but a folder shared like /tmp: no student's process is alive then
+                   if not (folder.exists() and folder.stat().st_mode & stat.S_ISVTX)]
+        for line in protect([KIT, *outputs, *(file.resolve() for file in submissions if file)]):
             out(line)
     if args.jobs > 1 and not can_fork():
         out("--jobs: this OS cannot fork the grader's workers: one submission at a time.")
     labels = list(dict.fromkeys(args.paths))
     grades = []
-    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, args.lang or "en"):
+    for grade in grade_in_parallel(assignment, labels, args.timeout, seed, args.jobs, args.lang):
         grades.append(grade)
         out(format_table(grade, points) + "\n")
     if len(grades) > 1:
@@ -183,13 +151,11 @@ def grade_all(assignment, args, out):
         similar = similarity.of_submissions(assignment, labels, args.threshold)
         out(similarity.report(similar))
     if args.json:
-        write_text(args.json, json.dumps(gradescope_results(grades[0], points, assignment, args), indent=2) + "\n")
+        results = json.dumps(gradescope_results(grades[0], points, assignment, args), indent=2) + "\n"
+        write_atomically(args.json, lambda file: file.write(results.encode("utf-8")))
         out(f"Gradescope results written to {args.json}")
     if args.csv:
-        write_text(args.csv, grades_csv(grades, points, similar))
+        table = grades_csv(grades, points, similar)
+        write_atomically(args.csv, lambda file: file.write(table.encode("utf-8")))
         out(f"Grades of {len(grades)} submission(s) written to {args.csv}")
     return 0
-
-
-def write_text(path, text):
-    write_atomically(path, lambda file: file.write(text.encode("utf-8")))

@@ -1,6 +1,4 @@
-"""What grading writes: the table of each submission and the summary of a batch (the terminal), one CSV row per
-submission, and Gradescope's results.json (capped in size: Gradescope shows it to the student).
-"""
+"""What grading writes: each submission's table and a batch's summary, the CSV, Gradescope's results.json."""
 
 import csv
 import io
@@ -42,12 +40,6 @@ def format_summary(grades, points):
     return "\n".join(lines)
 
 
-def student_report(grade, assignment, lang):
-    """The report a student reads (as main.py --checks_only prints it), in their language when the report can."""
-    results = list(grade.results.values())
-    return report.format_report(results, assignment.tasks, encoding="utf-8", lang=lang) if results else ""
-
-
 def gradescope_results(grade, points, assignment, args):
     """Gradescope's results.json: the score, the student's report, one test per check with its status."""
     tests = []
@@ -61,11 +53,12 @@ def gradescope_results(grade, points, assignment, args):
         tests.append({"name": name if cls in name else f"{cls}: {name}", "score": grade.score(name, points),
                       "max_score": worth, "status": "passed" if grade.status(name) == "pass" else "failed",
                       "output": cut(output, MAX_TEST_OUTPUT), "visibility": args.visibility})
-    output = "\n".join([*(f"! {problem}" for problem in grade.problems),
-                        student_report(grade, assignment, args.lang or "en")]).strip()
-    results = {"score": sum(test["score"] for test in tests), "output": cut(output, MAX_OUTPUT),
+    lines, ran = [f"! {problem}" for problem in grade.problems], list(grade.results.values())
+    if ran:  # the report a student reads, as main.py --checks_only prints it
+        lines.append(report.format_report(ran, assignment.tasks, encoding="utf-8", lang=args.lang))
+    results = {"score": sum(test["score"] for test in tests), "output": cut("\n".join(lines).strip(), MAX_OUTPUT),
                "visibility": args.visibility, "tests": tests}
-    while len(json.dumps(results)) > MAX_RESULTS:  # a safety net: the caps above keep it far below
+    while len(json.dumps(results, indent=2)) > MAX_RESULTS:  # long non-ASCII messages (6 bytes a character)
         results["output"] = cut(results["output"], len(results["output"]) // 2)
         for test in tests:
             test["output"] = cut(test["output"], len(test["output"]) // 2)
@@ -88,7 +81,7 @@ def grades_csv(grades, points, similar=None):
                *(grade.score(name, points) for name in points), "; ".join(map(one_line, grade.problems))]
         if similar:
             match = similar.matches[grade.label]
-            row += [match.nearest, f"{match.score:.2f}", "" if match.reference is None else f"{match.reference:.2f}"]
+            row += [match.nearest, f"{match.score:.2f}", f"{match.reference:.2f}"]
         writer.writerow(row)
     return text.getvalue()
 

@@ -1,14 +1,10 @@
-"""Copies found: how similar each submission is to the others and to the reference, for the instructor only.
-
-A file becomes a set of fingerprints (winnowing, as MOSS does): its statements as ast.unparse writes them (no
-comments, docstrings, layout or extra parentheses), each name made "N" and each string "S", cut per function (the
-order of methods does not matter) into k-grams of tokens, hashed, the smallest of each window of hashes kept. What
-every submission shares (the handed-out startup file) is taken away. Similarity: the Jaccard index of two sets, 1
-for the same code renamed, re-commented, reordered or reformatted. A lead, not a proof: the layers are a dozen
-lines, and two honest students may write the same one.
-"""
+"""Copies found, for the instructor only: each file's winnowed fingerprints (as MOSS does) of its statements as
+ast.unparse writes them, names made "N" and strings "S", per function (so renames, comments, layout and the order of
+methods do not matter), the startup file's taken away; similarity is the Jaccard index of two sets. A lead, not a
+proof: the layers are a dozen lines, and two honest students may write the same one."""
 
 import ast
+import collections
 import copy
 import io
 import itertools
@@ -26,7 +22,6 @@ WINDOW = 3  # hashes per winnowing window
 MAX_BYTES = 1 << 20  # of a file read (a submission is a few kB)
 SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
            tokenize.ENDMARKER}
-FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 BLOCKS = ("body", "orelse", "finalbody", "handlers")
 
 
@@ -50,53 +45,38 @@ def tokens(text, line=None):
     return found
 
 
-def is_docstring(node):
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-
-
-def header(node):
-    """A statement as ast.unparse writes it (layout, parentheses and comments gone), a block only by its head."""
-    if not any(getattr(node, block, None) for block in BLOCKS):
-        return ast.unparse(node)
-    head = copy.copy(node)
-    for block in BLOCKS:
-        if hasattr(head, block):
-            setattr(head, block, [])
-    return ast.unparse(head)
-
-
 def collect(body, owner, found):
-    """The statements of body into found ({unit: tokens}): each function is a unit of its own (its first line),
-    so that the order of methods does not matter; the rest belongs to `owner`."""
+    """The statements of body, as ast.unparse writes them, into found ({unit: tokens}): each function is a unit of
+    its own (its first line), so that the order of methods does not matter; the rest belongs to `owner`."""
     for node in body:
-        if is_docstring(node):
-            continue
-        unit = node.lineno if isinstance(node, FUNCTIONS) else owner
-        found.setdefault(unit, []).extend(tokens(header(node), node.lineno))
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # a docstring
+        unit = node.lineno if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else owner
+        head = copy.copy(node)  # a block by its head only: its statements follow
+        for block in BLOCKS:
+            if hasattr(head, block):
+                setattr(head, block, [])
+        found.setdefault(unit, []).extend(tokens(ast.unparse(head), node.lineno))  # no layout, comments, parentheses
         for block in BLOCKS:
             collect(getattr(node, block, None) or [], unit, found)
 
 
-def units(text):
-    """{unit: [(normalized token, line)]}: a file's code per function; one unit when it does not parse."""
+def fingerprints(text, common=()):
+    """{hash: (the lines of its K tokens, where it first occurs)}: the winnowed fingerprints of a source text, but
+    those in common. Per unit (function) of the file; one unit of its tokens when it does not parse."""
+    units = {}
     try:
-        tree = ast.parse(text)
+        collect(ast.parse(text).body, 0, units)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {0: tokens(text)}
-    found = {}
-    collect(tree.body, 0, found)
-    return found
-
-
-def fingerprints(text):
-    """{hash: (the lines of its K tokens, where it first occurs)}: the winnowed fingerprints of a source text."""
+        units = {0: tokens(text)}
     kept = {}
-    for found in units(text).values():
+    for found in units.values():
         grams = [(zlib.crc32(" ".join(word for word, _ in found[i:i + K]).encode()),
                   tuple(line for _, line in found[i:i + K])) for i in range(max(1, len(found) - K + 1))]
         for start in range(max(1, len(grams) - WINDOW + 1)) if found else ():
             digest, lines = min(grams[start:start + WINDOW], key=lambda gram: gram[0])
-            kept.setdefault(digest, lines)
+            if digest not in common:
+                kept.setdefault(digest, lines)
     return kept
 
 
@@ -110,7 +90,7 @@ class Match:
 
     nearest: str = ""
     score: float = 0.0
-    reference: float = None  # None: no reference to compare with
+    reference: float = 0.0
 
 
 @dataclass
@@ -132,32 +112,26 @@ def read_source(path):
 
 
 def of_submissions(assignment, labels, threshold):
-    """The Similarity of the submissions at labels (files, or folders holding one), the startup file's text taken
-    away, each also against the reference solution when it exists."""
+    """The Similarity of the submissions at labels (files, or folders holding one), against the reference too."""
     texts = {}
     for label in labels:
         model_file, _ = find_model_file(Path(label), assignment.file_name)
         texts[label] = read_source(model_file) if model_file else ""
-    reference = read_source(assignment.solution) if Path(assignment.solution).is_file() else None
-    try:
-        shared = make_startup(reference, assignment.tasks) if reference else ""
-    except ValueError:  # the reference's markers are broken: nothing is taken away
-        shared = ""
-    return compare(texts, shared, reference, threshold)
+    reference = read_source(assignment.solution)
+    return compare(texts, make_startup(reference, assignment.tasks), reference, threshold)
 
 
-def compare(texts, shared="", reference=None, threshold=0.5):
-    """The Similarity of the submissions' texts ({label: text}), what all share (the startup file's text) taken
-    away; each also against the reference text, when given."""
+def compare(texts, shared="", reference="", threshold=0.5):
+    """The Similarity of the submissions' texts ({label: text}), each also against the reference text, the
+    fingerprints of what all share (the startup file's text) taken away."""
     common = fingerprints(shared).keys()
-    prints = {label: without(fingerprints(text), common) for label, text in texts.items()}
-    reference_prints = without(fingerprints(reference), common) if reference is not None else None
+    prints = {label: fingerprints(text, common) for label, text in texts.items()}
+    reference_prints = fingerprints(reference, common)
     result = Similarity(threshold=threshold, texts=texts)
     for label, mine in prints.items():
         others = [(jaccard(mine, theirs), other) for other, theirs in prints.items() if other != label]
         score, nearest = max(others, default=(0.0, ""))
-        result.matches[label] = Match(nearest, score, None if reference_prints is None else
-                                      jaccard(mine, reference_prints))
+        result.matches[label] = Match(nearest, score, jaccard(mine, reference_prints))
     for one, other in itertools.combinations(prints, 2):
         score = jaccard(prints[one], prints[other])
         if score >= threshold:
@@ -166,17 +140,12 @@ def compare(texts, shared="", reference=None, threshold=0.5):
     return result
 
 
-def without(prints, common):
-    return {digest: lines for digest, lines in prints.items() if digest not in common}
-
-
 def matching_lines(one, other):
     """[(line in one, line in other)] of their shared fingerprints, token by token, in the order of the first file;
     a line of one is paired with the line of the other most of its tokens match."""
-    votes = {}
+    votes = collections.defaultdict(collections.Counter)
     for digest in one.keys() & other.keys():
         for mine, theirs in zip(one[digest], other[digest]):
-            votes.setdefault(mine, {}).setdefault(theirs, 0)
             votes[mine][theirs] += 1
     return [(mine, max(theirs, key=theirs.get)) for mine, theirs in sorted(votes.items())]
 
@@ -186,8 +155,7 @@ def report(result):
     threshold, their matching lines side by side."""
     rows = ["Similarity (for the instructor: never in results.json; 1.00 = the same code, renamed or reformatted):"]
     for label, match in result.matches.items():
-        reference = "" if match.reference is None else f", reference {match.reference:.2f}"
-        rows.append(f"  {label}: nearest {match.nearest or '-'} {match.score:.2f}{reference}")
+        rows.append(f"  {label}: nearest {match.nearest or '-'} {match.score:.2f}, reference {match.reference:.2f}")
     if not result.pairs:
         rows.append(f"No pair at or above {result.threshold:.2f}.")
         return "\n".join(rows)
