@@ -20,9 +20,9 @@ import pytest
 
 from coursekit import sandbox
 from coursekit.errors import KitError
-from coursekit.sandbox import (
+from coursekit.sandbox import Sandbox
+from coursekit.sandbox.errors import (
     DeadObjectError,
-    Sandbox,
     StudentCrash,
     StudentError,
     StudentExit,

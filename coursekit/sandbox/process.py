@@ -1,7 +1,6 @@
 """The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE` (the texts of wire.py and
-server.py, read when the kit is imported) in a scratch folder of its own, as a user of its own
-when given one; messages over its stdin and stdout, never waited on past a deadline; stopped with all it started.
-Threads read its pipes (select() cannot wait on a pipe on Windows): only starting and killing differ by OS.
+server.py) in a scratch folder of its own, as a user of its own when given one; messages over its stdin and stdout,
+never waited on past a deadline: threads read and write its pipes (select() cannot wait on a pipe on Windows).
 """
 
 import contextlib
@@ -19,14 +18,12 @@ from pathlib import Path
 
 from ..errors import KitError
 from . import server, users, wire
-from .users import kill_processes_of
-from .values import Malformed, bounded_int, checked_list, is_int
+from .values import MAX_ITEMS, Malformed, checked_list
 
+MAX_HEADER = 8 << 20  # bytes of JSON in one reply
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
-SMALL = 4096  # bytes of a message that never wait for the student's process to read (a pipe holds more)
 POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
 
-SERVER_MODULES = (wire, server)  # each imports only the standard library and those before it
 BOOTSTRAP = """\
 import os, sys, types
 sys.argv[1:] = [str(os.dup(0)), str(os.dup(1))]  # the grader's channel; what the student prints goes to stderr
@@ -39,8 +36,8 @@ for name, text in {texts!r}:
     exec(compile(text, "<" + name + ">", "exec"), module.__dict__)
 sys.modules[{server!r}].serve(int(sys.argv[1]), int(sys.argv[2]))
 """
-SERVER_SOURCE = BOOTSTRAP.format(
-    texts=[(module.__name__, Path(module.__file__).read_text(encoding="utf-8")) for module in SERVER_MODULES],
+SERVER_SOURCE = BOOTSTRAP.format(  # server imports only the standard library and wire
+    texts=[(module.__name__, Path(module.__file__).read_text(encoding="utf-8")) for module in (wire, server)],
     package=__package__, server=server.__name__)
 
 
@@ -74,8 +71,8 @@ def cannot_start(why, uid):
 
 
 def limits_granted(limits):
-    """The names of the limits this OS lets a process lower (macOS refuses RLIMIT_AS; Windows has none), tried in a
-    student's process without a student's file: the grader's first line states only those."""
+    """The names of the limits this OS lets a process lower, tried in a student's process without a student's file:
+    the grader's first line states only those."""
     process = StudentProcess()
     try:
         process.send(wire.pack({"op": "start", "limits": limits, "only_limits": True}), time.monotonic() + 60)
@@ -87,21 +84,15 @@ def limits_granted(limits):
         process.stop()
 
 
-def popen_options(uid, scratch):
-    """How the process is started on this OS: its own process group, its user, its environment."""
-    env = {"HOME": str(scratch), "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch),
-           "LC_ALL": "C.UTF-8",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    if users.WINDOWS:  # Python cannot start there without SYSTEMROOT
-        env.update({name: os.environ[name] for name in ("SYSTEMROOT", "PATH") if name in os.environ})
-        return {"env": env, "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-    user = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-    return {"env": env, "start_new_session": True, "umask": 0o077, **user}
+def parse_int(text):
+    """JSON integers of at most 40 digits: a huge one could take seconds to parse (or not parse at all)."""
+    if len(text) > 40:
+        raise ValueError("an integer of more than 40 digits")
+    return int(text)
 
 
 def pump(stream, sink):
-    """Pass every chunk read from stream to sink, then None at its end (a thread per pipe: see the top)."""
+    """Pass every chunk read from stream to sink, then None at its end."""
     with contextlib.suppress(OSError, ValueError):
         for chunk in iter(lambda: stream.read(1 << 16), b""):
             sink(chunk)
@@ -124,10 +115,21 @@ class StudentProcess:
         except OSError as error:
             raise KitError(f"Cannot prepare the sandbox's folder in {tempfile.gettempdir()}: "
                            f"{error.strerror or error}.") from None
+        env = {"HOME": str(self.scratch), "TMPDIR": str(self.scratch), "TEMP": str(self.scratch),
+               "TMP": str(self.scratch), "LC_ALL": "C.UTF-8",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        if users.WINDOWS:  # Python cannot start there without SYSTEMROOT
+            env.update({name: os.environ[name] for name in ("SYSTEMROOT", "PATH") if name in os.environ})
+            options = {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+        else:
+            env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+            options = {"start_new_session": True, "umask": 0o077}
+            if uid is not None:
+                options.update(user=uid, group=uid, extra_groups=[])
         try:
             self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, cwd=self.scratch,
-                                          **popen_options(uid, self.scratch))
+                                          env=env, **options)
         except OSError as error:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise KitError(cannot_start(f"{error.strerror or error}", uid)) from None
@@ -139,9 +141,16 @@ class StudentProcess:
 
     def stop(self):
         """Kill it with every process it started, delete its folder; its exit status."""
-        kill_tree(self.child)
+        if users.WINDOWS:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.child.pid)], capture_output=True, timeout=10)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.child.pid, signal.SIGKILL)  # its own session: pgid == pid
+        with contextlib.suppress(OSError):
+            self.child.kill()
         if self.uid is not None:
-            kill_processes_of(self.uid)
+            users.kill_processes_of(self.uid)
         status = None
         with contextlib.suppress(subprocess.TimeoutExpired):  # gone at once, unless the kernel holds it (a hung disk)
             status = self.child.wait(timeout=10)
@@ -159,7 +168,6 @@ class StudentProcess:
         return self.child.poll()
 
     def last_line(self):
-        """The last line it printed, or ''."""
         self._threads[1].join(timeout=1.0)  # what is still in the pipe: it may end with it
         lines = self.output.decode("utf-8", errors="replace").strip().splitlines()
         return lines[-1].strip() if lines else ""
@@ -177,14 +185,7 @@ class StudentProcess:
             raise KitError(f"Cannot write {model}: {error.strerror or error}.") from None
 
     def send(self, data, deadline):
-        """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone. One that
-        fits in any pipe's buffer is written at once (the pipe is empty: each request waits for the last reply)."""
-        if len(data) <= SMALL:
-            try:
-                self.child.stdin.write(data)
-                return
-            except (OSError, ValueError):
-                raise Ended() from None
+        """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone."""
         self._requests.put(data)
         try:
             error = self._written.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -194,10 +195,7 @@ class StudentProcess:
             raise Ended()
 
     def _write_requests(self):
-        while True:
-            data = self._requests.get()
-            if data is None:
-                return
+        for data in iter(self._requests.get, None):
             try:
                 self.child.stdin.write(data)  # unbuffered and blocking: the whole message
                 self._written.put(None)
@@ -207,17 +205,17 @@ class StudentProcess:
     def receive(self, deadline):
         """One message from the student's process: (header dict, buffers), validated in size and form (Malformed)."""
         head_length, payload_length = wire.FRAME.unpack(self._read(wire.FRAME.size, deadline))
-        if head_length > wire.MAX_HEADER or payload_length > wire.MAX_PAYLOAD:
+        if head_length > MAX_HEADER or payload_length > wire.MAX_PAYLOAD:
             raise Malformed(f"a message of {head_length + payload_length} bytes")
         head, payload = self._read(head_length, deadline), self._read(payload_length, deadline)
         try:
-            header = json.loads(head.decode("utf-8"), parse_int=bounded_int)
+            header = json.loads(head.decode("utf-8"), parse_int=parse_int)
         except (ValueError, RecursionError) as error:
             raise Malformed(f"not JSON: {str(error)[:100]}") from None
         if not isinstance(header, dict):
             raise Malformed("not a JSON object")
-        lengths = checked_list(header.get("buffers"), wire.MAX_ITEMS)
-        if not all(is_int(n) and n >= 0 for n in lengths) or sum(lengths) != payload_length:
+        lengths = checked_list(header.get("buffers"), MAX_ITEMS)
+        if not all(type(n) is int and n >= 0 for n in lengths) or sum(lengths) != payload_length:
             raise Malformed("buffer lengths that do not add up")
         return header, wire.split_payload(payload, lengths)
 
@@ -245,15 +243,3 @@ class StudentProcess:
         if chunk:
             self.output += chunk
             del self.output[:-MAX_OUTPUT]
-
-
-def kill_tree(child):
-    """Kill child and all it started: its process group on POSIX; on Windows taskkill /T (or the child alone)."""
-    if not users.WINDOWS:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)  # its own session: pgid == pid
-        return
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, timeout=10)
-    with contextlib.suppress(OSError):
-        child.kill()

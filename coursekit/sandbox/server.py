@@ -1,8 +1,6 @@
-"""The student's side of a sandbox: a process that imports the student's file and turns the grader's requests into
-calls on the student's objects. The grader starts it with the texts of wire.py and this file
-(process.py), never from the kit's folder. Before any student code it lowers its limits; then it
-answers requests one at a time. What it sends back is data or a handle (a number naming one of the student's objects,
-which stay here); the grader believes none of it (values.py), as the student's code could change anything here.
+"""The student's side of a sandbox: a process that imports the student's file and answers the grader's requests with
+calls on the student's objects, which stay here (the grader gets data, or handles naming them, and believes none of
+it). The grader starts it from the texts of wire.py and this file; it lowers its limits before any student code.
 """
 
 import importlib.util
@@ -10,28 +8,24 @@ import sys
 import types
 import warnings
 
-from .wire import MAX_DEPTH, MAX_ITEMS, MAX_PAYLOAD, MODULE_HANDLE, NUMERIC_KINDS, receive, send
+from .wire import MAX_PAYLOAD, MODULE_HANDLE, NUMERIC_KINDS, receive, send
 
 MAX_TEXT = 2000  # characters of any text sent back (the grader cuts again)
 MAX_WARNINGS = 10  # warnings sent back per request
 
 
-def cut(text):
+def text_of(value):
+    """str(value), cut short. It runs the student's code for an exception of theirs: whatever it does, some text."""
+    try:
+        text = str(value)
+    except BaseException:  # noqa: B036 - their __str__ may raise anything, even SystemExit: it is only a message
+        return "(a message that could not be turned into text)"
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " [...]"
 
 
-def text_of(value):
-    """str(value), which runs the student's code for an exception of theirs: whatever it does, some text."""
-    try:
-        return cut(str(value))
-    except BaseException:  # noqa: B036 - their __str__ may raise anything, even SystemExit: it is only a message
-        return "(a message that could not be turned into text)"
-
-
 def apply_limits(limits):
-    """Lower this process's limits ({"AS": bytes, "NPROC": count, ...}) for itself and what it starts; an
-    unprivileged process can never raise them again. Each is tried alone: macOS refuses RLIMIT_AS ("current limit
-    exceeds maximum limit"), Windows has none. Returns the names of the limits set."""
+    """Lower this process's limits ({"AS": bytes, "NPROC": count, ...}) for good; the names of those set. Each is
+    tried alone: macOS refuses RLIMIT_AS ("current limit exceeds maximum limit"), Windows has none."""
     try:
         import resource
     except ImportError:
@@ -61,8 +55,6 @@ class Server:
         self.methods = {}  # class -> the names of the methods it defines
         self.model_path = None
 
-    # -- requests
-
     def answer(self, header, buffers):
         """The reply to one request: {"value": ...} or {"error": ...}, and the warnings raised meanwhile."""
         out = []
@@ -70,70 +62,67 @@ class Server:
                                                                              invalid="warn", under="ignore"):
             warnings.simplefilter("always")
             try:
-                reply = {"value": self.encode(self.run(header, buffers), out, 0)}
+                reply = {"value": self.encode(self.run(header, buffers), out)}
             except BaseException as exc:  # noqa: B036 - SystemExit and KeyboardInterrupt of the student's code too
                 reply, out = {"error": self.describe(exc)}, []
-        reply["warnings"] = [self.describe_warning(w) for w in caught[:MAX_WARNINGS]]
+        reply["warnings"] = [{"category": text_of(w.category.__name__), "message": text_of(w.message),
+                              "line": w.lineno if w.filename == self.model_path else None}
+                             for w in caught[:MAX_WARNINGS]]
         return reply, out
 
     def run(self, header, buffers):
         op = header["op"]
         if op == "import":
-            return self.import_model(header["path"])
-        target = self.objects[header["target"]]
+            self.model_path = header["path"]
+            spec = importlib.util.spec_from_file_location("student_model", self.model_path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["student_model"] = module  # dataclasses and pickle look their module up here
+            spec.loader.exec_module(module)
+            self.objects[MODULE_HANDLE] = module
+            self.handles[id(module)] = MODULE_HANDLE
+            return None
+        target, name = self.objects[header["target"]], header["name"]
+        args = [self.decode(arg, buffers) for arg in header["args"]]
+        kwargs = {key: self.decode(value, buffers) for key, value in header["kwargs"]}
         if op == "getattr":
-            return getattr(target, header["name"])
+            return getattr(target, name)
         if op == "setattr":
-            return setattr(target, header["name"], self.decode(header["value"], buffers))
+            return setattr(target, name, *args)
         if op == "call":  # of the target, or of its method `name`
-            target = getattr(target, header["name"]) if header["name"] else target
-            args = [self.decode(arg, buffers) for arg in header["args"]]
-            kwargs = {name: self.decode(value, buffers) for name, value in header["kwargs"]}
-            return target(*args, **kwargs)
+            return (getattr(target, name) if name else target)(*args, **kwargs)
         if op == "list":
             return list(target)
         raise ValueError(f"unknown request {op!r}")
 
-    def import_model(self, path):
-        self.model_path = path
-        spec = importlib.util.spec_from_file_location("student_model", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["student_model"] = module  # dataclasses and pickle look their module up here
-        spec.loader.exec_module(module)
-        self.objects[MODULE_HANDLE] = module
-        self.handles[id(module)] = MODULE_HANDLE
-        return None
-
-    # -- what crosses
-
-    def handle(self, value):
-        if id(value) not in self.handles:
-            self.handles[id(value)] = len(self.objects) + 1
-            self.objects[self.handles[id(value)]] = value
-        return self.handles[id(value)]
-
-    def encode(self, value, out, depth):
-        """value as JSON, its arrays appended to out; the student's objects become handles."""
+    def encode(self, value, out):
+        """value as JSON, its arrays appended to out; the student's objects become handles. The grader checks the
+        size and the nesting of what it gets."""
         np = self.np
-        if depth > MAX_DEPTH or len(out) > MAX_ITEMS:
-            raise ValueError("the value is nested too deep or holds too many arrays for the grader")
         if value is None or type(value) in (bool, int, float):
             return value
         if type(value) is str:
-            return cut(value)
-        if isinstance(value, np.ndarray):
-            return self.encode_array("array", np.ascontiguousarray(value), out)
-        if isinstance(value, np.generic):
-            return self.encode_array("scalar", np.asarray(value).reshape(1), out)
+            return text_of(value)
+        if isinstance(value, (np.ndarray, np.generic)):
+            array = np.ascontiguousarray(value)
+            if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields:
+                raise TypeError(f"the grader takes arrays of numbers or booleans, not of dtype {array.dtype}")
+            if sum(len(b) for b in out) + array.nbytes > MAX_PAYLOAD:
+                raise MemoryError(f"an array of {array.nbytes} bytes is more than the grader takes ({MAX_PAYLOAD})")
+            out.append(array.tobytes())
+            tag = "array" if isinstance(value, np.ndarray) else "scalar"
+            return {"$": tag, "dtype": array.dtype.str, "shape": list(array.shape), "buffer": len(out) - 1}
         if isinstance(value, np.dtype) and value.kind in NUMERIC_KINDS and not value.fields:
             return {"$": "dtype", "dtype": value.str}
         if isinstance(value, type) and issubclass(value, np.generic) and np.dtype(value).kind in NUMERIC_KINDS:
             return {"$": "type", "dtype": np.dtype(value).str}
         if type(value) in (list, tuple):
-            return {"$": type(value).__name__, "items": [self.encode(item, out, depth + 1) for item in value]}
+            return {"$": type(value).__name__, "items": [self.encode(item, out) for item in value]}
         if type(value) is dict and all(key is None or type(key) in (bool, int, float, str) for key in value):
-            return {"$": "dict", "items": [[key, self.encode(item, out, depth + 1)] for key, item in value.items()]}
-        return {"$": "ref", "id": self.handle(value), "type": cut(type(value).__name__),
+            return {"$": "dict", "items": [[key, self.encode(item, out)] for key, item in value.items()]}
+        if id(value) not in self.handles:
+            self.handles[id(value)] = len(self.objects) + 1
+            self.objects[self.handles[id(value)]] = value
+        return {"$": "ref", "id": self.handles[id(value)], "type": text_of(type(value).__name__),
                 "methods": self.methods_of(value)}
 
     def methods_of(self, value):
@@ -145,14 +134,6 @@ class Server:
         own = vars(value) if hasattr(value, "__dict__") else {}
         return [name for name in self.methods[cls] if name not in own]
 
-    def encode_array(self, tag, array, out):
-        if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields:
-            raise TypeError(f"the grader takes arrays of numbers or booleans, not of dtype {array.dtype}")
-        if sum(len(b) for b in out) + array.nbytes > MAX_PAYLOAD:
-            raise MemoryError(f"an array of {array.nbytes} bytes is more than the grader takes ({MAX_PAYLOAD})")
-        out.append(array.tobytes())
-        return {"$": tag, "dtype": array.dtype.str, "shape": list(array.shape), "buffer": len(out) - 1}
-
     def decode(self, node, buffers):
         """A value from the grader (trusted): JSON and arrays back into Python objects."""
         np = self.np
@@ -162,10 +143,8 @@ class Server:
         if tag in ("array", "scalar"):
             array = np.frombuffer(buffers[node["buffer"]], dtype=np.dtype(node["dtype"]))
             return array.reshape(node["shape"]).copy() if tag == "array" else array[0]
-        if tag == "dtype":
-            return np.dtype(node["dtype"])
-        if tag == "type":
-            return np.dtype(node["dtype"]).type
+        if tag in ("dtype", "type"):
+            return np.dtype(node["dtype"]) if tag == "dtype" else np.dtype(node["dtype"]).type
         if tag in ("list", "tuple"):
             items = [self.decode(item, buffers) for item in node["items"]]
             return items if tag == "list" else tuple(items)
@@ -180,8 +159,6 @@ class Server:
             return generator
         raise ValueError(f"unknown value {tag!r}")
 
-    # -- what went wrong
-
     def describe(self, exc):
         """An exception as data: its type, the builtin types it derives from, its message, and the innermost line
         of the student's file it went through (the grader reads that line itself)."""
@@ -194,19 +171,12 @@ class Server:
             traceback = traceback.tb_next
         if isinstance(exc, SyntaxError) and exc.filename == self.model_path:
             line, function = exc.lineno, None
-        builtin = [cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "builtins"]
-        description = {"type": cut(type(exc).__name__), "builtins": builtin, "line": line, "function": function}
         if isinstance(exc, SystemExit):
-            description["message"] = text_of(repr(exc.code) if exc.code is not None else "")
-        elif isinstance(exc, SyntaxError):
-            description["message"] = text_of(exc.msg)
+            message = text_of(repr(exc.code) if exc.code is not None else "")
         else:
-            description["message"] = text_of(exc)
-        return description
-
-    def describe_warning(self, caught):
-        line = caught.lineno if caught.filename == self.model_path else None
-        return {"category": cut(caught.category.__name__), "message": text_of(caught.message), "line": line}
+            message = text_of(exc.msg if isinstance(exc, SyntaxError) else exc)
+        return {"type": text_of(type(exc).__name__), "message": message, "line": line, "function": function,
+                "builtins": [cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "builtins"]}
 
 
 def serve(request_fd, reply_fd):

@@ -1,21 +1,21 @@
-"""What crosses between the grader and the student's process: numbers, text, arrays of numbers, lists, tuples and
-dicts of these, NumPy dtypes, and handles to the student's objects (proxies here). Nothing is unpickled, and what
-comes back is checked at every node, trusting nothing: anything malformed raises Malformed, which fails that one
-call; text is cut short. The student's errors and warnings come back as data too, raised or warned here.
+"""What crosses to and from the student's process: numbers, text, arrays of numbers, lists, tuples and dicts of
+these, NumPy dtypes, and handles to the student's objects (proxies here). Nothing is unpickled; every node of a reply
+is checked (Malformed fails that one call) and text is cut short. The student's errors and warnings become ours.
 """
 
 import re
-import threading
 import warnings
 
 import numpy as np
 
-from . import wire
-from .errors import Blame, DeadObjectError, StudentExit, error_class
+from .errors import Blame, DeadObjectError, StudentExit, error_class, subclass
+from .wire import MAX_PAYLOAD, NUMERIC_KINDS
 
-MAX_MESSAGE = 600  # characters kept of an exception message or a string from the student's process
+MAX_DEPTH = 16  # nesting of lists, tuples and dicts in a reply
+MAX_ITEMS = 100_000  # values in one reply
+MAX_MESSAGE = 600  # characters kept of an exception message from the student's process
 DTYPE = re.compile(r"[<>|=][biufc][0-9]{1,2}")
-NAME = re.compile(r"<?[A-Za-z_][A-Za-z0-9_]{0,60}>?")
+NAME = re.compile(r"<?[A-Za-z_][A-Za-z0-9_]{0,60}>?")  # of a type or a function (<module>) of the student's
 
 
 class Malformed(Exception):
@@ -28,26 +28,10 @@ def cut(text, limit=MAX_MESSAGE):
 
 def type_name(name):
     """The name of a type of the student's, as reports show it: a plain identifier, or "object"."""
-    name = cut(name, 60)
-    return name if NAME.fullmatch(name) and not name.startswith("<") else "object"
+    return name if type(name) is str and NAME.fullmatch(name) and not name.startswith("<") else "object"
 
 
-def is_int(value):
-    return type(value) is int
-
-
-def is_key(value):
-    return value is None or type(value) in (bool, int, float, str)
-
-
-def bounded_int(text):
-    """JSON integers of at most 40 digits: a huge one could take seconds to parse (or not parse at all)."""
-    if len(text) > 40:
-        raise ValueError("an integer of more than 40 digits")
-    return int(text)
-
-
-def checked_list(value, limit=wire.MAX_ITEMS):
+def checked_list(value, limit=MAX_ITEMS):
     if type(value) is not list or len(value) > limit:
         raise Malformed("an invalid list")
     return value
@@ -60,7 +44,7 @@ def checked_dtype(text):
         dtype = np.dtype(text)
     except TypeError:
         raise Malformed("an unknown dtype") from None
-    if dtype.kind not in wire.NUMERIC_KINDS or dtype.fields:
+    if dtype.kind not in NUMERIC_KINDS or dtype.fields:
         raise Malformed("a dtype that is not numeric")
     return dtype
 
@@ -69,10 +53,10 @@ def checked_array(node, buffers, tag):
     """The array (tag "array") or NumPy scalar ("scalar") that node describes, its bytes from buffers."""
     dtype = checked_dtype(node.get("dtype"))
     index = node.get("buffer")
-    if not (is_int(index) and 0 <= index < len(buffers)):
+    if not (type(index) is int and 0 <= index < len(buffers)):
         raise Malformed("an array without its data")
     shape = [1] if tag == "scalar" else checked_list(node.get("shape"), 32)
-    if not all(is_int(n) and 0 <= n <= wire.MAX_PAYLOAD for n in shape):
+    if not all(type(n) is int and 0 <= n <= MAX_PAYLOAD for n in shape):
         raise Malformed("an invalid shape")
     if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(buffers[index]):
         raise Malformed("an array whose data does not match its shape")
@@ -88,7 +72,7 @@ class RemoteObject:
 
     def __init__(self, box, generation, handle, methods=frozenset()):
         object.__setattr__(self, "_box", box)
-        object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "_generation", generation)  # of the process it lives in (None: the live one)
         object.__setattr__(self, "_handle", handle)
         object.__setattr__(self, "_methods", methods)  # of its class: a call of one is one request, not two
 
@@ -97,16 +81,16 @@ class RemoteObject:
             raise AttributeError(name)
         if name in self._methods:
             return RemoteMethod(self, name)
-        return self._box._getattr(self, name)
+        return self._box._request(self, "getattr", name)
 
     def __setattr__(self, name, value):
-        self._box._setattr(self, name, value)
+        self._box._request(self, "setattr", name, (value,))
 
     def __call__(self, *args, **kwargs):
-        return self._box._call(self, "", args, kwargs)
+        return self._box._request(self, "call", "", args, kwargs)
 
     def __iter__(self):
-        return iter(self._box._request(self, {"op": "list"}))
+        return iter(self._box._request(self, "list"))
 
     def __repr__(self):
         return f"<{type(self).__name__} object of the student's>"
@@ -121,49 +105,32 @@ class RemoteMethod:
         self._owner, self._name = owner, name
 
     def __call__(self, *args, **kwargs):
-        return self._owner._box._call(self._owner, self._name, args, kwargs)
+        return self._owner._box._request(self._owner, "call", self._name, args, kwargs)
 
 
-_proxy_classes = {}  # type name -> subclass of RemoteObject of that name, so that messages name the student's type
-_proxy_lock = threading.Lock()
-
-
-def proxy_class(type_name):
-    with _proxy_lock:
-        if type_name not in _proxy_classes and len(_proxy_classes) < 500:
-            _proxy_classes[type_name] = type(type_name, (RemoteObject,), {"__slots__": (), "__module__": __name__})
-        return _proxy_classes.get(type_name, RemoteObject)
-
-
-def encode(value, out, generation, depth=0):
+def encode(value, out, generation):
     """value as JSON for the student's process, its arrays appended to out. TypeError for what cannot cross, and
     DeadObjectError for a proxy of a process other than the live one (`generation`)."""
-    if depth > wire.MAX_DEPTH:
-        raise TypeError("a value nested too deep to send to the student's code")
     if isinstance(value, RemoteObject):
         if value._generation is not None and value._generation != generation:
             raise DeadObjectError("an object of a student's process that was stopped since cannot be sent")
         return {"$": "ref", "id": value._handle}
-    if isinstance(value, (np.ndarray, np.generic)):
-        array = np.ascontiguousarray(value)
-        if array.dtype.kind not in wire.NUMERIC_KINDS or array.dtype.fields:
-            raise TypeError(f"only arrays of numbers cross to the student's code, not of dtype {array.dtype}")
-        out.append(array.tobytes())
-        if isinstance(value, np.generic):
-            return {"$": "scalar", "dtype": array.dtype.str, "buffer": len(out) - 1}
-        return {"$": "array", "dtype": array.dtype.str, "shape": list(array.shape), "buffer": len(out) - 1}
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in NUMERIC_KINDS and not value.dtype.fields:
+        out.append(np.ascontiguousarray(value).tobytes())
+        return {"$": "array" if isinstance(value, np.ndarray) else "scalar", "dtype": value.dtype.str,
+                "shape": list(value.shape), "buffer": len(out) - 1}
     if isinstance(value, np.dtype):
         return {"$": "dtype", "dtype": value.str}
     if isinstance(value, type) and issubclass(value, np.generic):
         return {"$": "type", "dtype": np.dtype(value).str}
     if isinstance(value, np.random.Generator):  # sent as its state: a copy
-        return {"$": "generator", "state": encode(value.bit_generator.state, out, generation, depth + 1)}
+        return {"$": "generator", "state": encode(value.bit_generator.state, out, generation)}
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) in (list, tuple):
-        return {"$": type(value).__name__, "items": [encode(item, out, generation, depth + 1) for item in value]}
+        return {"$": type(value).__name__, "items": [encode(item, out, generation) for item in value]}
     if type(value) is dict:
-        return {"$": "dict", "items": [[key, encode(item, out, generation, depth + 1)] for key, item in value.items()]}
+        return {"$": "dict", "items": [[key, encode(item, out, generation)] for key, item in value.items()]}
     raise TypeError(f"a {type(value).__name__} cannot be sent to the student's code: only numbers, text, "
                     f"arrays of numbers, lists, tuples and dicts of these, and the student's own objects")
 
@@ -171,11 +138,11 @@ def encode(value, out, generation, depth=0):
 def decode(node, buffers, proxy):
     """The value a reply's node describes, trusting nothing; proxy(type name, handle, methods) makes the proxy of
     one of the student's objects."""
-    count = [0]  # nodes decoded: one value holds at most wire.MAX_ITEMS
+    count = [0]  # nodes decoded: one value holds at most MAX_ITEMS
 
     def value(node, depth):
         count[0] += 1
-        if depth > wire.MAX_DEPTH + 1 or count[0] > wire.MAX_ITEMS:
+        if depth > MAX_DEPTH or count[0] > MAX_ITEMS:
             raise Malformed("a value nested too deep or too large")
         if node is None or type(node) in (bool, int, float):
             return node
@@ -192,39 +159,42 @@ def decode(node, buffers, proxy):
             return items if tag == "list" else tuple(items)
         if tag == "dict":
             pairs = checked_list(node.get("items"))
-            if not all(type(pair) is list and len(pair) == 2 and is_key(pair[0]) for pair in pairs):
+            if not all(type(pair) is list and len(pair) == 2 and (pair[0] is None or type(pair[0]) in
+                                                                  (bool, int, float, str)) for pair in pairs):
                 raise Malformed("a dict with invalid keys")
             return {value(key, depth + 1): value(item, depth + 1) for key, item in pairs}
         if tag == "ref":
-            handle, name, methods = node.get("id"), node.get("type"), checked_list(node.get("methods"), 1000)
-            if not (is_int(handle) and handle >= 0 and type(name) is str and all(type(m) is str for m in methods)):
+            handle, methods = node.get("id"), checked_list(node.get("methods"), 1000)
+            if not (type(handle) is int and handle >= 0 and all(type(m) is str for m in methods)):
                 raise Malformed("an invalid handle")
-            return proxy(type_name(name), handle, frozenset(methods))
+            return proxy(type_name(node.get("type")), handle, frozenset(methods))
         raise Malformed(f"an unknown kind of value {str(tag)[:40]!r}" if tag else f"a bare {type(node).__name__}")
 
     return value(node, 0)
 
 
+def proxy_class(name):
+    """The subclass of RemoteObject named after the student's type, so that messages name it."""
+    return subclass(name, RemoteObject, __slots__=())
+
+
 def student_error(info, box):
-    """The exception of this process that stands for the student's exception described by info."""
+    """The exception here that stands for the student's exception that info describes."""
     if type(info) is not dict or type(info.get("message")) is not str:
         raise Malformed("an invalid error")
     builtin_names = [name for name in checked_list(info.get("builtins", [])) if type(name) is str]
-    named = type_name(info.get("type")) if type(info.get("type")) is str else "Exception"
-    message = cut(info["message"])
-    blame = blame_of(info.get("line"), info.get("function"), box)
+    message, line, function = cut(info["message"]), info.get("line"), info.get("function")
+    blame = None
+    if in_file(line, box):
+        function = function if type(function) is str and NAME.fullmatch(function) else "<module>"
+        blame = Blame(str(box.model_file), line, function, box.lines[line - 1].strip()[:200])
     if "SystemExit" in builtin_names:
         return StudentExit(f"{box.name} called sys.exit({message})", blame)
-    return error_class(named, builtin_names)(message, blame)
+    return error_class(type_name(info.get("type")), builtin_names)(message, blame)
 
 
-def blame_of(line, function, box):
-    """The Blame of a line of the student's file, or None when `line` is not one."""
-    if not (is_int(line) and 1 <= line <= len(box.lines)):
-        return None
-    function = cut(function, 60) if type(function) is str else "<module>"
-    function = function if NAME.fullmatch(function) else "<module>"
-    return Blame(str(box.model_file), line, function, box.lines[line - 1].strip()[:200])
+def in_file(line, box):
+    return type(line) is int and 1 <= line <= len(box.lines)
 
 
 def warn_here(warning, box):
@@ -234,7 +204,6 @@ def warn_here(warning, box):
     if type(warning.get("message")) is not str:
         return
     line = warning.get("line")
-    in_file = is_int(line) and 1 <= line <= len(box.lines)
     warnings.warn_explicit(cut(warning["message"], 200), RuntimeWarning,
-                           str(box.model_file) if in_file else "<the student's process>",
-                           line if in_file else 0)
+                           str(box.model_file) if in_file(line, box) else "<the student's process>",
+                           line if in_file(line, box) else 0)
