@@ -3,27 +3,37 @@ objects used from here through proxies (values.py). This file decides when a pro
 """
 
 import collections
+import re
 import time
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import KitError
 from . import users, wire
 from .errors import (
+    Blame,
     DeadObjectError,
     StudentCrash,
     StudentError,
+    StudentExit,
     StudentImportError,
     StudentProtocolError,
     StudentTimeout,
+    error_class,
     import_diagnosis,
+    subclass,
 )
 from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status
 from .users import claim_uid, interpreter_problem, release_uid, running_as_root
-from .values import Malformed, RemoteObject, checked_list, cut, decode, encode, proxy_class, student_error, warn_here
+from .wire import Malformed, checked_list, cut, decode, encode
 
 SETUP_TIMEOUT = 60.0  # seconds a new process may take to load Python and NumPy
 MAX_STARTS = 100  # processes one sandbox starts at most
 MAX_MALFORMED = 3  # malformed replies (each kills the process) after which no new process is started
+MAX_MESSAGE = 600  # characters kept of an exception message from the student's process
+NAME = re.compile(r"<?[A-Za-z_][A-Za-z0-9_]{0,60}>?")  # of a type or a function (<module>) of the student's
 
 Event = collections.namedtuple("Event", "kind message")  # what befell the process: "timeout", "ended", "malformed"
 
@@ -33,6 +43,55 @@ def default_limits(memory_mb=1024, cpu_seconds=600):
     if users.WINDOWS:
         return {}
     return {"AS": memory_mb << 20, "FSIZE": 16 << 20, "CPU": int(cpu_seconds), "NPROC": 1, "CORE": 0, "NOFILE": 256}
+
+
+class RemoteObject:
+    """An object of the student's process; its type here is named after the student's ("Linear"). Names __x__ never
+    cross (NumPy probes __array_interface__ and the like: it must find nothing)."""
+
+    __slots__ = ("_box", "_generation", "_handle", "_methods")
+
+    def __init__(self, box, generation, handle, methods=frozenset()):
+        object.__setattr__(self, "_box", box)
+        object.__setattr__(self, "_generation", generation)  # of the process it lives in (None: the live one)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_methods", methods)  # of its class: a call of one is one request, not two
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        if name in self._methods:
+            return RemoteMethod(self, name)
+        return self._box._request(self, "getattr", name)
+
+    def __setattr__(self, name, value):
+        self._box._request(self, "setattr", name, (value,))
+
+    def __call__(self, *args, **kwargs):
+        return self._box._request(self, "call", "", args, kwargs)
+
+    def __iter__(self):
+        return iter(self._box._request(self, "list"))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object of the student's>"
+
+
+class RemoteMethod:
+    """A method of the student's object, got without a request: calling it is one request (transcript.py knows it)."""
+
+    __slots__ = ("_owner", "_name")
+
+    def __init__(self, owner, name):
+        self._owner, self._name = owner, name
+
+    def __call__(self, *args, **kwargs):
+        return self._owner._box._request(self._owner, "call", self._name, args, kwargs)
+
+
+def type_name(name):
+    """The name of a type of the student's, as reports show it: a plain identifier, or "object"."""
+    return name if type(name) is str and NAME.fullmatch(name) and not name.startswith("<") else "object"
 
 
 class Sandbox:
@@ -192,10 +251,20 @@ class Sandbox:
             raise StudentTimeout(message)
         self._ensure_child()
         out = []
-        header = {"op": op, "target": proxy._handle, "name": name,
-                  "args": [encode(arg, out, self._generation) for arg in args],
-                  "kwargs": [[key, encode(value, out, self._generation)] for key, value in (kwargs or {}).items()]}
-        return self._exchange(header, out, limit, deadline)
+        value = encode((tuple(args), kwargs or {}), out, lambda item: self._reference(item, out))
+        return self._exchange({"op": op, "target": proxy._handle, "name": name, "value": value}, out, limit, deadline)
+
+    def _reference(self, value, out):
+        """How what is not data is sent: a proxy as its handle, a random generator as its state (a copy)."""
+        if isinstance(value, RemoteObject):
+            if value._generation not in (None, self._generation):
+                raise DeadObjectError("an object of a student's process that was stopped since cannot be sent")
+            return {"$": "ref", "id": value._handle}
+        if isinstance(value, np.random.Generator):
+            return {"$": "generator", "state": encode(value.bit_generator.state, out,
+                                                      lambda item: self._reference(item, out))}
+        raise TypeError(f"a {type(value).__name__} cannot be sent to the student's code: only numbers, text, "
+                        f"arrays of numbers, lists, tuples and dicts of these, and the student's own objects")
 
     def _exchange(self, header, out, limit, deadline):
         """Send one request, and return the value of its reply or raise the student's error it holds; its warnings
@@ -207,9 +276,13 @@ class Sandbox:
             if reply.get("id") != self._next_id:
                 raise Malformed("a reply to another request")
             for warning in checked_list(reply.get("warnings", []), 50):
-                warn_here(warning, self)
+                if type(warning) is dict and warning.get("category") == "RuntimeWarning" and \
+                        type(warning.get("message")) is str:  # the checks record NumPy's, and their line
+                    line = warning.get("line") if self._in_file(warning.get("line")) else 0
+                    warnings.warn_explicit(cut(warning["message"], 200), RuntimeWarning,
+                                           str(self.model_file) if line else "<the student's process>", line)
             if "error" in reply:
-                raise student_error(reply["error"], self)
+                raise self._student_error(reply["error"])
             if "value" not in reply:
                 raise Malformed("a reply without a value")
             return decode(reply["value"], buffers, self._proxy)
@@ -239,6 +312,27 @@ class Sandbox:
         self.events.append(Event("ended", message))
         return StudentCrash(message)
 
-    def _proxy(self, type_name, handle, methods):
-        """The proxy of the student's object `handle` in the live process."""
-        return proxy_class(type_name)(self, self._generation, handle, methods)
+    def _in_file(self, line):
+        return type(line) is int and 1 <= line <= len(self.lines)
+
+    def _student_error(self, info):
+        """The exception here that stands for the student's exception that info describes."""
+        if type(info) is not dict or type(info.get("message")) is not str:
+            raise Malformed("an invalid error")
+        builtin_names = [name for name in checked_list(info.get("builtins", [])) if type(name) is str]
+        message, line, function = cut(info["message"], MAX_MESSAGE), info.get("line"), info.get("function")
+        blame = None
+        if self._in_file(line):
+            function = function if type(function) is str and NAME.fullmatch(function) else "<module>"
+            blame = Blame(str(self.model_file), line, function, self.lines[line - 1].strip()[:200])
+        if "SystemExit" in builtin_names:
+            return StudentExit(f"{self.name} called sys.exit({message})", blame)
+        return error_class(type_name(info.get("type")), builtin_names)(message, blame)
+
+    def _proxy(self, node):
+        """The proxy of the student's object that a "ref" node names, in the live process."""
+        handle, methods = node.get("id"), checked_list(node.get("methods"), 1000)
+        if node["$"] != "ref" or not (type(handle) is int and handle >= 0 and all(type(m) is str for m in methods)):
+            raise Malformed("an invalid handle")
+        cls = subclass(type_name(node.get("type")), RemoteObject, __slots__=())  # messages name the student's type
+        return cls(self, self._generation, handle, frozenset(methods))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import KitError
 from . import server, users, wire
-from .values import MAX_ITEMS, Malformed, checked_list
+from .wire import MAX_ITEMS, Malformed, checked_list
 
 MAX_HEADER = 8 << 20  # bytes of JSON in one reply
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed

@@ -8,19 +8,17 @@ import sys
 import types
 import warnings
 
-from .wire import MAX_PAYLOAD, MODULE_HANDLE, NUMERIC_KINDS, receive, send
+from .wire import MAX_PAYLOAD, MODULE_HANDLE, cut, decode, encode, receive, send
 
-MAX_TEXT = 2000  # characters of any text sent back (the grader cuts again)
 MAX_WARNINGS = 10  # warnings sent back per request
 
 
 def text_of(value):
     """str(value), cut short. It runs the student's code for an exception of theirs: whatever it does, some text."""
     try:
-        text = str(value)
+        return cut(str(value))
     except BaseException:  # noqa: B036 - their __str__ may raise anything, even SystemExit: it is only a message
         return "(a message that could not be turned into text)"
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " [...]"
 
 
 def apply_limits(limits):
@@ -62,7 +60,9 @@ class Server:
                                                                              invalid="warn", under="ignore"):
             warnings.simplefilter("always")
             try:
-                reply = {"value": self.encode(self.run(header, buffers), out)}
+                reply = {"value": encode(self.run(header, buffers), out, self.reference)}
+                if sum(len(buffer) for buffer in out) > MAX_PAYLOAD:
+                    raise MemoryError(f"more than the {MAX_PAYLOAD} bytes of arrays the grader takes in one value")
             except BaseException as exc:  # noqa: B036 - SystemExit and KeyboardInterrupt of the student's code too
                 reply, out = {"error": self.describe(exc)}, []
         reply["warnings"] = [{"category": text_of(w.category.__name__), "message": text_of(w.message),
@@ -82,8 +82,7 @@ class Server:
             self.handles[id(module)] = MODULE_HANDLE
             return None
         target, name = self.objects[header["target"]], header["name"]
-        args = [self.decode(arg, buffers) for arg in header["args"]]
-        kwargs = {key: self.decode(value, buffers) for key, value in header["kwargs"]}
+        args, kwargs = decode(header["value"], buffers, lambda node: self.resolve(node, buffers))  # (args, kwargs)
         if op == "getattr":
             return getattr(target, name)
         if op == "setattr":
@@ -94,70 +93,30 @@ class Server:
             return list(target)
         raise ValueError(f"unknown request {op!r}")
 
-    def encode(self, value, out):
-        """value as JSON, its arrays appended to out; the student's objects become handles. The grader checks the
-        size and the nesting of what it gets."""
-        np = self.np
-        if value is None or type(value) in (bool, int, float):
-            return value
-        if type(value) is str:
-            return text_of(value)
-        if isinstance(value, (np.ndarray, np.generic)):
-            array = np.ascontiguousarray(value)
-            if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields:
-                raise TypeError(f"the grader takes arrays of numbers or booleans, not of dtype {array.dtype}")
-            if sum(len(b) for b in out) + array.nbytes > MAX_PAYLOAD:
-                raise MemoryError(f"an array of {array.nbytes} bytes is more than the grader takes ({MAX_PAYLOAD})")
-            out.append(array.tobytes())
-            tag = "array" if isinstance(value, np.ndarray) else "scalar"
-            return {"$": tag, "dtype": array.dtype.str, "shape": list(array.shape), "buffer": len(out) - 1}
-        if isinstance(value, np.dtype) and value.kind in NUMERIC_KINDS and not value.fields:
-            return {"$": "dtype", "dtype": value.str}
-        if isinstance(value, type) and issubclass(value, np.generic) and np.dtype(value).kind in NUMERIC_KINDS:
-            return {"$": "type", "dtype": np.dtype(value).str}
-        if type(value) in (list, tuple):
-            return {"$": type(value).__name__, "items": [self.encode(item, out) for item in value]}
-        if type(value) is dict and all(key is None or type(key) in (bool, int, float, str) for key in value):
-            return {"$": "dict", "items": [[key, self.encode(item, out)] for key, item in value.items()]}
+    def reference(self, value):
+        """A handle to the student's object, which stays here; TypeError for an array that is not data."""
+        if isinstance(value, (self.np.ndarray, self.np.generic)):
+            raise TypeError(f"the grader takes arrays of numbers or booleans, not of dtype {value.dtype}")
         if id(value) not in self.handles:
             self.handles[id(value)] = len(self.objects) + 1
             self.objects[self.handles[id(value)]] = value
-        return {"$": "ref", "id": self.handles[id(value)], "type": text_of(type(value).__name__),
-                "methods": self.methods_of(value)}
-
-    def methods_of(self, value):
-        """The methods of value's class that value does not hide behind an attribute of its own."""
         cls = type(value)
-        if cls not in self.methods:
+        if cls not in self.methods:  # those that value does not hide behind an attribute of its own are listed
             self.methods[cls] = sorted({name for klass in cls.__mro__ for name, attribute in vars(klass).items()
                                         if isinstance(attribute, types.FunctionType) and not name.startswith("__")})
         own = vars(value) if hasattr(value, "__dict__") else {}
-        return [name for name in self.methods[cls] if name not in own]
+        return {"$": "ref", "id": self.handles[id(value)], "type": text_of(cls.__name__),
+                "methods": [name for name in self.methods[cls] if name not in own]}
 
-    def decode(self, node, buffers):
-        """A value from the grader (trusted): JSON and arrays back into Python objects."""
-        np = self.np
-        if not isinstance(node, dict):
-            return node
-        tag = node["$"]
-        if tag in ("array", "scalar"):
-            array = np.frombuffer(buffers[node["buffer"]], dtype=np.dtype(node["dtype"]))
-            return array.reshape(node["shape"]).copy() if tag == "array" else array[0]
-        if tag in ("dtype", "type"):
-            return np.dtype(node["dtype"]) if tag == "dtype" else np.dtype(node["dtype"]).type
-        if tag in ("list", "tuple"):
-            items = [self.decode(item, buffers) for item in node["items"]]
-            return items if tag == "list" else tuple(items)
-        if tag == "dict":
-            return {key: self.decode(item, buffers) for key, item in node["items"]}
-        if tag == "ref":
+    def resolve(self, node, buffers):
+        """The object a node of the grader's names: one of the student's, or a copy of the grader's random generator
+        (what the student's code draws does not advance the grader's)."""
+        if node["$"] == "ref":
             return self.objects[node["id"]]
-        if tag == "generator":  # a copy: what the student's code draws does not advance the grader's generator
-            state = self.decode(node["state"], buffers)
-            generator = np.random.Generator(getattr(np.random, state["bit_generator"])())
-            generator.bit_generator.state = state
-            return generator
-        raise ValueError(f"unknown value {tag!r}")
+        state = decode(node["state"], buffers, lambda inner: self.resolve(inner, buffers))
+        generator = self.np.random.Generator(getattr(self.np.random, state["bit_generator"])())
+        generator.bit_generator.state = state
+        return generator
 
     def describe(self, exc):
         """An exception as data: its type, the builtin types it derives from, its message, and the innermost line
