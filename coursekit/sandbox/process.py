@@ -22,7 +22,6 @@ from .wire import MAX_ITEMS, Malformed, checked_list
 
 MAX_HEADER = 8 << 20  # bytes of JSON in one reply
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
-POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
 
 BOOTSTRAP = """\
 import os, sys, types
@@ -91,14 +90,6 @@ def parse_int(text):
     return int(text)
 
 
-def pump(stream, sink):
-    """Pass every chunk read from stream to sink, then None at its end."""
-    with contextlib.suppress(OSError, ValueError):
-        for chunk in iter(lambda: stream.read(1 << 16), b""):
-            sink(chunk)
-    sink(None)
-
-
 class StudentProcess:
     """One student's process, run as uid (None: as the grader): its scratch folder, its pipes, the end of what it
     printed. KitError when it cannot be started."""
@@ -106,7 +97,6 @@ class StudentProcess:
     def __init__(self, uid=None):
         self.uid = uid
         self.output = bytearray()  # the end of what it printed
-        self._inbox = bytearray()  # bytes of replies read, not used yet
         self._replies, self._requests, self._written = queue.Queue(), queue.Queue(), queue.Queue()
         try:
             self.scratch = Path(tempfile.mkdtemp(prefix="sandbox-"))
@@ -133,9 +123,8 @@ class StudentProcess:
         except OSError as error:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise KitError(cannot_start(f"{error.strerror or error}", uid)) from None
-        self._threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
-            (pump, (self.child.stdout, self._replies.put)), (pump, (self.child.stderr, self._keep_output)),
-            (self._write_requests, ()))]
+        self._threads = [threading.Thread(target=target, daemon=True)
+                         for target in (self._read_replies, self._keep_output, self._write_requests)]
         for thread in self._threads:
             thread.start()
 
@@ -202,12 +191,30 @@ class StudentProcess:
             except (OSError, ValueError) as error:
                 self._written.put(error)
 
+    def _read_replies(self):
+        """Each message the process writes, whole, into the queue (Malformed for one too large); None at the end."""
+        with contextlib.suppress(OSError, ValueError, EOFError):
+            while True:
+                lengths = wire.FRAME.unpack(wire.read_exactly(self.child.stdout.read, wire.FRAME.size))
+                if lengths[0] > MAX_HEADER or lengths[1] > wire.MAX_PAYLOAD:
+                    self._replies.put(Malformed(f"a message of {sum(lengths)} bytes"))
+                    break
+                self._replies.put([wire.read_exactly(self.child.stdout.read, length) for length in lengths])
+        self._replies.put(None)
+
     def receive(self, deadline):
-        """One message from the student's process: (header dict, buffers), validated in size and form (Malformed)."""
-        head_length, payload_length = wire.FRAME.unpack(self._read(wire.FRAME.size, deadline))
-        if head_length > MAX_HEADER or payload_length > wire.MAX_PAYLOAD:
-            raise Malformed(f"a message of {head_length + payload_length} bytes")
-        head, payload = self._read(head_length, deadline), self._read(payload_length, deadline)
+        """One message from the student's process: (header dict, buffers), checked in form (Malformed); TimedOut at
+        the deadline, Ended when the process is gone."""
+        try:
+            message = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimedOut() from None
+        if message is None:
+            self._replies.put(None)  # every later receive ends too
+            raise Ended()
+        if isinstance(message, Malformed):
+            raise message
+        head, payload = message
         try:
             header = json.loads(head.decode("utf-8"), parse_int=parse_int)
         except (ValueError, RecursionError) as error:
@@ -215,31 +222,13 @@ class StudentProcess:
         if not isinstance(header, dict):
             raise Malformed("not a JSON object")
         lengths = checked_list(header.get("buffers"), MAX_ITEMS)
-        if not all(type(n) is int and n >= 0 for n in lengths) or sum(lengths) != payload_length:
+        if not all(type(n) is int and n >= 0 for n in lengths) or sum(lengths) != len(payload):
             raise Malformed("buffer lengths that do not add up")
         return header, wire.split_payload(payload, lengths)
 
-    def _read(self, count, deadline):
-        """count bytes of replies (the rest waits in the inbox); TimedOut at the deadline, Ended when it is gone."""
-        while len(self._inbox) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimedOut()
-            try:
-                chunk = self._replies.get(timeout=min(left, POLL))
-            except queue.Empty:
-                if self.child.poll() is not None and self._replies.empty():
-                    raise Ended() from None
-                continue
-            if chunk is None:
-                self._replies.put(None)  # every later read ends too
-                raise Ended()
-            self._inbox += chunk
-        data = bytes(self._inbox[:count])
-        del self._inbox[:count]
-        return data
-
-    def _keep_output(self, chunk):
-        if chunk:
-            self.output += chunk
-            del self.output[:-MAX_OUTPUT]
+    def _keep_output(self):
+        """The end of what the process prints (its stderr), in self.output."""
+        with contextlib.suppress(OSError, ValueError):
+            for chunk in iter(lambda: self.child.stderr.read(1 << 16), b""):
+                self.output += chunk
+                del self.output[:-MAX_OUTPUT]
