@@ -25,11 +25,10 @@ from .errors import (
     import_diagnosis,
     subclass,
 )
-from .process import Ended, StudentProcess, TimedOut, cannot_start, describe_status
+from .process import Ended, StudentProcess, TimedOut, describe_status
 from .users import claim_uid, interpreter_problem, release_uid, running_as_root
 from .wire import Malformed, checked_list, cut, decode, encode
 
-SETUP_TIMEOUT = 60.0  # seconds a new process may take to load Python and NumPy
 MAX_STARTS = 100  # processes one sandbox starts at most
 MAX_MALFORMED = 3  # malformed replies (each kills the process) after which no new process is started
 MAX_MESSAGE = 600  # characters kept of an exception message from the student's process
@@ -193,7 +192,8 @@ class Sandbox:
                                        f"not started again")
         if self._process is None:
             self._spawn()
-        self._await_ready()
+        self._process.wait_ready()
+        self._starting = False
         self._process.place_file(self.name, self.source)
         try:  # its own time: a slow import is the file's, not the checks' that came before
             self._exchange({"op": "import", "path": str(self._process.scratch / self.name)}, (), self.timeout,
@@ -204,30 +204,11 @@ class Sandbox:
             raise self.import_error from None
 
     def _spawn(self):
-        """Start a process in a new scratch folder and send it its limits; its reply is read by _await_ready."""
+        """Start a process in a new scratch folder, with the limits; _ensure_child waits for it to be ready."""
         self._starts += 1
         self._generation += 1
-        self._process = StudentProcess(self.uid)
+        self._process = StudentProcess(self.uid, self.limits)
         self._starting = True
-        try:
-            self._process.send(wire.pack({"op": "start", "limits": self.limits}), time.monotonic() + SETUP_TIMEOUT)
-        except (TimedOut, Ended):
-            pass  # _await_ready says why
-
-    def _await_ready(self):
-        """Read the reply to "start"; KitError when the process cannot start."""
-        self._starting = False
-        process = self._process
-        try:
-            header, _ = process.receive(time.monotonic() + SETUP_TIMEOUT)
-        except (TimedOut, Ended, Malformed) as why:
-            status = self._stop_child()
-            said = process.last_line()[:200]
-            reason = f"it ended with {describe_status(status)}" if isinstance(why, Ended) else "it did not start"
-            raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
-        if "setup_error" in header:
-            self._stop_child()
-            raise KitError(cannot_start(cut(str(header["setup_error"])), self.uid))
 
     def _stop_child(self):
         """Kill the live process (its group, and with a uid of its own every process of it); its exit status."""

@@ -18,13 +18,15 @@ from pathlib import Path
 
 from ..errors import KitError
 from . import server, users, wire
-from .wire import MAX_ITEMS, Malformed, checked_list
+from .wire import MAX_ITEMS, Malformed, checked_list, cut
 
 MAX_HEADER = 8 << 20  # bytes of JSON in one reply
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
+SETUP_TIMEOUT = 60.0  # seconds a new process may take to load Python and NumPy
 
 BOOTSTRAP = """\
-import os, sys, types
+import json, os, sys, types
+limits = json.loads(sys.argv[1])
 sys.argv[1:] = [str(os.dup(0)), str(os.dup(1))]  # the grader's channel; what the student prints goes to stderr
 os.dup2(2, 1)
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
@@ -33,7 +35,7 @@ for name, text in {texts!r}:
     module.__package__ = {package!r}
     sys.modules[name] = module
     exec(compile(text, "<" + name + ">", "exec"), module.__dict__)
-sys.modules[{server!r}].serve(int(sys.argv[1]), int(sys.argv[2]))
+sys.modules[{server!r}].serve(int(sys.argv[1]), int(sys.argv[2]), limits)
 """
 SERVER_SOURCE = BOOTSTRAP.format(  # server imports only the standard library and wire
     texts=[(module.__name__, Path(module.__file__).read_text(encoding="utf-8")) for module in (wire, server)],
@@ -70,15 +72,10 @@ def cannot_start(why, uid):
 
 
 def limits_granted(limits):
-    """The names of the limits this OS lets a process lower, tried in a student's process without a student's file:
-    the grader's first line states only those."""
-    process = StudentProcess()
+    """The names of the limits this OS lets a process lower: the grader's first line states only those."""
+    process = StudentProcess(None, limits)
     try:
-        process.send(wire.pack({"op": "start", "limits": limits, "only_limits": True}), time.monotonic() + 60)
-        header, _ = process.receive(time.monotonic() + 60)
-        return [name for name in header.get("limits", []) if type(name) is str]
-    except (TimedOut, Ended, Malformed):
-        return []
+        return [name for name in process.wait_ready() if type(name) is str]
     finally:
         process.stop()
 
@@ -91,10 +88,10 @@ def parse_int(text):
 
 
 class StudentProcess:
-    """One student's process, run as uid (None: as the grader): its scratch folder, its pipes, the end of what it
-    printed. KitError when it cannot be started."""
+    """One student's process, run as uid (None: as the grader) with limits ({"AS": bytes, ...}): its scratch folder,
+    its pipes, the end of what it printed. KitError when it cannot be started."""
 
-    def __init__(self, uid=None):
+    def __init__(self, uid, limits):
         self.uid = uid
         self.output = bytearray()  # the end of what it printed
         self._replies, self._requests, self._written = queue.Queue(), queue.Queue(), queue.Queue()
@@ -117,7 +114,8 @@ class StudentProcess:
             if uid is not None:
                 options.update(user=uid, group=uid, extra_groups=[])
         try:
-            self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE], stdin=subprocess.PIPE,
+            self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE, json.dumps(limits)],
+                                          stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, cwd=self.scratch,
                                           env=env, **options)
         except OSError as error:
@@ -127,6 +125,20 @@ class StudentProcess:
                          for target in (self._read_replies, self._keep_output, self._write_requests)]
         for thread in self._threads:
             thread.start()
+
+    def wait_ready(self):
+        """Wait until Python and NumPy are loaded: the names of the limits set. KitError when it does not start."""
+        try:
+            header, _ = self.receive(time.monotonic() + SETUP_TIMEOUT)
+        except (TimedOut, Ended, Malformed) as why:
+            reason = "it did not start"
+            if isinstance(why, Ended):
+                reason = f"it ended with {describe_status(self.exit_status())}"
+            said = self.last_line()[:200]
+            raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
+        if "setup_error" in header:
+            raise KitError(cannot_start(cut(str(header["setup_error"])), self.uid))
+        return header.get("limits", [])
 
     def stop(self):
         """Kill it with every process it started, delete its folder; its exit status."""
