@@ -11,20 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import KitError
-from . import users, wire
-from .errors import (
-    Blame,
-    DeadObjectError,
-    StudentCrash,
-    StudentError,
-    StudentExit,
-    StudentImportError,
-    StudentProtocolError,
-    StudentTimeout,
-    error_class,
-    import_diagnosis,
-    subclass,
-)
+from . import errors, users, wire
 from .process import Ended, StudentProcess, TimedOut, describe_status
 from .users import claim_uid, interpreter_problem, release_uid, running_as_root
 from .wire import Malformed, checked_list, cut, decode, encode
@@ -152,16 +139,16 @@ class Sandbox:
         try:
             self.source = self.model_file.read_bytes()  # read once: the process imports it, blame quotes its lines
         except OSError as error:
-            self.import_error = StudentImportError(f"{self.name} cannot be read: {error.strerror or error}")
+            self.import_error = errors.StudentImportError(f"{self.name} cannot be read: {error.strerror or error}")
             return
         self.lines = self.source.decode("utf-8", errors="replace").splitlines()
         if not self.source.strip() or b"\0" in self.source:
             problem = "is empty" if not self.source.strip() else "is not a text file (it holds NUL bytes)"
-            self.import_error = StudentImportError(f"{self.name} {problem}: was the right file submitted?")
+            self.import_error = errors.StudentImportError(f"{self.name} {problem}: was the right file submitted?")
             return
         try:
             self._ensure_child()
-        except StudentImportError as error:
+        except errors.StudentImportError as error:
             self.import_error = error
 
     def close(self):
@@ -186,10 +173,10 @@ class Sandbox:
         if self.import_error is not None:
             raise self.import_error
         if self._starts >= MAX_STARTS:
-            raise StudentCrash(f"the student's process was started {self._starts} times: no more")
+            raise errors.StudentCrash(f"the student's process was started {self._starts} times: no more")
         if sum(event.kind == "malformed" for event in self.events) >= MAX_MALFORMED:
-            raise StudentProtocolError(f"the student's process sent malformed replies {MAX_MALFORMED} times: it is "
-                                       f"not started again")
+            raise errors.StudentProtocolError(f"the student's process sent malformed replies {MAX_MALFORMED} times: "
+                                              f"it is not started again")
         if self._process is None:
             self._spawn()
         self._process.wait_ready()
@@ -198,8 +185,8 @@ class Sandbox:
         try:  # its own time: a slow import is the file's, not the checks' that came before
             self._exchange({"op": "import", "path": str(self._process.scratch / self.name)}, (), self.timeout,
                            time.monotonic() + self.timeout)
-        except StudentError as error:
-            self.import_error = StudentImportError(import_diagnosis(error, self.name), error.blame)
+        except errors.StudentError as error:
+            self.import_error = errors.StudentImportError(errors.import_diagnosis(error, self.name), error.blame)
             self._stop_child()
             raise self.import_error from None
 
@@ -221,15 +208,15 @@ class Sandbox:
         """Do op ("getattr", "setattr", "call", "list") on proxy's object in the student's process: the value that
         comes back, or what the student's code raised. A new process first when the last one was killed."""
         if proxy._generation is not None and (self._process is None or proxy._generation != self._generation):
-            raise DeadObjectError(f"this {type(proxy).__name__} object belonged to a student's process that was "
-                                  f"stopped since (after a time-out or an exit): it is gone")
+            raise errors.DeadObjectError(f"this {type(proxy).__name__} object belonged to a student's process that "
+                                         f"was stopped since (after a time-out or an exit): it is gone")
         deadline, limit = time.monotonic() + self.timeout, self.timeout
         if self._deadline is not None and self._deadline < deadline:
             deadline, limit = self._deadline, self._budget
         if deadline <= time.monotonic():
             message = f"no time left: the code in {self.name} took more than {limit:g} s (an endless loop?)"
             self.events.append(Event("timeout", message))
-            raise StudentTimeout(message)
+            raise errors.StudentTimeout(message)
         self._ensure_child()
         out = []
         value = encode((tuple(args), kwargs or {}), out, lambda item: self._reference(item, out))
@@ -239,7 +226,7 @@ class Sandbox:
         """How what is not data is sent: a proxy as its handle, a random generator as its state (a copy)."""
         if isinstance(value, RemoteObject):
             if value._generation not in (None, self._generation):
-                raise DeadObjectError("an object of a student's process that was stopped since cannot be sent")
+                raise errors.DeadObjectError("an object of a student's process that was stopped since cannot be sent")
             return {"$": "ref", "id": value._handle}
         if isinstance(value, np.random.Generator):
             return {"$": "generator", "state": encode(value.bit_generator.state, out,
@@ -271,14 +258,14 @@ class Sandbox:
             self._stop_child()
             message = f"the code in {self.name} did not answer within {limit:g} s (an endless loop?)"
             self.events.append(Event("timeout", message))
-            raise StudentTimeout(message) from None
+            raise errors.StudentTimeout(message) from None
         except Ended:
             raise self._ended() from None
         except Malformed as why:
             self._stop_child()
             message = f"the student's process sent a malformed reply ({why}): it was stopped"
             self.events.append(Event("malformed", message))
-            raise StudentProtocolError(message) from None
+            raise errors.StudentProtocolError(message) from None
 
     def _ended(self):
         """The process ended by itself during a call: reap it, and the StudentCrash that says how."""
@@ -291,7 +278,7 @@ class Sandbox:
         if said:
             message += f"; its last line of output: {said}"
         self.events.append(Event("ended", message))
-        return StudentCrash(message)
+        return errors.StudentCrash(message)
 
     def _in_file(self, line):
         return type(line) is int and 1 <= line <= len(self.lines)
@@ -305,15 +292,15 @@ class Sandbox:
         blame = None
         if self._in_file(line):
             function = function if type(function) is str and NAME.fullmatch(function) else "<module>"
-            blame = Blame(str(self.model_file), line, function, self.lines[line - 1].strip()[:200])
+            blame = errors.Blame(str(self.model_file), line, function, self.lines[line - 1].strip()[:200])
         if "SystemExit" in builtin_names:
-            return StudentExit(f"{self.name} called sys.exit({message})", blame)
-        return error_class(type_name(info.get("type")), builtin_names)(message, blame)
+            return errors.StudentExit(f"{self.name} called sys.exit({message})", blame)
+        return errors.error_class(type_name(info.get("type")), builtin_names)(message, blame)
 
     def _proxy(self, node):
         """The proxy of the student's object that a "ref" node names, in the live process."""
         handle, methods = node.get("id"), checked_list(node.get("methods"), 1000)
         if node["$"] != "ref" or not (type(handle) is int and handle >= 0 and all(type(m) is str for m in methods)):
             raise Malformed("an invalid handle")
-        cls = subclass(type_name(node.get("type")), RemoteObject, __slots__=())  # messages name the student's type
+        cls = errors.subclass(type_name(node.get("type")), RemoteObject, __slots__=())  # named as the student's type
         return cls(self, self._generation, handle, frozenset(methods))
