@@ -16,7 +16,6 @@ from .process import Ended, StudentProcess, TimedOut, describe_status
 from .users import claim_uid, interpreter_problem, release_uid, running_as_root
 from .wire import Malformed, checked_list, cut, decode, encode
 
-MAX_STARTS = 100  # processes one sandbox starts at most
 MAX_MALFORMED = 3  # malformed replies (each kills the process) after which no new process is started
 MAX_MESSAGE = 600  # characters kept of an exception message from the student's process
 NAME = re.compile(r"<?[A-Za-z_][A-Za-z0-9_]{0,60}>?")  # of a type or a function (<module>) of the student's
@@ -103,7 +102,6 @@ class Sandbox:
         self.module = RemoteObject(self, None, wire.MODULE_HANDLE)  # None: always the module of the live process
         self._first_file = model_file
         self._deadline = self._budget = None
-        self._starts = 0
         self._generation = 0  # processes started: a proxy belongs to the one of its generation
         self._process = None  # the live StudentProcess
         self._starting = False  # started, the reply to "start" not read yet
@@ -172,8 +170,6 @@ class Sandbox:
             return
         if self.import_error is not None:
             raise self.import_error
-        if self._starts >= MAX_STARTS:
-            raise errors.StudentCrash(f"the student's process was started {self._starts} times: no more")
         if sum(event.kind == "malformed" for event in self.events) >= MAX_MALFORMED:
             raise errors.StudentProtocolError(f"the student's process sent malformed replies {MAX_MALFORMED} times: "
                                               f"it is not started again")
@@ -181,9 +177,8 @@ class Sandbox:
             self._spawn()
         self._process.wait_ready()
         self._starting = False
-        self._process.place_file(self.name, self.source)
         try:  # its own time: a slow import is the file's, not the checks' that came before
-            self._exchange({"op": "import", "path": str(self._process.scratch / self.name)}, (), self.timeout,
+            self._exchange({"op": "import", "path": self.name}, [self.source], self.timeout,
                            time.monotonic() + self.timeout)
         except errors.StudentError as error:
             self.import_error = errors.StudentImportError(errors.import_diagnosis(error, self.name), error.blame)
@@ -192,7 +187,6 @@ class Sandbox:
 
     def _spawn(self):
         """Start a process in a new scratch folder, with the limits; _ensure_child waits for it to be ready."""
-        self._starts += 1
         self._generation += 1
         self._process = StudentProcess(self.uid, self.limits)
         self._starting = True

@@ -173,18 +173,6 @@ class StudentProcess:
         lines = self.output.decode("utf-8", errors="replace").strip().splitlines()
         return lines[-1].strip() if lines else ""
 
-    def place_file(self, name, source):
-        """The student's file (its bytes), into the scratch folder, where the process imports it."""
-        model = self.scratch / name
-        try:  # a new file, never through a link: the folder is the student's user's (no code of theirs ran yet)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-            with open(os.open(model, flags, 0o600), "wb") as file:
-                file.write(source)
-            if self.uid is not None:
-                os.chown(model, self.uid, self.uid)
-        except OSError as error:
-            raise KitError(f"Cannot write {model}: {error.strerror or error}.") from None
-
     def send(self, data, deadline):
         """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone."""
         self._requests.put(data)

@@ -3,7 +3,6 @@ calls on the student's objects, which stay here (the grader gets data, or handle
 it). The grader starts it from the texts of wire.py and this file; it lowers its limits before any student code.
 """
 
-import importlib.util
 import sys
 import types
 import warnings
@@ -72,12 +71,12 @@ class Server:
 
     def run(self, header, buffers):
         op = header["op"]
-        if op == "import":
+        if op == "import":  # the file's bytes, as a module named student_model
             self.model_path = header["path"]
-            spec = importlib.util.spec_from_file_location("student_model", self.model_path)
-            module = importlib.util.module_from_spec(spec)
+            module = types.ModuleType("student_model")
+            module.__file__ = self.model_path
             sys.modules["student_model"] = module  # dataclasses and pickle look their module up here
-            spec.loader.exec_module(module)
+            exec(compile(buffers[0], self.model_path, "exec"), module.__dict__)
             self.objects[MODULE_HANDLE] = module
             self.handles[id(module)] = MODULE_HANDLE
             return None
