@@ -4,8 +4,8 @@ grants), its objects used from here through proxies: only data crosses, and ever
     with Sandbox("submissions/alice/model.py", timeout=10) as box:
         y = box.module.Linear(4, 5).forward(x)   # the Linear lives in the student's process; y comes back
 
-client.py Sandbox and the proxies; wire.py the messages and what crosses; errors.py the StudentError family;
-process.py the process and its pipes; users.py the uids as root; server.py the student's side (run from its text).
+client.py Sandbox and the proxies; wire.py the messages, what crosses, and the student's end; errors.py the
+StudentError family; process.py the process and its pipes; users.py the uids as root.
 """
 
 from .client import Sandbox as Sandbox

@@ -1,6 +1,6 @@
-"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE` (the texts of wire.py and
-server.py) in a scratch folder of its own, as a user of its own when given one; messages over its stdin and stdout,
-never waited on past a deadline: threads read and write its pipes (select() cannot wait on a pipe on Windows).
+"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE LIMITS` in a scratch folder of its
+own, as a user of its own when given one; messages over its stdin and stdout, never waited on past a deadline:
+threads read and write its pipes (select() cannot wait on a pipe on Windows).
 """
 
 import contextlib
@@ -17,29 +17,14 @@ import time
 from pathlib import Path
 
 from ..errors import KitError
-from . import server, users, wire
+from . import users, wire
 from .wire import MAX_ITEMS, Malformed, checked_list, cut
 
 MAX_HEADER = 8 << 20  # bytes of JSON in one reply
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
 SETUP_TIMEOUT = 60.0  # seconds a new process may take to load Python and NumPy
 
-BOOTSTRAP = """\
-import json, os, sys, types
-limits = json.loads(sys.argv[1])
-sys.argv[1:] = [str(os.dup(0)), str(os.dup(1))]  # the grader's channel; what the student prints goes to stderr
-os.dup2(2, 1)
-os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-for name, text in {texts!r}:
-    module = types.ModuleType(name)
-    module.__package__ = {package!r}
-    sys.modules[name] = module
-    exec(compile(text, "<" + name + ">", "exec"), module.__dict__)
-sys.modules[{server!r}].serve(int(sys.argv[1]), int(sys.argv[2]), limits)
-"""
-SERVER_SOURCE = BOOTSTRAP.format(  # server imports only the standard library and wire
-    texts=[(module.__name__, Path(module.__file__).read_text(encoding="utf-8")) for module in (wire, server)],
-    package=__package__, server=server.__name__)
+SERVER_SOURCE = Path(wire.__file__).read_text(encoding="utf-8")  # it imports only the standard library
 
 
 class TimedOut(Exception):
