@@ -100,9 +100,8 @@ class StudentProcess:
                 options.update(user=uid, group=uid, extra_groups=[])
         try:
             self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE, json.dumps(limits)],
-                                          stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, cwd=self.scratch,
-                                          env=env, **options)
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          cwd=self.scratch, env=env, **options)
         except OSError as error:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise KitError(cannot_start(f"{error.strerror or error}", uid)) from None
@@ -171,20 +170,25 @@ class StudentProcess:
     def _write_requests(self):
         for data in iter(self._requests.get, None):
             try:
-                self.child.stdin.write(data)  # unbuffered and blocking: the whole message
+                self.child.stdin.write(data)  # blocking: the whole message
+                self.child.stdin.flush()
                 self._written.put(None)
             except (OSError, ValueError) as error:
                 self._written.put(error)
 
     def _read_replies(self):
         """Each message the process writes, whole, into the queue (Malformed for one too large); None at the end."""
-        with contextlib.suppress(OSError, ValueError, EOFError):
-            while True:
-                lengths = wire.FRAME.unpack(wire.read_exactly(self.child.stdout.read, wire.FRAME.size))
+        stdout = self.child.stdout
+        with contextlib.suppress(OSError, ValueError):
+            while len(frame := stdout.read(wire.FRAME.size)) == wire.FRAME.size:
+                lengths = wire.FRAME.unpack(frame)
                 if lengths[0] > MAX_HEADER or lengths[1] > wire.MAX_PAYLOAD:
                     self._replies.put(Malformed(f"a message of {sum(lengths)} bytes"))
                     break
-                self._replies.put([wire.read_exactly(self.child.stdout.read, length) for length in lengths])
+                message = [stdout.read(length) for length in lengths]
+                if [len(part) for part in message] != list(lengths):
+                    break
+                self._replies.put(message)
         self._replies.put(None)
 
     def receive(self, deadline):
@@ -214,6 +218,6 @@ class StudentProcess:
     def _keep_output(self):
         """The end of what the process prints (its stderr), in self.output."""
         with contextlib.suppress(OSError, ValueError):
-            for chunk in iter(lambda: self.child.stderr.read(1 << 16), b""):
+            for chunk in iter(lambda: self.child.stderr.read1(1 << 16), b""):
                 self.output += chunk
                 del self.output[:-MAX_OUTPUT]
