@@ -4,6 +4,7 @@ threads read and write its pipes (select() cannot wait on a pipe on Windows).
 """
 
 import contextlib
+import io
 import json
 import os
 import queue
@@ -101,7 +102,7 @@ class StudentProcess:
         try:
             self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE, json.dumps(limits)],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          cwd=self.scratch, env=env, **options)
+                                          bufsize=0, cwd=self.scratch, env=env, **options)
         except OSError as error:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise KitError(cannot_start(f"{error.strerror or error}", uid)) from None
@@ -126,14 +127,10 @@ class StudentProcess:
 
     def stop(self):
         """Kill it with every process it started, delete its folder; its exit status."""
-        if users.WINDOWS:
-            with contextlib.suppress(OSError, subprocess.SubprocessError):
-                subprocess.run(["taskkill", "/F", "/T", "/PID", str(self.child.pid)], capture_output=True, timeout=10)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.child.pid, signal.SIGKILL)  # its own session: pgid == pid
         with contextlib.suppress(OSError):
             self.child.kill()
+            if not users.WINDOWS:  # and what it started: its own session, pgid == pid
+                os.killpg(self.child.pid, signal.SIGKILL)
         if self.uid is not None:
             users.kill_processes_of(self.uid)
         status = None
@@ -170,15 +167,14 @@ class StudentProcess:
     def _write_requests(self):
         for data in iter(self._requests.get, None):
             try:
-                self.child.stdin.write(data)  # blocking: the whole message
-                self.child.stdin.flush()
+                self.child.stdin.write(data)  # unbuffered and blocking: the whole message
                 self._written.put(None)
             except (OSError, ValueError) as error:
                 self._written.put(error)
 
     def _read_replies(self):
         """Each message the process writes, whole, into the queue (Malformed for one too large); None at the end."""
-        stdout = self.child.stdout
+        stdout = io.BufferedReader(self.child.stdout)  # whose read(n) returns n bytes, or fewer at the end
         with contextlib.suppress(OSError, ValueError):
             while len(frame := stdout.read(wire.FRAME.size)) == wire.FRAME.size:
                 lengths = wire.FRAME.unpack(frame)
@@ -218,6 +214,6 @@ class StudentProcess:
     def _keep_output(self):
         """The end of what the process prints (its stderr), in self.output."""
         with contextlib.suppress(OSError, ValueError):
-            for chunk in iter(lambda: self.child.stderr.read1(1 << 16), b""):
+            for chunk in iter(lambda: self.child.stderr.read(1 << 16), b""):
                 self.output += chunk
                 del self.output[:-MAX_OUTPUT]
