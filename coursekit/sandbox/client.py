@@ -21,6 +21,7 @@ MAX_MESSAGE = 600  # characters kept of an exception message from the student's 
 NAME = re.compile(r"<?[A-Za-z_][A-Za-z0-9_]{0,60}>?")  # of a type or a function (<module>) of the student's
 
 Event = collections.namedtuple("Event", "kind message")  # what befell the process: "timeout", "ended", "malformed"
+FAILURES = {"timeout": errors.StudentTimeout, "ended": errors.StudentCrash, "malformed": errors.StudentProtocolError}
 
 
 def default_limits(memory_mb=1024, cpu_seconds=600):
@@ -248,31 +249,25 @@ class Sandbox:
             if "value" not in reply:
                 raise Malformed("a reply without a value")
             return decode(reply["value"], buffers, self._proxy)
-        except TimedOut:
-            self._stop_child()
-            message = f"the code in {self.name} did not answer within {limit:g} s (an endless loop?)"
-            self.events.append(Event("timeout", message))
-            raise errors.StudentTimeout(message) from None
-        except Ended:
-            raise self._ended() from None
-        except Malformed as why:
-            self._stop_child()
-            message = f"the student's process sent a malformed reply ({why}): it was stopped"
-            self.events.append(Event("malformed", message))
-            raise errors.StudentProtocolError(message) from None
+        except (TimedOut, Ended, Malformed) as why:
+            raise self._failed(why, limit) from None
 
-    def _ended(self):
-        """The process ended by itself during a call: reap it, and the StudentCrash that says how."""
-        status = self._process.exit_status()
-        said = cut(self._process.last_line(), 200)
+    def _failed(self, why, limit):
+        """The process did not answer in time, ended by itself, or sent a malformed reply during a call: stop it,
+        note it in events, and the exception that says what happened."""
+        if isinstance(why, TimedOut):
+            kind, message = "timeout", f"the code in {self.name} did not answer within {limit:g} s (an endless loop?)"
+        elif isinstance(why, Malformed):
+            kind, message = "malformed", f"the student's process sent a malformed reply ({why}): it was stopped"
+        else:
+            status, said = self._process.exit_status(), cut(self._process.last_line(), 200)
+            kind, message = "ended", f"the student's process ended with {describe_status(status)} during this call"
+            if status is not None and status >= 0:
+                message += f" (does {self.name} call os._exit()?)"
+            message += f"; its last line of output: {said}" if said else ""
         self._stop_child()
-        message = f"the student's process ended with {describe_status(status)} during this call"
-        if status is not None and status >= 0:
-            message += f" (does {self.name} call os._exit()?)"
-        if said:
-            message += f"; its last line of output: {said}"
-        self.events.append(Event("ended", message))
-        return errors.StudentCrash(message)
+        self.events.append(Event(kind, message))
+        return FAILURES[kind](message)
 
     def _in_file(self, line):
         return type(line) is int and 1 <= line <= len(self.lines)

@@ -1,18 +1,11 @@
-"""What the student's code did, as exceptions here (the StudentError family: values.py makes them from replies), and
+"""What the student's code did, as exceptions here (the StudentError family: client.py makes them from replies), and
 the diagnosis of a file that cannot be imported.
 """
 
-from dataclasses import dataclass
+import collections
 
-
-@dataclass(frozen=True)
-class Blame:
-    """Where in the student's file an error was raised. The grader reads `code` from the file itself."""
-
-    file: str
-    line: int
-    function: str
-    code: str
+# Where in the student's file an error was raised; `code` is that line, which the grader reads from the file itself.
+Blame = collections.namedtuple("Blame", "file line function code")
 
 
 class StudentError(Exception):
