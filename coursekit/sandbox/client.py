@@ -1,5 +1,5 @@
-"""The grader's side of a sandbox: Sandbox, a student's file imported in a process of its own (server.py), its
-objects used from here through proxies (values.py). This file decides when a process starts and what a failure costs.
+"""The grader's side of a sandbox: Sandbox, a student's file imported in a process of its own, its objects used from
+here through proxies. It decides when a process starts and what a failure costs.
 """
 
 import collections
@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import KitError
 from . import errors, users, wire
-from .process import Ended, StudentProcess, TimedOut, describe_status
+from .process import StudentProcess, describe_status
 from .users import claim_uid, interpreter_problem, release_uid, running_as_root
 from .wire import Malformed, checked_list, cut, decode, encode
 
@@ -105,7 +105,7 @@ class Sandbox:
         self._deadline = self._budget = None
         self._generation = 0  # processes started: a proxy belongs to the one of its generation
         self._process = None  # the live StudentProcess
-        self._starting = False  # started, the reply to "start" not read yet
+        self._starting = False  # started, not known to be ready yet
         self._next_id = 0
 
     def __enter__(self):
@@ -249,13 +249,13 @@ class Sandbox:
             if "value" not in reply:
                 raise Malformed("a reply without a value")
             return decode(reply["value"], buffers, self._proxy)
-        except (TimedOut, Ended, Malformed) as why:
+        except (TimeoutError, EOFError, Malformed) as why:
             raise self._failed(why, limit) from None
 
     def _failed(self, why, limit):
         """The process did not answer in time, ended by itself, or sent a malformed reply during a call: stop it,
         note it in events, and the exception that says what happened."""
-        if isinstance(why, TimedOut):
+        if isinstance(why, TimeoutError):
             kind, message = "timeout", f"the code in {self.name} did not answer within {limit:g} s (an endless loop?)"
         elif isinstance(why, Malformed):
             kind, message = "malformed", f"the student's process sent a malformed reply ({why}): it was stopped"

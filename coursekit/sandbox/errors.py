@@ -33,12 +33,11 @@ StudentSyntaxError, StudentExit, StudentTimeout, StudentCrash, StudentProtocolEr
 
 # The builtin types a student's exception may stand for here; the others (OSError, StopIteration, KeyboardInterrupt,
 # SystemExit...) become a plain StudentError. A StopIteration here could end a loop of the grader's silently.
-STANDS_FOR = (NotImplementedError, AttributeError, TypeError, ValueError, IndexError, KeyError, LookupError,
-              ZeroDivisionError, OverflowError, FloatingPointError, ArithmeticError, AssertionError, NameError,
-              RecursionError, RuntimeError, MemoryError, ImportError)
-_BASES = {"NotImplementedError": StudentNotImplemented, "SyntaxError": StudentSyntaxError}
-_BASES.update({cls.__name__: type(cls.__name__, (StudentError, cls), {"__module__": __name__})
-               for cls in STANDS_FOR if cls is not NotImplementedError})
+_BASES = {cls.__name__: type(cls.__name__, (StudentError, cls), {"__module__": __name__}) for cls in (
+    AttributeError, TypeError, ValueError, IndexError, KeyError, LookupError, ZeroDivisionError, OverflowError,
+    FloatingPointError, ArithmeticError, AssertionError, NameError, RecursionError, RuntimeError, MemoryError,
+    ImportError)}
+_BASES.update(NotImplementedError=StudentNotImplemented, SyntaxError=StudentSyntaxError)
 _subclasses = {}  # (name, base) -> class
 
 
@@ -51,8 +50,8 @@ def subclass(name, base, **namespace):
 
 
 def error_class(type_name, builtin_names):
-    """The class of the student's exception named type_name, whose builtin bases are named: StudentError and the
-    first of those bases that stands for one here."""
+    """The class of the student's exception named type_name, whose builtin bases are named: a StudentError, and the
+    first of those bases found in _BASES."""
     base = next((_BASES[name] for name in builtin_names if name in _BASES), StudentError)
     return base if type_name == base.__name__ else subclass(type_name, base)
 

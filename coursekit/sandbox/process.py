@@ -28,14 +28,6 @@ SETUP_TIMEOUT = 60.0  # seconds a new process may take to load Python and NumPy
 SERVER_SOURCE = Path(wire.__file__).read_text(encoding="utf-8")  # it imports only the standard library
 
 
-class TimedOut(Exception):
-    """The student's process did not answer before the deadline."""
-
-
-class Ended(Exception):
-    """The student's process ended (or closed its end of a pipe)."""
-
-
 SIGNAL_MEANINGS = {"SIGKILL": ": killed, or out of memory", "SIGSEGV": ": a crash in native code",
                    "SIGXCPU": ": out of CPU time", "SIGXFSZ": ": it wrote a file larger than allowed"}
 
@@ -115,9 +107,9 @@ class StudentProcess:
         """Wait until Python and NumPy are loaded: the names of the limits set. KitError when it does not start."""
         try:
             header, _ = self.receive(time.monotonic() + SETUP_TIMEOUT)
-        except (TimedOut, Ended, Malformed) as why:
+        except (TimeoutError, EOFError, Malformed) as why:
             reason = "it did not start"
-            if isinstance(why, Ended):
+            if isinstance(why, EOFError):
                 reason = f"it ended with {describe_status(self.exit_status())}"
             said = self.last_line()[:200]
             raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
@@ -155,14 +147,14 @@ class StudentProcess:
         return lines[-1].strip() if lines else ""
 
     def send(self, data, deadline):
-        """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone."""
+        """Write a message; TimeoutError at the deadline (it is not reading), EOFError when the process is gone."""
         self._requests.put(data)
         try:
             error = self._written.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            raise TimedOut() from None
+            raise TimeoutError() from None
         if error is not None:
-            raise Ended()
+            raise EOFError()
 
     def _write_requests(self):
         for data in iter(self._requests.get, None):
@@ -188,15 +180,15 @@ class StudentProcess:
         self._replies.put(None)
 
     def receive(self, deadline):
-        """One message from the student's process: (header dict, buffers), checked in form (Malformed); TimedOut at
-        the deadline, Ended when the process is gone."""
+        """One message from the student's process: (header dict, buffers), checked in form (Malformed); TimeoutError
+        at the deadline, EOFError when the process is gone."""
         try:
             message = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            raise TimedOut() from None
+            raise TimeoutError() from None
         if message is None:
             self._replies.put(None)  # every later receive ends too
-            raise Ended()
+            raise EOFError()
         if isinstance(message, Malformed):
             raise message
         head, payload = message
