@@ -193,9 +193,10 @@ class Sandbox:
         self._starting = True
 
     def _stop_child(self):
-        """Kill the live process (its group, and with a uid of its own every process of it); its exit status."""
-        process, self._process, self._starting = self._process, None, False
-        return process.stop() if process is not None else None
+        """Kill the live process (its group, and with a uid of its own every process of it)."""
+        if self._process is not None:
+            self._process.stop()
+        self._process, self._starting = None, False
 
     # -- requests
 

@@ -26,8 +26,6 @@ MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
 SETUP_TIMEOUT = 60.0  # seconds a new process may take to load Python and NumPy
 
 SERVER_SOURCE = Path(wire.__file__).read_text(encoding="utf-8")  # it imports only the standard library
-
-
 SIGNAL_MEANINGS = {"SIGKILL": ": killed, or out of memory", "SIGSEGV": ": a crash in native code",
                    "SIGXCPU": ": out of CPU time", "SIGXFSZ": ": it wrote a file larger than allowed"}
 
@@ -118,22 +116,20 @@ class StudentProcess:
         return header.get("limits", [])
 
     def stop(self):
-        """Kill it with every process it started, delete its folder; its exit status."""
+        """Kill it with every process it started, delete its folder."""
         with contextlib.suppress(OSError):
             self.child.kill()
             if not users.WINDOWS:  # and what it started: its own session, pgid == pid
                 os.killpg(self.child.pid, signal.SIGKILL)
         if self.uid is not None:
             users.kill_processes_of(self.uid)
-        status = None
         with contextlib.suppress(subprocess.TimeoutExpired):  # gone at once, unless the kernel holds it (a hung disk)
-            status = self.child.wait(timeout=10)
+            self.child.wait(timeout=10)
         self._requests.put(None)
         for stream in (self.child.stdin, self.child.stdout, self.child.stderr):
             with contextlib.suppress(OSError):
                 stream.close()
         shutil.rmtree(self.scratch, ignore_errors=True)  # in the temporary folder; never the student's fault
-        return status
 
     def exit_status(self):
         """The exit status of a process that ended by itself (None if it is still going after a second)."""
