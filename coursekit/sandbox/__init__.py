@@ -1,11 +1,7 @@
 """A student's file run in a process of its own (as a fresh unprivileged user when root, with the limits the OS
-grants), its objects used from here through proxies: only data crosses, and every reply is checked.
-
-    with Sandbox("submissions/alice/model.py", timeout=10) as box:
-        y = box.module.Linear(4, 5).forward(x)   # the Linear lives in the student's process; y comes back
-
-client.py Sandbox and the proxies; wire.py the messages, what crosses, and the student's end; errors.py the
-StudentError family; process.py the process and its pipes; users.py the uids as root.
+grants), its objects used from here through proxies (`Sandbox(path).module.Linear(4, 5)`): only data crosses, and
+every reply is checked. client.py Sandbox and the proxies; wire.py the messages, what crosses, and the student's end;
+errors.py the StudentError family; process.py the process and its pipes; users.py the uids as root.
 """
 
 from .client import Sandbox as Sandbox

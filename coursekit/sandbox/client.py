@@ -81,16 +81,10 @@ def type_name(name):
 
 
 class Sandbox:
-    """A student's file imported in a process of its own; `.module` is the proxy of the student's module.
-
-        with Sandbox(model_file, timeout=10) as box:   # or: box = Sandbox(); box.start() ... box.use(model_file)
-            box.module.Linear(4, 5)
-
-    start() starts the process without waiting (Python and NumPy load meanwhile: a grader starts the next
-    submission's while it grades this one); use(model_file) imports the file in it.
-    timeout: seconds one call may take before the process is killed (see also limit_time); drop_privileges: as root,
-    run as a fresh unprivileged user.
-    """
+    """A student's file imported in a process of its own; `.module` is the proxy of the student's module. Either
+    `with Sandbox(model_file) as box:`, or start() (Python and NumPy load meanwhile: a grader starts the next
+    submission's while it grades this one) then use(model_file). timeout: seconds one call may take before the
+    process is killed (see also limit_time); drop_privileges: as root, run as a fresh unprivileged user."""
 
     def __init__(self, model_file=None, timeout=10.0, memory_mb=1024, cpu_seconds=600, drop_privileges=True):
         self.timeout = float(timeout)
