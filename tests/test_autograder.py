@@ -60,7 +60,7 @@ def test_the_zip_holds_only_what_grading_needs(autograder):
         modes = {info.filename: info.external_attr >> 16 & 0o777 for info in archive.infolist()}
     assert {"setup.sh", "run_autograder", "chapter03/grade.py", "chapter03/solution/model.py",
             "chapter03/common/checks.py", "chapter03/common/tasks.py", "coursekit/sandbox/client.py",
-            "coursekit/sandbox/wire.py", "coursekit/sandbox/server.py",
+            "coursekit/sandbox/wire.py", "coursekit/sandbox/process.py",
             "coursekit/grading/submission.py"} <= names
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
     assert not [name for name in names if name.startswith(("tests/", "chapter03/startup/", "data/", "tools/"))

@@ -1,19 +1,11 @@
-"""What the student's code did, as exceptions here (the StudentError family: values.py builds them from replies),
-and the diagnosis of a file that cannot be imported.
+"""What the student's code did, as exceptions here (the StudentError family: client.py makes them from replies), and
+the diagnosis of a file that cannot be imported.
 """
 
-import threading
-from dataclasses import dataclass
+import collections
 
-
-@dataclass(frozen=True)
-class Blame:
-    """Where in the student's file an error was raised. The grader reads `code` from the file itself."""
-
-    file: str
-    line: int
-    function: str
-    code: str
+# Where in the student's file an error was raised; `code` is that line, which the grader reads from the file itself.
+Blame = collections.namedtuple("Blame", "file line function code")
 
 
 class StudentError(Exception):
@@ -21,11 +13,10 @@ class StudentError(Exception):
 
     def __init__(self, message, blame=None):
         super().__init__(message)
-        self.message = message
         self.blame = blame
 
-    def __str__(self):
-        return self.message
+    def __str__(self):  # not KeyError's repr() of the message
+        return self.args[0]
 
 
 class StudentNotImplemented(StudentError, NotImplementedError):
@@ -42,36 +33,27 @@ StudentSyntaxError, StudentExit, StudentTimeout, StudentCrash, StudentProtocolEr
 
 # The builtin types a student's exception may stand for here; the others (OSError, StopIteration, KeyboardInterrupt,
 # SystemExit...) become a plain StudentError. A StopIteration here could end a loop of the grader's silently.
-STANDS_FOR = (NotImplementedError, AttributeError, TypeError, ValueError, IndexError, KeyError, LookupError,
-              ZeroDivisionError, OverflowError, FloatingPointError, ArithmeticError, AssertionError, NameError,
-              RecursionError, RuntimeError, MemoryError, ImportError)
-_BASES = {"NotImplementedError": StudentNotImplemented, "SyntaxError": StudentSyntaxError}
-_BASES.update({cls.__name__: type(cls.__name__, (StudentError, cls), {"__module__": __name__})
-               for cls in STANDS_FOR if cls is not NotImplementedError})
-_named_errors = {}  # (name, base) -> class: the student's own exception types, by name
-_named_lock = threading.Lock()
+_BASES = {cls.__name__: type(cls.__name__, (StudentError, cls), {"__module__": __name__}) for cls in (
+    AttributeError, TypeError, ValueError, IndexError, KeyError, LookupError, ZeroDivisionError, OverflowError,
+    FloatingPointError, ArithmeticError, AssertionError, NameError, RecursionError, RuntimeError, MemoryError,
+    ImportError)}
+_BASES.update(NotImplementedError=StudentNotImplemented, SyntaxError=StudentSyntaxError)
+_subclasses = {}  # (name, base) -> class
+
+
+def subclass(name, base, **namespace):
+    """A subclass of base named after a type of the student's (reports name it), made once; base itself past 1000
+    names (a student's process may send any number)."""
+    if (name, base) not in _subclasses and len(_subclasses) < 1000:
+        _subclasses[name, base] = type(name, (base,), {"__module__": __name__, **namespace})
+    return _subclasses.get((name, base), base)
 
 
 def error_class(type_name, builtin_names):
-    """The class for an exception of the student's named type_name, deriving from the builtins named: a subclass of
-    StudentError and of the first builtin type listed in STANDS_FOR, named type_name (so reports name it)."""
+    """The class of the student's exception named type_name, whose builtin bases are named: a StudentError, and the
+    first of those bases found in _BASES."""
     base = next((_BASES[name] for name in builtin_names if name in _BASES), StudentError)
-    if type_name == base.__name__:
-        return base
-    with _named_lock:
-        if (type_name, base) not in _named_errors and len(_named_errors) < 500:
-            _named_errors[type_name, base] = type(type_name, (base,), {"__module__": __name__})
-        return _named_errors.get((type_name, base), base)
-
-
-def source_problem(name, data):
-    """Why the bytes of the file `name` are no Python source at all (empty, binary), in one sentence; '' when they
-    may be."""
-    if not data.strip():
-        return f"{name} is empty: was the right file submitted?"
-    if b"\0" in data:
-        return f"{name} is not a text file (it holds NUL bytes): was the right file submitted?"
-    return ""
+    return base if type_name == base.__name__ else subclass(type_name, base)
 
 
 def import_diagnosis(error, name):

@@ -1,10 +1,10 @@
-"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE` (the texts of wire.py and
-server.py, read when the kit is imported) in a scratch folder of its own, as a user of its own
-when given one; messages over its stdin and stdout, never waited on past a deadline; stopped with all it started.
-Threads read its pipes (select() cannot wait on a pipe on Windows): only starting and killing differ by OS.
+"""The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE LIMITS` in a scratch folder of its
+own, as a user of its own when given one; messages over its stdin and stdout, never waited on past a deadline:
+threads read and write its pipes (select() cannot wait on a pipe on Windows).
 """
 
 import contextlib
+import io
 import json
 import os
 import queue
@@ -18,40 +18,14 @@ import time
 from pathlib import Path
 
 from ..errors import KitError
-from . import server, users, wire
-from .users import kill_processes_of
-from .values import Malformed, bounded_int, checked_list, is_int
+from . import users, wire
+from .wire import MAX_ITEMS, Malformed, checked_list, cut
 
+MAX_HEADER = 8 << 20  # bytes of JSON in one reply
 MAX_OUTPUT = 4000  # bytes kept of the end of what the student's process printed
-SMALL = 4096  # bytes of a message that never wait for the student's process to read (a pipe holds more)
-POLL = 0.1  # seconds between checks that the student's process is still alive while waiting for it
+SETUP_TIMEOUT = 60.0  # seconds a new process may take to load Python and NumPy
 
-SERVER_MODULES = (wire, server)  # each imports only the standard library and those before it
-BOOTSTRAP = """\
-import os, sys, types
-sys.argv[1:] = [str(os.dup(0)), str(os.dup(1))]  # the grader's channel; what the student prints goes to stderr
-os.dup2(2, 1)
-os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-for name, text in {texts!r}:
-    module = types.ModuleType(name)
-    module.__package__ = {package!r}
-    sys.modules[name] = module
-    exec(compile(text, "<" + name + ">", "exec"), module.__dict__)
-sys.modules[{server!r}].serve(int(sys.argv[1]), int(sys.argv[2]))
-"""
-SERVER_SOURCE = BOOTSTRAP.format(
-    texts=[(module.__name__, Path(module.__file__).read_text(encoding="utf-8")) for module in SERVER_MODULES],
-    package=__package__, server=server.__name__)
-
-
-class TimedOut(Exception):
-    """The student's process did not answer before the deadline."""
-
-
-class Ended(Exception):
-    """The student's process ended (or closed its end of a pipe)."""
-
-
+SERVER_SOURCE = Path(wire.__file__).read_text(encoding="utf-8")  # it imports only the standard library
 SIGNAL_MEANINGS = {"SIGKILL": ": killed, or out of memory", "SIGSEGV": ": a crash in native code",
                    "SIGXCPU": ": out of CPU time", "SIGXFSZ": ": it wrote a file larger than allowed"}
 
@@ -74,48 +48,28 @@ def cannot_start(why, uid):
 
 
 def limits_granted(limits):
-    """The names of the limits this OS lets a process lower (macOS refuses RLIMIT_AS; Windows has none), tried in a
-    student's process without a student's file: the grader's first line states only those."""
-    process = StudentProcess()
+    """The names of the limits this OS lets a process lower: the grader's first line states only those."""
+    process = StudentProcess(None, limits)
     try:
-        process.send(wire.pack({"op": "start", "limits": limits, "only_limits": True}), time.monotonic() + 60)
-        header, _ = process.receive(time.monotonic() + 60)
-        return [name for name in header.get("limits", []) if type(name) is str]
-    except (TimedOut, Ended, Malformed):
-        return []
+        return [name for name in process.wait_ready() if type(name) is str]
     finally:
         process.stop()
 
 
-def popen_options(uid, scratch):
-    """How the process is started on this OS: its own process group, its user, its environment."""
-    env = {"HOME": str(scratch), "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch),
-           "LC_ALL": "C.UTF-8",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    if users.WINDOWS:  # Python cannot start there without SYSTEMROOT
-        env.update({name: os.environ[name] for name in ("SYSTEMROOT", "PATH") if name in os.environ})
-        return {"env": env, "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-    user = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-    return {"env": env, "start_new_session": True, "umask": 0o077, **user}
-
-
-def pump(stream, sink):
-    """Pass every chunk read from stream to sink, then None at its end (a thread per pipe: see the top)."""
-    with contextlib.suppress(OSError, ValueError):
-        for chunk in iter(lambda: stream.read(1 << 16), b""):
-            sink(chunk)
-    sink(None)
+def parse_int(text):
+    """JSON integers of at most 40 digits: a huge one could take seconds to parse (or not parse at all)."""
+    if len(text) > 40:
+        raise ValueError("an integer of more than 40 digits")
+    return int(text)
 
 
 class StudentProcess:
-    """One student's process, run as uid (None: as the grader): its scratch folder, its pipes, the end of what it
-    printed. KitError when it cannot be started."""
+    """One student's process, run as uid (None: as the grader) with limits ({"AS": bytes, ...}): its scratch folder,
+    its pipes, the end of what it printed. KitError when it cannot be started."""
 
-    def __init__(self, uid=None):
+    def __init__(self, uid, limits):
         self.uid = uid
         self.output = bytearray()  # the end of what it printed
-        self._inbox = bytearray()  # bytes of replies read, not used yet
         self._replies, self._requests, self._written = queue.Queue(), queue.Queue(), queue.Queue()
         try:
             self.scratch = Path(tempfile.mkdtemp(prefix="sandbox-"))
@@ -124,33 +78,58 @@ class StudentProcess:
         except OSError as error:
             raise KitError(f"Cannot prepare the sandbox's folder in {tempfile.gettempdir()}: "
                            f"{error.strerror or error}.") from None
+        env = {"HOME": str(self.scratch), "TMPDIR": str(self.scratch), "TEMP": str(self.scratch),
+               "TMP": str(self.scratch), "LC_ALL": "C.UTF-8",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        if users.WINDOWS:  # Python cannot start there without SYSTEMROOT
+            env.update({name: os.environ[name] for name in ("SYSTEMROOT", "PATH") if name in os.environ})
+            options = {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+        else:
+            env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+            options = {"start_new_session": True, "umask": 0o077}
+            if uid is not None:
+                options.update(user=uid, group=uid, extra_groups=[])
         try:
-            self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, cwd=self.scratch,
-                                          **popen_options(uid, self.scratch))
+            self.child = subprocess.Popen([sys.executable, "-I", "-B", "-c", SERVER_SOURCE, json.dumps(limits)],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          bufsize=0, cwd=self.scratch, env=env, **options)
         except OSError as error:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise KitError(cannot_start(f"{error.strerror or error}", uid)) from None
-        self._threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
-            (pump, (self.child.stdout, self._replies.put)), (pump, (self.child.stderr, self._keep_output)),
-            (self._write_requests, ()))]
+        self._threads = [threading.Thread(target=target, daemon=True)
+                         for target in (self._read_replies, self._keep_output, self._write_requests)]
         for thread in self._threads:
             thread.start()
 
+    def wait_ready(self):
+        """Wait until Python and NumPy are loaded: the names of the limits set. KitError when it does not start."""
+        try:
+            header, _ = self.receive(time.monotonic() + SETUP_TIMEOUT)
+        except (TimeoutError, EOFError, Malformed) as why:
+            reason = "it did not start"
+            if isinstance(why, EOFError):
+                reason = f"it ended with {describe_status(self.exit_status())}"
+            said = self.last_line()[:200]
+            raise KitError(cannot_start(reason + (f"; it said: {said}" if said else ""), self.uid)) from None
+        if "setup_error" in header:
+            raise KitError(cannot_start(cut(str(header["setup_error"])), self.uid))
+        return header.get("limits", [])
+
     def stop(self):
-        """Kill it with every process it started, delete its folder; its exit status."""
-        kill_tree(self.child)
+        """Kill it with every process it started, delete its folder."""
+        with contextlib.suppress(OSError):
+            self.child.kill()
+            if not users.WINDOWS:  # and what it started: its own session, pgid == pid
+                os.killpg(self.child.pid, signal.SIGKILL)
         if self.uid is not None:
-            kill_processes_of(self.uid)
-        status = None
+            users.kill_processes_of(self.uid)
         with contextlib.suppress(subprocess.TimeoutExpired):  # gone at once, unless the kernel holds it (a hung disk)
-            status = self.child.wait(timeout=10)
+            self.child.wait(timeout=10)
         self._requests.put(None)
         for stream in (self.child.stdin, self.child.stdout, self.child.stderr):
             with contextlib.suppress(OSError):
                 stream.close()
         shutil.rmtree(self.scratch, ignore_errors=True)  # in the temporary folder; never the student's fault
-        return status
 
     def exit_status(self):
         """The exit status of a process that ended by itself (None if it is still going after a second)."""
@@ -159,101 +138,70 @@ class StudentProcess:
         return self.child.poll()
 
     def last_line(self):
-        """The last line it printed, or ''."""
         self._threads[1].join(timeout=1.0)  # what is still in the pipe: it may end with it
         lines = self.output.decode("utf-8", errors="replace").strip().splitlines()
         return lines[-1].strip() if lines else ""
 
-    def place_file(self, name, source):
-        """The student's file (its bytes), into the scratch folder, where the process imports it."""
-        model = self.scratch / name
-        try:  # a new file, never through a link: the folder is the student's user's (no code of theirs ran yet)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-            with open(os.open(model, flags, 0o600), "wb") as file:
-                file.write(source)
-            if self.uid is not None:
-                os.chown(model, self.uid, self.uid)
-        except OSError as error:
-            raise KitError(f"Cannot write {model}: {error.strerror or error}.") from None
-
     def send(self, data, deadline):
-        """Write a message; TimedOut at the deadline (it is not reading), Ended when the process is gone. One that
-        fits in any pipe's buffer is written at once (the pipe is empty: each request waits for the last reply)."""
-        if len(data) <= SMALL:
-            try:
-                self.child.stdin.write(data)
-                return
-            except (OSError, ValueError):
-                raise Ended() from None
+        """Write a message; TimeoutError at the deadline (it is not reading), EOFError when the process is gone."""
         self._requests.put(data)
         try:
             error = self._written.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            raise TimedOut() from None
+            raise TimeoutError() from None
         if error is not None:
-            raise Ended()
+            raise EOFError()
 
     def _write_requests(self):
-        while True:
-            data = self._requests.get()
-            if data is None:
-                return
+        for data in iter(self._requests.get, None):
             try:
                 self.child.stdin.write(data)  # unbuffered and blocking: the whole message
                 self._written.put(None)
             except (OSError, ValueError) as error:
                 self._written.put(error)
 
+    def _read_replies(self):
+        """Each message the process writes, whole, into the queue (Malformed for one too large); None at the end."""
+        stdout = io.BufferedReader(self.child.stdout)  # whose read(n) returns n bytes, or fewer at the end
+        with contextlib.suppress(OSError, ValueError):
+            while len(frame := stdout.read(wire.FRAME.size)) == wire.FRAME.size:
+                lengths = wire.FRAME.unpack(frame)
+                if lengths[0] > MAX_HEADER or lengths[1] > wire.MAX_PAYLOAD:
+                    self._replies.put(Malformed(f"a message of {sum(lengths)} bytes"))
+                    break
+                message = [stdout.read(length) for length in lengths]
+                if [len(part) for part in message] != list(lengths):
+                    break
+                self._replies.put(message)
+        self._replies.put(None)
+
     def receive(self, deadline):
-        """One message from the student's process: (header dict, buffers), validated in size and form (Malformed)."""
-        head_length, payload_length = wire.FRAME.unpack(self._read(wire.FRAME.size, deadline))
-        if head_length > wire.MAX_HEADER or payload_length > wire.MAX_PAYLOAD:
-            raise Malformed(f"a message of {head_length + payload_length} bytes")
-        head, payload = self._read(head_length, deadline), self._read(payload_length, deadline)
+        """One message from the student's process: (header dict, buffers), checked in form (Malformed); TimeoutError
+        at the deadline, EOFError when the process is gone."""
         try:
-            header = json.loads(head.decode("utf-8"), parse_int=bounded_int)
+            message = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError() from None
+        if message is None:
+            self._replies.put(None)  # every later receive ends too
+            raise EOFError()
+        if isinstance(message, Malformed):
+            raise message
+        head, payload = message
+        try:
+            header = json.loads(head.decode("utf-8"), parse_int=parse_int)
         except (ValueError, RecursionError) as error:
             raise Malformed(f"not JSON: {str(error)[:100]}") from None
         if not isinstance(header, dict):
             raise Malformed("not a JSON object")
-        lengths = checked_list(header.get("buffers"), wire.MAX_ITEMS)
-        if not all(is_int(n) and n >= 0 for n in lengths) or sum(lengths) != payload_length:
+        lengths = checked_list(header.get("buffers"), MAX_ITEMS)
+        if not all(type(n) is int and n >= 0 for n in lengths) or sum(lengths) != len(payload):
             raise Malformed("buffer lengths that do not add up")
         return header, wire.split_payload(payload, lengths)
 
-    def _read(self, count, deadline):
-        """count bytes of replies (the rest waits in the inbox); TimedOut at the deadline, Ended when it is gone."""
-        while len(self._inbox) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimedOut()
-            try:
-                chunk = self._replies.get(timeout=min(left, POLL))
-            except queue.Empty:
-                if self.child.poll() is not None and self._replies.empty():
-                    raise Ended() from None
-                continue
-            if chunk is None:
-                self._replies.put(None)  # every later read ends too
-                raise Ended()
-            self._inbox += chunk
-        data = bytes(self._inbox[:count])
-        del self._inbox[:count]
-        return data
-
-    def _keep_output(self, chunk):
-        if chunk:
-            self.output += chunk
-            del self.output[:-MAX_OUTPUT]
-
-
-def kill_tree(child):
-    """Kill child and all it started: its process group on POSIX; on Windows taskkill /T (or the child alone)."""
-    if not users.WINDOWS:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)  # its own session: pgid == pid
-        return
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, timeout=10)
-    with contextlib.suppress(OSError):
-        child.kill()
+    def _keep_output(self):
+        """The end of what the process prints (its stderr), in self.output."""
+        with contextlib.suppress(OSError, ValueError):
+            for chunk in iter(lambda: self.child.stderr.read(1 << 16), b""):
+                self.output += chunk
+                del self.output[:-MAX_OUTPUT]

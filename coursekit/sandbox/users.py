@@ -1,7 +1,6 @@
-"""As root (Docker, Gradescope), each sandbox runs as a fresh uid (its gid too) far above any real user's, which no
-process and no account uses: it cannot signal or read another sandbox, nor read or write any file other users
-cannot. When the sandbox closes, every process of that uid is killed and its files in the shared folders deleted.
-"""
+"""As root (Docker, Gradescope), each sandbox runs as a fresh uid (its gid too) that no process and no account uses:
+it cannot signal or read another sandbox, nor any file other users cannot. At the end its processes and its files in
+the shared folders go."""
 
 import contextlib
 import os
@@ -12,7 +11,6 @@ import stat
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -20,9 +18,8 @@ from ..errors import KitError
 
 UID_RANGE = (1_000_000_000, 2_000_000_000)  # fresh uids for sandboxes, far above any real user's
 SHARED_TEMP = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may write: cleaned of a sandbox user's files
-WINDOWS = os.name == "nt"  # no process groups, setuid, resource limits nor Landlock there; tests set it to simulate
+WINDOWS = os.name == "nt"  # no process groups, setuid nor resource limits there; tests set it to simulate Windows
 _claimed = set()  # the uids this process handed out and has not released: two sandboxes never share one
-_claimed_lock = threading.Lock()
 
 
 def running_as_root():
@@ -62,21 +59,15 @@ def claim_uid():
     import pwd
 
     rng = random.SystemRandom()
-    with _claimed_lock:
-        for _ in range(100 if low < high else 0):
-            uid = rng.randrange(low, high)
-            with contextlib.suppress(KeyError):
-                pwd.getpwuid(uid)
-                continue
-            if uid not in _claimed and not processes_of(uid):
-                _claimed.add(uid)
-                return uid
+    for _ in range(100 if low < high else 0):
+        uid = rng.randrange(low, high)
+        with contextlib.suppress(KeyError):
+            pwd.getpwuid(uid)
+            continue
+        if uid not in _claimed and not processes_of(uid):
+            _claimed.add(uid)
+            return uid
     raise KitError("Could not find a free uid for the sandbox.")
-
-
-def release_uid(uid):
-    with _claimed_lock:
-        _claimed.discard(uid)
 
 
 def processes_of(uid):
@@ -93,21 +84,21 @@ def processes_of(uid):
     return pids
 
 
-def kill_processes_of(uid, rounds=50):
-    """SIGKILL every process of uid, again until none is left (one may have forked meanwhile). True when none is."""
-    for _ in range(rounds):
+def kill_processes_of(uid):
+    """SIGKILL every process of uid, again until none is left (one may have forked meanwhile)."""
+    for _ in range(50):
         pids = processes_of(uid)
         if not pids:
-            return True
+            return
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.01)
-    return not processes_of(uid)
 
 
-def remove_files_of(uid):
-    """Delete what uid left in the folders every user may write to."""
+def release_uid(uid):
+    """Delete what uid left in the folders every user may write to; the uid may be handed out again."""
+    _claimed.discard(uid)
     for folder in dict.fromkeys([*SHARED_TEMP, tempfile.gettempdir()]):
         with contextlib.suppress(OSError):
             for entry in list(os.scandir(folder)):
