@@ -1,11 +1,7 @@
-"""Running a chapter's checks on a student's module: run_checks(module, model_file, checks, tasks) never raises
-because of the student's code; format_report(results, tasks) (report_text.py) is the report. Statuses:
-  pass     passed (`hint`: a note, when NumPy warned on the way or something harmless was seen);
-  FAIL     a wrong value, or an exception of the method the check tests (where, and what it likely means);
-  TODO     the method the check tests is still a stub (NotImplementedError): an unwritten method is never blamed;
-  not run  (`blocked_by`) a method only used on the way raises or is a stub, a check of `after` did not pass, or the
-           method is right for the wrong state another method left (WaitsFor). It earns nothing.
-"""
+"""Running a chapter's checks on a student's module; run_checks never raises because of the student's code.
+Statuses: pass (maybe with a note); FAIL (a wrong value, or an exception of the tested method); TODO (the tested
+method is a stub: never blamed); not run (a method used on the way fails, a check of `after` did not pass, or
+WaitsFor). The report's text: report_text.py (format_report, re-exported here for the callers)."""
 
 import ast
 import warnings
@@ -18,8 +14,8 @@ import numpy as np
 from .diagnoses import diagnose_exception, numpy_warning_text
 from .gradcheck import NOTES, CheckFailed, Note, WaitsFor
 from .i18n import say, sentences, speaking
-from .report_text import MARKS, format_report, reread, todo_detail  # noqa: F401 (format_report: callers use it here)
-from .student_code import explain_exception, is_stub, student_frames
+from .report_text import MARKS, format_report, reread, todo_detail  # noqa: F401 (MARKS, format_report: callers')
+from .student_code import explain_exception, student_frames
 from .transcript import Transcript
 
 PASS, FAIL, TODO, NOT_RUN = "pass", "FAIL", "TODO", "not run"
@@ -171,7 +167,7 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
     call = transcript.raised_in  # None: raised by the check's own code on what the student's code gave it
     cls, _, method = (call or "").partition(".")
     tested = call is None or cls != check.cls or method in check.tested or method == "__init__"
-    if is_stub(error):
+    if isinstance(error, NotImplementedError):  # a stub
         if tested:
             frames = student_frames(error, model_file)
             return result(TODO, todo_detail(check.task, method or check.tested[0], str(error), model_file,
