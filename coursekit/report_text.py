@@ -155,31 +155,23 @@ def summary(results, tasks):
     if todo:
         lines.append(say(f"{todo} checks wait for code you have not written yet:",
                          f"{todo} 项检查在等你还没写的代码："))
-    return lines + to_write(results, tasks) + [next_step(results), last]
-
-
-def to_write(results, tasks):
-    """One line per task with methods not written yet: '  Task 1: Linear.forward, Linear.backward (section 1)'."""
-    lines = []
-    for task in tasks:
-        methods = [m for m in task.methods if any(r.cls == task.cls and r.status == "TODO" and r.method == m
-                                                  for r in results)]
-        if not methods:
-            continue
-        names = ", ".join(f"{task.cls}.{m}" for m in methods)
-        where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
-        task_names = say(f"  Task {task.number}: {names}", f"  任务 {task.number}：{names.replace(', ', '、')}")
-        lines.append(f"  {names}" if task.number is None else task_names + where)
-    return lines
-
-
-def next_step(results):
-    """'Next: ...': the earliest check that fails or waits for code not written yet."""
-    first = next((r for r in results if r.status in ("FAIL", "TODO")), None)
+    for task in tasks:  # '  Task 1: Linear.forward, Linear.backward (section 1)'
+        names = ", ".join(f"{task.cls}.{m}" for m in task.methods
+                          if any(r.cls == task.cls and r.status == "TODO" and r.method == m for r in results))
+        if names and task.number is None:
+            lines.append(f"  {names}")
+        elif names:
+            lines.append(say(f"  Task {task.number}: {names} ({task.handout} section {task.section})",
+                             f"  任务 {task.number}：{names.replace(', ', '、')}"
+                             f"（讲义 {task.handout} 第 {task.section} 节）"))
+    first = next((r for r in results if r.status in ("FAIL", "TODO")), None)  # Next: the earliest to fix or write
     if first is None:
         first = next(r for r in results if r.status != "pass")
-        return say(f"Next: {first.name} did not run; see what it waits for above.",
-                   f"下一步：{title(first.name)} 没有运行，看上面它在等什么。")
-    if first.status == "TODO":
-        return say("Next: ", "下一步：") + first.detail
-    return say(f"Next: fix {first.name} (explained above).", f"下一步：修好 {title(first.name)}（见上面的解释）。")
+        upcoming = say(f"Next: {first.name} did not run; see what it waits for above.",
+                       f"下一步：{title(first.name)} 没有运行，看上面它在等什么。")
+    elif first.status == "TODO":
+        upcoming = say("Next: ", "下一步：") + first.detail
+    else:
+        upcoming = say(f"Next: fix {first.name} (explained above).",
+                       f"下一步：修好 {title(first.name)}（见上面的解释）。")
+    return lines + [upcoming, last]

@@ -46,12 +46,13 @@ def linear_inputs():
 
 
 def linear_forward_shape(module):
-    layer, x = new_linear(module, np.float32), random_inputs(inputs_rng(), (N, D))
-    require_array(layer.forward(x.astype(np.float32)), (N, M), "Linear.forward(x)", np.float32, SIZES)
+    (x,), _ = linear_inputs()
+    require_array(new_linear(module, np.float32).forward(x.astype(np.float32)), (N, M), "Linear.forward(x)",
+                  np.float32, SIZES)
 
 
 def linear_forward_values(module):
-    (W, b), x = linear_parameters(np.float64), random_inputs(inputs_rng(), (N, D))
+    (W, b), ((x,), _) = linear_parameters(np.float64), linear_inputs()
     got = require_array(new_linear(module, np.float64).forward(x.copy()), (N, M), "Linear.forward(x)", sizes=SIZES)
     require_close(got, x @ W + b, "y = Linear.forward(x)", SIZES,
                   [(x @ W, say("Linear.forward forgot the bias: it returned x @ W, not x @ W + b.",
@@ -59,10 +60,9 @@ def linear_forward_values(module):
 
 
 def linear_backward_shapes(module):
-    layer, rng = new_linear(module, np.float32), inputs_rng()
-    layer.forward(random_inputs(rng, (N, D)).astype(np.float32))
-    grad_x = layer.backward(random_inputs(rng, (N, M)).astype(np.float32))
-    require_array(grad_x, (N, D), gradient_of("Linear"), np.float32, SIZES)
+    layer, ((x,), dout) = new_linear(module, np.float32), linear_inputs()
+    layer.forward(x.astype(np.float32))
+    require_array(layer.backward(dout.astype(np.float32)), (N, D), gradient_of("Linear"), np.float32, SIZES)
     require_array(layer.W.grad, (D, M), "W.grad", np.float32, SIZES)
     require_array(layer.b.grad, (1, M), "b.grad", np.float32, SIZES)
 
@@ -72,14 +72,10 @@ def linear_backward(which):
     check."""
 
     def check(module):
-        (W, b), rng = linear_parameters(np.float64), inputs_rng()
-        x, dout = random_inputs(rng, (N, D)), random_inputs(rng, (N, M))
+        (W, b), ((x,), dout) = linear_parameters(np.float64), linear_inputs()
         layer = new_linear(module, np.float64)
         layer.forward(x.copy())
         grad_x = layer.backward(dout.copy())
-
-        def f():
-            return np.sum((x @ W + b) * dout)
         if which == "dx":
             what = gradient_of("Linear", "dx")
             got = require_array(grad_x, (N, D), what, sizes=SIZES)
@@ -89,11 +85,11 @@ def linear_backward(which):
                 "'Linear.backward leaves W.data and b.data unchanged'.",
                 "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"),
                 "")]
-            require_close(got, numeric_gradient(f, x), what, SIZES, changed)
+            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), x), what, SIZES, changed)
         else:
             name, ours = ("W", W) if which == "dW" else ("b", b)
             got = require_array(getattr(layer, name).grad, ours.shape, f"{name}.grad", sizes=SIZES)
-            require_close(got, numeric_gradient(f, ours), f"{name}.grad", SIZES)
+            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), ours), f"{name}.grad", SIZES)
 
     return check
 
