@@ -80,37 +80,19 @@ def run_checks(module, model_file, checks, tasks, only=None, lang=None, earlier=
         chosen = selected(checks, only)
         done = dict(earlier) if isinstance(earlier, dict) else {r.name: r for r in earlier or ()}
         stubs = unwritten_methods(model_file)
-        for check in with_prerequisites(chosen):
+        ordered = {c.name: c for check in chosen for c in (*check.after, check)}  # an `after` holds its own `after`
+        for check in ordered.values():
             if check.name not in done or check in chosen:
                 done[check.name] = attempt(module, model_file, check, tasks, done, stubs)[0]
-        return settle([done[check.name] for check in chosen], done, tasks)
-
-
-def with_prerequisites(checks):
-    """checks, each preceded by the checks of its `after` (recursively), each once."""
-    ordered = {}
-
-    def add(check):
-        for before in check.after:
-            add(before)
-        ordered.setdefault(check.name, check)
-
-    for check in checks:
-        add(check)
-    return list(ordered.values())
-
-
-def settle(results, done, tasks):
-    """A check blocked by a method no FAIL or TODO of another check explains is a FAIL: only its detail says why."""
-    methods = {f"{task.cls}.{method}" for task in tasks for method in (*task.methods, "__init__")}
-    for result in results:
-        if result.status != NOT_RUN or result.blocked_by not in methods:
-            continue
-        explained = any(other.status in (FAIL, TODO) and f"{other.cls}.{other.method}" == result.blocked_by
-                        for other in done.values())
-        if not explained:
-            result.status = FAIL
-    return results
+        results = [done[check.name] for check in chosen]
+        # A check blocked by a method no FAIL or TODO of another check explains is a FAIL: only its detail says why.
+        methods = {f"{task.cls}.{method}" for task in tasks for method in (*task.methods, "__init__")}
+        for result in results:
+            if result.status == NOT_RUN and result.blocked_by in methods and not any(
+                    other.status in (FAIL, TODO) and f"{other.cls}.{other.method}" == result.blocked_by
+                    for other in done.values()):
+                result.status = FAIL
+        return results
 
 
 def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):

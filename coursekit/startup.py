@@ -1,11 +1,6 @@
-"""Generate a chapter's startup/model.py (the students' file) from its solution/model.py and its task table.
-
-In solution/model.py each piece a student writes sits between `# BEGIN SOLUTION Task N` and `# END SOLUTION`, its
-hint right after the first one: a comment `# Hint: ...`, going on over the comment lines that follow it and start
-with '#' and two spaces or more. In startup/model.py the region becomes its hint and a stub naming the task and the
-handout section: `raise NotImplementedError("Task 3: Softmax.backward, see chapter03/README.md section 3")`.
-Everything else is copied unchanged, so `diff -u solution/model.py startup/model.py` shows exactly the TODOs.
-"""
+"""startup/model.py from solution/model.py and the task table: each region `# BEGIN SOLUTION Task N` ... `# END
+SOLUTION` becomes its hint (`# Hint: ...`, continued by comment lines indented '#  ') and a stub naming the task and
+the handout section: `raise NotImplementedError("Task 3: Softmax.backward, see chapter03/README.md section 3")`."""
 
 import re
 
@@ -22,7 +17,7 @@ DEF = re.compile(r"^(?P<indent>[ \t]*)def (?P<name>\w+)")
 
 
 class MarkerError(ValueError):
-    """The solution file's markers are malformed, or do not match the task table."""
+    """The solution's markers are malformed, or do not match the task table."""
 
 
 def make_startup(solution_text, tasks):

@@ -1,5 +1,4 @@
-"""A chapter's task table: which classes students write (or get complete), where the handout explains them, and
-what they are worth. Stubs, checks, the report's "reread section N" and grading points derive from it."""
+"""A chapter's task table: the classes students write (or get complete), their handout sections and points."""
 
 from dataclasses import dataclass
 
@@ -10,9 +9,8 @@ TASK, EXAMPLE, INTEGRATION = "task", "example", "integration"  # the kinds of ro
 
 @dataclass(frozen=True)
 class Task:
-    """One row: a class of the student's model.py. number: the task number (None for a class given complete);
-    methods: those students write (a stub each); section, handout: where it is explained; points: when graded;
-    kind: TASK, EXAMPLE (given complete) or INTEGRATION (given complete; runs the student's layers together)."""
+    """A class of the student's model.py. number: None for a class given complete; methods: a stub each; kind: TASK,
+    EXAMPLE (given complete) or INTEGRATION (given complete; runs the student's layers together)."""
 
     number: object
     cls: str
