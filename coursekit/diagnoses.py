@@ -48,47 +48,36 @@ def in_place(match, call):
                f"改成写到一个新数组里（y = a + b）。")
 
 
-def matrix_product(detail):
+def matrix_product(match, call):  # 'matmul: ... (size 5 is different from 4)': B's first axis, then A's last
+    if match["sizes"]:
+        detail = say(f" (here {match[3]} and {match[2]})", f"（这里是 {match[3]} 和 {match[2]}）")
+    else:  # np.dot: 'shapes (3,4) and (5,4) not aligned'
+        a, b = parse_shapes(match[4])[0], parse_shapes(match[5])[0]
+        detail = say(f": here {a} and {b}", f"：这里是 {a} 和 {b}")
     return say(f"In a matrix product A @ B, the last axis of A must be as long as the first axis of B{detail}. Write "
                f"down the shapes, e.g. (N, D) @ (D, M) -> (N, M), and see which side needs a .T (or has one too many).",
                f"矩阵乘积 A @ B 要求 A 的最后一个轴和 B 的第一个轴一样长{detail}。把形状写出来，比如 "
                f"(N, D) @ (D, M) -> (N, M)，看看哪一边需要 .T（或者多了一个 .T）。")
 
 
-def matmul_sizes(match, call):  # 'matmul: ... (size 5 is different from 4)': B's first axis, then A's last
-    return matrix_product(say(f" (here {match[2]} and {match[1]})", f"（这里是 {match[2]} 和 {match[1]}）"))
-
-
-def dot_shapes(match, call):  # np.dot: 'shapes (3,4) and (5,4) not aligned'
-    a, b = parse_shapes(match[1])[0], parse_shapes(match[2])[0]
-    return matrix_product(say(f": here {a} and {b}", f"：这里是 {a} 和 {b}"))
-
-
-def float_index(match, call):
-    return say("An array of floats was used as an index: indices must be integers (or booleans).",
-               "用了浮点数数组做下标：下标必须是整数（或布尔）数组。")
-
-
-def index_shapes(match, call):
-    shapes = " ".join(str(shape) for shape in parse_shapes(match[1]))
+def index(match, call):
+    if match["shapes"] is None:
+        return say("An array of floats was used as an index: indices must be integers (or booleans).",
+                   "用了浮点数数组做下标：下标必须是整数（或布尔）数组。")
+    shapes = " ".join(str(shape) for shape in parse_shapes(match["shapes"]))
     return say(f"The index arrays do not have matching shapes ({shapes}): a[rows, cols] pairs rows[i] with cols[i].",
                f"几个下标数组的形状对不上（{shapes}）：a[rows, cols] 是把 rows[i] 和 cols[i] 配成一对。")
 
 
-def not_kept(match, call):  # backward reading self.name that forward did not set
+def not_kept(match, call):  # backward reading self.name, which forward did not set, or a local variable of forward
+    name = match["attribute"] or match["local"]
     if not (call or "").endswith(".backward"):
         return ""
-    name = match[1]
-    return say(f"backward reads self.{name}, which forward did not set: forward must keep what backward needs "
-               f"(self.{name} = ...), under the same name.",
-               f"backward 读取 self.{name}，但 forward 没有设置它：backward 要用的东西必须在 forward 里用同一个名字"
-               f"存下来（self.{name} = ...）。")
-
-
-def local_of_forward(match, call):
-    if not (call or "").endswith(".backward"):
-        return ""
-    name = match[1]
+    if match["attribute"]:
+        return say(f"backward reads self.{name}, which forward did not set: forward must keep what backward needs "
+                   f"(self.{name} = ...), under the same name.",
+                   f"backward 读取 self.{name}，但 forward 没有设置它：backward 要用的东西必须在 forward 里用同一个名字"
+                   f"存下来（self.{name} = ...）。")
     return say(f"backward uses {name}, a local variable of forward: it is gone once forward returns. Keep it in "
                f"forward (self.{name} = {name}) and use self.{name} in backward.",
                f"backward 用了 {name}，但它是 forward 的局部变量，forward 返回之后就没有了。在 forward 里把它存"
@@ -108,12 +97,12 @@ SHAPES = r"(\([0-9, ]*\))"
 DIAGNOSES = [  # (exception type, pattern of its message, explain(match, call) -> text or ''), the first match wins
     (ValueError, r"broadcast together with (?:remapped )?shapes (.*)", broadcast),
     (ValueError, rf"output operand with shape {SHAPES} doesn't match the broadcast shape {SHAPES}", in_place),
-    (ValueError, r"matmul.*size (\d+) is different from (\d+)", matmul_sizes),
-    (ValueError, rf"shapes {SHAPES} and {SHAPES} not aligned", dot_shapes),
-    (IndexError, r"must be of integer \(or boolean\) type|are valid indices", float_index),
-    (IndexError, r"indexing arrays could not be broadcast together with shapes (.*)", index_shapes),
-    (AttributeError, r"object has no attribute '(\w+)'", not_kept),
-    (NameError, r"name '(\w+)' is not defined", local_of_forward),
+    (ValueError, rf"matmul.*(?P<sizes>size (\d+) is different from (\d+))|shapes {SHAPES} and {SHAPES} not aligned",
+     matrix_product),
+    (IndexError, r"must be of integer \(or boolean\) type|are valid indices|"
+                 r"indexing arrays could not be broadcast together with shapes (?P<shapes>.*)", index),
+    ((AttributeError, NameError), r"object has no attribute '(?P<attribute>\w+)'|name '(?P<local>\w+)' is not defined",
+     not_kept),
     (OverflowError, r"", python_math),
 ]
 
