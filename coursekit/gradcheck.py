@@ -66,9 +66,8 @@ def numeric_gradient(f, array):
         array[index] = saved + STEP
         plus = f()
         array[index] = saved - STEP
-        minus = f()
+        grad[index] = (plus - f()) / (2 * STEP)
         array[index] = saved
-        grad[index] = (plus - minus) / (2 * STEP)
     return grad
 
 
@@ -184,11 +183,12 @@ def require_number(got, what, meaning="", hint="", noted=False):
         raise CheckFailed(say(f"{what} should be one number{', ' + meaning if meaning else ''}, got {kind}.",
                               f"{what} 应该是一个数{'（' + meaning + '）' if meaning else ''}，实际得到{kind}。"), hint)
     if noted and type(got) not in (float, int):
-        NOTES.append(say(f"{what} returned a {type(got).__name__} (NumPy's), not a Python float. Training works with it, "
-                 f"as it has no axes; return float(...), as the docstring says. (An array with axes, even of shape "
-                 f"(1,), would fail.)",
-                 f"{what} 返回的是 NumPy 的 {type(got).__name__}，不是 Python 的 float。它没有轴，训练照样能用；按"
-                 f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
+        kind = type(got).__name__
+        NOTES.append(say(f"{what} returned a {kind} (NumPy's), not a Python float. Training works with it, as it has "
+                         f"no axes; return float(...), as the docstring says. (An array with axes, even of shape "
+                         f"(1,), would fail.)",
+                         f"{what} 返回的是 NumPy 的 {kind}，不是 Python 的 float。它没有轴，训练照样能用；按"
+                         f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
     return float(got)
 
 

@@ -125,15 +125,13 @@ def forward_backward(layer, make_inputs):
     return layer.backward(dout.copy()) if dout is not None else layer.backward()
 
 
-def one_pass(cls, layer, make_inputs, parameters):
-    """{what: a float64 copy} of each gradient of one forward and backward."""
-    grads = {gradient_of(cls): forward_backward(layer, make_inputs)}
-    grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
-    return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}
-
-
 def twice(cls, layer, make_inputs, parameters):
-    first, second = one_pass(cls, layer, make_inputs, parameters), one_pass(cls, layer, make_inputs, parameters)
+    def one_pass():  # {what: a float64 copy} of each gradient
+        grads = {gradient_of(cls): forward_backward(layer, make_inputs)}
+        grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
+        return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}
+
+    first, second = one_pass(), one_pass()
     for what, value in second.items():
         before = first.get(what)
         if before is None or value.shape != before.shape or np.allclose(value, before, rtol=1e-6, atol=1e-9):

@@ -1,7 +1,6 @@
-"""Running a chapter's checks on a student's module; run_checks never raises because of the student's code.
-Statuses: pass (maybe with a note); FAIL (a wrong value, or an exception of the tested method); TODO (the tested
-method is a stub: never blamed); not run (a method used on the way fails, a check of `after` did not pass, or
-WaitsFor). The report's text: report_text.py (format_report, re-exported here for the callers)."""
+"""Running a chapter's checks on a student's module (never raising because of the student's code). Statuses: pass,
+FAIL, TODO (the tested method is a stub: never blamed), not run (a method used on the way fails, a check of `after`
+did not pass, or WaitsFor). The report's text: report_text.py."""
 
 import ast
 import warnings
@@ -48,7 +47,7 @@ class Check:
     def tested(self):
         if self.methods is not None:
             return tuple(self.methods)
-        if self.part in ("forward", "backward") and self.part in self.task.methods:
+        if self.part in self.task.methods:  # "forward" or "backward"
             return (self.part,)
         return tuple(self.task.methods)
 

@@ -249,8 +249,7 @@ def mlp_training(module):
     """Plain SGD on three blobs of 10 points in 4-D: the loss must fall well below where it started."""
     rng = inputs_rng()
     labels = np.arange(30) % 3
-    # Three well-separated centres (a random rotation of 3 * the unit vectors), so that every seed gives a problem
-    # the reference solves: random centres sometimes fall close together.
+    # Well-separated centres (3 * the unit vectors, rotated): every seed gives a problem the reference solves.
     rotation, _ = np.linalg.qr(rng.normal(size=(4, 4)))
     centres = 3.0 * np.eye(3, 4) @ rotation
     x = (centres[labels] + rng.normal(0.0, 0.5, (30, 4))).astype(np.float32)
