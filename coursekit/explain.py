@@ -15,8 +15,7 @@ from .transcript import ArrayNames, keyed_arguments
 
 
 def find_check(checks, wanted):
-    """(the check called wanted (any case, English or Chinese) or the only one whose name contains it, []), else
-    (None, the candidates)."""
+    """(the check named wanted (any case or language), or the only one containing it, []), else (None, candidates)."""
     key = wanted.strip().lower()
     with speaking("zh"):
         names = [(check, check.name.lower(), title(check.name).lower()) for check in checks]

@@ -1,6 +1,5 @@
-"""The report a student reads, from the results of coursekit/report.py, in English or Chinese: one line per check
-grouped by class; every failure explained, grouped by class (a detail said once); the notes; "Next:" (the earliest
-unwritten or failing method, in task order); last "N/M checks passed"."""
+"""The report a student reads: one line per check, by class; every failure explained (a detail said once); the notes;
+"Next:" (the earliest unwritten or failing method, in task order); last "N/M checks passed"."""
 
 import re
 
@@ -74,9 +73,8 @@ def todo_detail(task, method, message, model_file, line):
 
 
 def format_report(results, tasks, encoding=None, lang=None, explain_command=None):
-    """The report. encoding: the console's (default: sys.stdout's); Chinese on a console that cannot show it is
-    English with a note. explain_command: e.g. 'python chapter03/startup/main.py --explain "{name}"', shown under
-    each failure (main.py gives it; the grader does not)."""
+    """The report. encoding: the console's (Chinese where it cannot show it: English, with a note). explain_command:
+    e.g. 'python chapter03/startup/main.py --explain "{name}"', shown under each failure (the grader gives none)."""
     encoding = encoding or console_encoding()
     with speaking(lang):
         lang, note = language(), []
@@ -107,18 +105,12 @@ def check_list(results, tasks, marks):
         for r in (r for r in results if r.cls == cls):
             shown = status(r.status)
             line = f"  {marks[r.status]} {shown}{' ' * (7 - width(shown))}  {title(r.name)}"
-            if r.status == "not run" and r.blocked_by:
-                line += say(f"  (waits for {blockers(r.blocked_by)})", f"（等待 {blockers(r.blocked_by)}）")
-            lines.append(line)
+            names = r.blocked_by.split(", ") if r.status == "not run" and r.blocked_by else []
+            classes = ", ".join(dict.fromkeys(name.split(".")[0].split(" ")[0] for name in names))
+            waited = (say(r.blocked_by, "、".join(title(name) for name in names)) if len(names) <= BLOCKERS_SHOWN
+                      else say(f"checks of {classes}", f"{classes.replace(', ', '、')} 的检查"))
+            lines.append(line + (say(f"  (waits for {waited})", f"（等待 {waited}）") if names else ""))
     return lines
-
-
-def blockers(blocked_by):
-    names = blocked_by.split(", ")
-    if len(names) <= BLOCKERS_SHOWN:
-        return say(blocked_by, "、".join(title(name) for name in names))
-    classes = ", ".join(dict.fromkeys(name.split(".")[0].split(" ")[0] for name in names))
-    return say(f"checks of {classes}", f"{classes.replace(', ', '、')} 的检查")
 
 
 def failures_of(results, reread_text, explain_command):

@@ -13,8 +13,7 @@ DATA = (np.ndarray, np.generic, int, float, complex, bool, str, bytes, type(None
 
 @dataclass
 class Step:
-    """kind 'new' (target = name(*args)), 'set' (target.name = args[0]), 'call' (target.name(*args) returned value)
-    or 'get' (target.name read: value). function: the method called."""
+    """'new' (target = name(*args)), 'set' (target.name = args[0]), 'call' (value = target.name(*args)), 'get'."""
 
     kind: str
     target: str

@@ -68,8 +68,7 @@ def linear_backward_shapes(module):
 
 
 def linear_backward(which):
-    """The check of one gradient (dx, dW or db) against d sum((x @ W + b) * grad_output): one wrong shape fails one
-    check."""
+    """The check of one gradient (dx, dW or db) of sum((x @ W + b) * grad_output): a wrong shape fails only its own."""
 
     def check(module):
         (W, b), ((x,), dout) = linear_parameters(np.float64), linear_inputs()
