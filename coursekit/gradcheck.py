@@ -172,26 +172,6 @@ def shape_hint(got, expected):
                "每个梯度的形状都和它对应的那个数组相同：对照 model.py 里各个函数说明写的形状。")
 
 
-def require_number(got, what, meaning="", hint="", noted=False):
-    """got must be one real number: a NumPy scalar or 0-d array works in training (noted=True: a note names
-    float()), an array with axes, even of shape (1,), does not (math.isfinite(loss), f"{loss:.4f}")."""
-    if got is None:
-        raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
-    if np.ndim(got) != 0 or not np.isrealobj(got) or isinstance(got, (str, bytes, bool)):
-        kind = (say(f"an array of shape {np.shape(got)}", f"一个形状为 {np.shape(got)} 的数组")
-                if isinstance(got, np.ndarray) else say(f"a {type(got).__name__}", f"一个 {type(got).__name__}"))
-        raise CheckFailed(say(f"{what} should be one number{', ' + meaning if meaning else ''}, got {kind}.",
-                              f"{what} 应该是一个数{'（' + meaning + '）' if meaning else ''}，实际得到{kind}。"), hint)
-    if noted and type(got) not in (float, int):
-        kind = type(got).__name__
-        NOTES.append(say(f"{what} returned a {kind} (NumPy's), not a Python float. Training works with it, as it has "
-                         f"no axes; return float(...), as the docstring says. (An array with axes, even of shape "
-                         f"(1,), would fail.)",
-                         f"{what} 返回的是 NumPy 的 {kind}，不是 Python 的 float。它没有轴，训练照样能用；按"
-                         f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
-    return float(got)
-
-
 def scale_factor(got, expected):
     """c when got is c * expected for one constant c (a missing or extra 1/N, a wrong sign), else None."""
     flat_expected, flat_got = expected.ravel(), got.ravel()

@@ -5,6 +5,7 @@ across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem."""
 import numpy as np
 
 from coursekit.gradcheck import (
+    NOTES,
     CheckFailed,
     Size,
     gradient_of,
@@ -14,7 +15,6 @@ from coursekit.gradcheck import (
     random_inputs,
     require_array,
     require_close,
-    require_number,
 )
 from coursekit.i18n import say
 from coursekit.layer_checks import elementwise_checks, state_checks
@@ -119,11 +119,27 @@ def loss_inputs():
 
 
 def loss_number(got, what, noted=False):
-    return require_number(got, what, say("the mean over the batch", "这一批的平均值"),
+    """got must be one real number: a NumPy scalar or 0-d array works in training (noted=True: a note names
+    float()), an array with axes, even of shape (1,), does not (math.isfinite(loss), f"{loss:.4f}")."""
+    if got is None:
+        raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
+    if np.ndim(got) != 0 or not np.isrealobj(got) or isinstance(got, (str, bytes, bool)):
+        kind = (say(f"an array of shape {np.shape(got)}", f"一个形状为 {np.shape(got)} 的数组")
+                if isinstance(got, np.ndarray) else say(f"a {type(got).__name__}", f"一个 {type(got).__name__}"))
+        raise CheckFailed(say(f"{what} should be one number, the mean over the batch, got {kind}.",
+                              f"{what} 应该是一个数（这一批的平均值），实际得到{kind}。"),
                           say("Sum over the classes and average over the N examples: the loss is a single float "
                               "(float(...)); an array of shape (1,) is still an array.",
                               "对类别求和、对 N 个样本求平均：损失是一个 float（float(...)）；形状为 (1,) 的数组仍然是"
-                              "数组。"), noted)
+                              "数组。"))
+    if noted and type(got) not in (float, int):
+        kind = type(got).__name__
+        NOTES.append(say(f"{what} returned a {kind} (NumPy's), not a Python float. Training works with it, as it has "
+                         f"no axes; return float(...), as the docstring says. (An array with axes, even of shape "
+                         f"(1,), would fail.)",
+                         f"{what} 返回的是 NumPy 的 {kind}，不是 Python 的 float。它没有轴，训练照样能用；按"
+                         f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
+    return float(got)
 
 
 def averaged_over_all(value):
