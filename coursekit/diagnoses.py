@@ -119,15 +119,3 @@ def diagnose_exception(error, call=None, arrays=(), sizes=()):
                      say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。"))
             return text + ("\n" + where if arrays else "")
     return ""
-
-
-NUMPY_WARNINGS = {"overflow": "溢出", "divide by zero": "除以 0", "invalid value": "无效值（NaN）",
-                  "underflow": "下溢"}
-
-
-def numpy_warning_text(message):
-    """NumPy's 'overflow encountered in exp' in the run's language ('exp 中溢出')."""
-    match = re.match(r"(overflow|divide by zero|invalid value|underflow) encountered in (\w+)", message)
-    if not match:
-        return message
-    return say(message, f"{match.group(2)} 中{NUMPY_WARNINGS[match.group(1)]}")

@@ -3,6 +3,7 @@ FAIL, TODO (the tested method is a stub: never blamed), not run (a method used o
 did not pass, or WaitsFor). The report's text: report_text.py."""
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .diagnoses import diagnose_exception, numpy_warning_text
+from .diagnoses import diagnose_exception
 from .gradcheck import NOTES, CheckFailed, Note, WaitsFor
 from .i18n import say, sentences, speaking
 from .report_text import MARKS, format_report, reread, todo_detail  # noqa: F401 (MARKS, format_report: callers')
@@ -162,6 +163,15 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
     if tested and (check.blames_exceptions or call is None):
         return result(FAIL, text, reread_text)
     return todo or result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
+
+
+NUMPY_WARNINGS = {"overflow": "溢出", "divide by zero": "除以 0", "invalid value": "无效值（NaN）", "underflow": "下溢"}
+
+
+def numpy_warning_text(message):
+    """NumPy's 'overflow encountered in exp' in the run's language ('exp 中溢出')."""
+    match = re.match(r"(overflow|divide by zero|invalid value|underflow) encountered in (\w+)", message)
+    return say(message, f"{match[2]} 中{NUMPY_WARNINGS[match[1]]}") if match else message
 
 
 def numpy_warnings(caught, model_file):
