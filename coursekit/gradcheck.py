@@ -13,7 +13,7 @@ STEP = 1e-5  # finite difference step, in float64
 TOLERANCE = 1e-6  # allowed error, relative to the largest expected value (at least 1)
 SMALL_ARRAY = 15  # arrays up to this many values are printed whole in the report
 WORST_SHOWN = 3  # entries named in the summary of a large wrong array
-NOTES = []  # what the check running now noted without failing (the runner empties it before each check)
+NOTES = []  # what the check running now saw worth telling, passing or not (the runner empties it before each)
 
 
 def use_seed(seed):
@@ -44,10 +44,6 @@ class CheckFailed(Exception):
     def __init__(self, detail, hint="", got=None, expected=None, tolerance=None):
         super().__init__(detail)
         self.detail, self.hint, self.got, self.expected, self.tolerance = detail, hint, got, expected, tolerance
-
-
-class Note(Exception):
-    """A pass with something worth telling (e.g. a harmless write into an input)."""
 
 
 class WaitsFor(Exception):

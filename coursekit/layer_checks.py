@@ -4,9 +4,9 @@ dtypes) and state_checks (backward twice gives the same; parameters and inputs l
 import numpy as np
 
 from .gradcheck import (
+    NOTES,
     TOLERANCE,
     CheckFailed,
-    Note,
     Size,
     WaitsFor,
     gradient_of,
@@ -201,8 +201,8 @@ def inputs_kept(cls, layer, make_inputs, input_names, kept_by):
     if written:
         names = ", ".join(name for name, _, _ in written)
         method = "backward" if names == "grad_output" else "forward"
-        raise Note(say(f"{cls}.{method} wrote into its input {names} (an in-place operation such as -=, *=, [...] = "
-                       f"or out=). Harmless in this network, where nothing else uses that array afterwards; but it is "
-                       f"the caller's array: a new array is safer.",
-                       f"{cls}.{method} 改写了它的输入 {names}（-=、*=、[...] = 或 out= 这样的原地运算）。在这个网络"
-                       f"里没有别的地方再用这个数组，所以没有影响；但它是调用者的数组，写到新数组里更安全。"))
+        NOTES.append(say(f"{cls}.{method} wrote into its input {names} (an in-place operation such as -=, *=, "
+                         f"[...] = or out=). Harmless in this network, where nothing else uses that array afterwards; "
+                         f"but it is the caller's array: a new array is safer.",
+                         f"{cls}.{method} 改写了它的输入 {names}（-=、*=、[...] = 或 out= 这样的原地运算）。在这个网络"
+                         f"里没有别的地方再用这个数组，所以没有影响；但它是调用者的数组，写到新数组里更安全。"))
