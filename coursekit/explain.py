@@ -24,44 +24,43 @@ def find_check(checks, wanted):
     return ((exact or partial)[0], []) if exact or len(partial) == 1 else (None, partial)
 
 
-def explain_check(module, model_file, checks, tasks, check, lang=None):
+def explain_check(module, model_file, checks, tasks, check):
     """(the explanation of one check, True when it passes)."""
-    with speaking(lang):
-        [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
-        _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
-                                       run_anyway=True)
-        lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
-        if result.detail:
-            lines.append(indent(result.detail))
-        if result.blocked_by:
-            lines.append(indent(say(f"It waits for {result.blocked_by}: run below anyway.",
-                                    f"它在等 {title(result.blocked_by)}：下面还是照样运行了它。")))
-        if result.hint:
-            lines.append(indent(say("Hint: ", "提示：") + result.hint))
-        lines += ["", say(f"The check's inputs are drawn with seed {gradcheck.SEED}; the allowed error is "
-                          f"{gradcheck.TOLERANCE:g} times the largest expected value (at least 1).",
-                          f"这项检查的输入由种子 {gradcheck.SEED} 生成；允许的误差是 {gradcheck.TOLERANCE:g} 乘以期望值"
-                          f"中绝对值最大的那个（至少乘以 1）。")]
-        failure = ended if isinstance(ended, CheckFailed) and ended.expected is not None else None
-        if failure is not None and failure.got is not None:
-            expected, got = np.asarray(failure.expected, dtype=np.float64), np.asarray(failure.got, dtype=np.float64)
-            lines += [show(expected, label("expected")), show(got, label("got"))]
-            if got.shape == expected.shape and failure.tolerance is not None:
-                errors = np.abs(got - expected)
-                lines += [show_mask(errors > failure.tolerance, label("wrong")),
-                          say(f"largest error {np.max(errors):.4g}, allowed {failure.tolerance:.3g}",
-                              f"最大误差 {np.max(errors):.4g}，允许 {failure.tolerance:.3g}")]
-        if check.replay and transcript.steps:
-            compared = failure is not None and failure.tolerance is not None
-            prints = say("; it prints got, expected and the wrong entries:", "；它会打印 got、expected 和出错的位置：")
-            paste = say("Paste this into Python to run the check yourself",
-                        "把下面的代码粘贴到 Python 里，就能自己运行这项检查")
-            lines += ["", paste + (prints if compared else say(":", "：")),
-                      "", snippet(transcript, model_file, check.name, ended)]
-        elif not check.replay:
-            lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
-                              "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
-        return chinese_typography("\n".join(lines)), result.status == PASS
+    [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
+    _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
+                                   run_anyway=True)
+    lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
+    if result.detail:
+        lines.append(indent(result.detail))
+    if result.blocked_by:
+        lines.append(indent(say(f"It waits for {result.blocked_by}: run below anyway.",
+                                f"它在等 {title(result.blocked_by)}：下面还是照样运行了它。")))
+    if result.hint:
+        lines.append(indent(say("Hint: ", "提示：") + result.hint))
+    lines += ["", say(f"The check's inputs are drawn with seed {gradcheck.SEED}; the allowed error is "
+                      f"{gradcheck.TOLERANCE:g} times the largest expected value (at least 1).",
+                      f"这项检查的输入由种子 {gradcheck.SEED} 生成；允许的误差是 {gradcheck.TOLERANCE:g} 乘以期望值"
+                      f"中绝对值最大的那个（至少乘以 1）。")]
+    failure = ended if isinstance(ended, CheckFailed) and ended.expected is not None else None
+    if failure is not None and failure.got is not None:
+        expected, got = np.asarray(failure.expected, dtype=np.float64), np.asarray(failure.got, dtype=np.float64)
+        lines += [show(expected, label("expected")), show(got, label("got"))]
+        if got.shape == expected.shape and failure.tolerance is not None:
+            errors = np.abs(got - expected)
+            lines += [show_mask(errors > failure.tolerance, label("wrong")),
+                      say(f"largest error {np.max(errors):.4g}, allowed {failure.tolerance:.3g}",
+                          f"最大误差 {np.max(errors):.4g}，允许 {failure.tolerance:.3g}")]
+    if check.replay and transcript.steps:
+        compared = failure is not None and failure.tolerance is not None
+        prints = say("; it prints got, expected and the wrong entries:", "；它会打印 got、expected 和出错的位置：")
+        paste = say("Paste this into Python to run the check yourself",
+                    "把下面的代码粘贴到 Python 里，就能自己运行这项检查")
+        lines += ["", paste + (prints if compared else say(":", "：")),
+                  "", snippet(transcript, model_file, check.name, ended)]
+    elif not check.replay:
+        lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
+                          "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
+    return chinese_typography("\n".join(lines)), result.status == PASS
 
 
 def literal(value):

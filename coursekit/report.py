@@ -184,11 +184,7 @@ def numpy_warnings(caught, model_file):
 def unwritten_methods(model_file):
     """{(class, method): (line, message)} of the methods whose first statement (after the docstring) raises
     NotImplementedError, read from the file's text (the same in the grader's sandbox)."""
-    try:
-        tree = ast.parse(Path(model_file).read_bytes())
-    except (OSError, SyntaxError, ValueError):  # no file to read (a module built in memory): nothing known
-        return {}
-    stubs = {}
+    tree, stubs = ast.parse(Path(model_file).read_bytes()), {}
     for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
         for function in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
             body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
