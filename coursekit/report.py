@@ -14,7 +14,7 @@ import numpy as np
 from .diagnoses import diagnose_exception
 from .gradcheck import NOTES, CheckFailed, WaitsFor
 from .i18n import say, sentences, speaking
-from .report_text import MARKS, format_report, reread, todo_detail  # noqa: F401 (MARKS, format_report: callers')
+from .report_text import format_report, reread, todo_detail  # noqa: F401 (format_report: the callers import it here)
 from .student_code import explain_exception, student_frames
 from .transcript import Transcript
 
@@ -118,8 +118,7 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
     if blockers:
         return (todo or result(NOT_RUN, blocked_by=", ".join(blockers))), transcript, None
     reread_text = reread(check.task, tasks)
-    # Warn (not raise, not stay silent) on overflow, division by zero and NaN, whatever the caller set before;
-    # underflow to 0 is harmless and stays silent.
+    # Warn (not raise, not stay silent) on overflow, division by zero and NaN; underflow to 0 is harmless.
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", divide="warn", invalid="warn",
                                                                      under="ignore"):
         warnings.simplefilter("always")
