@@ -85,8 +85,7 @@ def format_report(results, tasks, encoding=None, lang=None, explain_command=None
         lines = note + check_list(results, tasks, marks)
         rows = {task.cls: task for task in tasks}
         for cls in dict.fromkeys(r.cls for r in results):
-            block = failures_of([r for r in results if r.cls == cls], reread(rows[cls], tasks) if cls in rows else "",
-                                explain_command)
+            block = failures_of([r for r in results if r.cls == cls], reread(rows[cls], tasks), explain_command)
             lines += [""] + block if block else []
         for result in results:
             if result.status == "pass" and result.hint:
@@ -115,20 +114,17 @@ def check_list(results, tasks, marks):
 
 def failures_of(results, reread_text, explain_command):
     """The explanations of the failing checks of one class: each detail once, reread_text only with the first."""
-    lines, said, first = [], {}, True
+    lines, said = [], {}
     for r in (r for r in results if r.status == "FAIL"):
         if r.detail in said:
             lines.append(say(f"{r.name}: FAIL, for the same reason as {said[r.detail]}.",
                              f"{title(r.name)}：失败，原因同 {title(said[r.detail])}。"))
             continue
-        said[r.detail] = r.name
         lines += [say(f"{r.name}: FAIL", f"{title(r.name)}：失败"), indent(r.detail)]
-        hint = r.hint
-        if not first and reread_text and hint.endswith(reread_text):
-            hint = hint[:-len(reread_text)].strip()
+        hint = r.hint[:-len(reread_text)].strip() if said and reread_text and r.hint.endswith(reread_text) else r.hint
+        said[r.detail] = r.name
         if hint:
             lines.append(indent(say("Hint: ", "提示：") + hint))
-        first = False
         if explain_command:
             lines.append(indent(say("Inputs and wrong entries: ", "输入和出错的位置：")
                                 + explain_command.format(name=r.name)))
