@@ -15,29 +15,8 @@ def parse_shapes(text):
     return [tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in SHAPE.findall(text)]
 
 
-def diagnose_exception(error, call=None, arrays=(), sizes=()):
-    """Lines (one string) that explain error, raised in the student's method `call` ('Linear.forward', or None),
-    given the arrays of that call [(name, shape)]; '' when there is nothing to add to the error's own message."""
-    message = str(error)
-    for diagnose in (broadcast, in_place, matrix_product, float_index, forward_did_not_keep, python_math):
-        text = diagnose(error, message, call)
-        if text:
-            return text + arrays_line(call, arrays, sizes)
-    return ""
-
-
-def arrays_line(call, arrays, sizes):
-    listed = ", ".join(f"{name} {shape_text(shape, sizes)}" for name, shape in arrays)
-    text = (say(f"The arrays {call} got here: {listed}.", f"这里 {call} 用到的数组：{listed}。") if call else
-            say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。"))
-    return "\n" + text if arrays else ""
-
-
-def broadcast(error, message, call):
-    match = re.search(r"broadcast together with (?:remapped )?shapes (.*)", message)
-    if not isinstance(error, ValueError) or not match or "indexing" in message:
-        return ""
-    shapes = parse_shapes(match.group(1))[::2 if "->" in match.group(1) else 1]  # '(3,5)->(3,5) (3,)->(3,)': originals
+def broadcast(match, call):
+    shapes = parse_shapes(match[1])[::2 if "->" in match[1] else 1]  # '(3,5)->(3,5) (3,)->(3,)': the originals
     shapes = list(dict.fromkeys(shapes))
     if len(shapes) < 2:
         return ""
@@ -61,74 +40,51 @@ def broadcast(error, message, call):
     return line
 
 
-def in_place(error, message, call):
-    match = re.search(r"output operand with shape (\([0-9, ]*\)) doesn't match the broadcast shape (\([0-9, ]*\))",
-                      message)
-    if not match:
-        return ""
-    out, result = parse_shapes(match.group(1))[0], parse_shapes(match.group(2))[0]
+def in_place(match, call):
+    out, result = parse_shapes(match[1])[0], parse_shapes(match[2])[0]
     return say(f"An in-place operation (+=, -=, *=, /= or out=) writes a result of shape {result} into an array of "
                f"shape {out}, which cannot hold it. Write the result to a new array (y = a + b) instead.",
                f"原地运算（+=、-=、*=、/= 或 out=）要把形状为 {result} 的结果写进形状为 {out} 的数组，放不下。"
                f"改成写到一个新数组里（y = a + b）。")
 
 
-def matrix_product(error, message, call):
-    sizes = re.search(r"size (\d+) is different from (\d+)", message)
-    aligned = re.search(r"shapes (\([0-9, ]*\)) and (\([0-9, ]*\)) not aligned", message)
-    if not isinstance(error, ValueError) or not (("matmul" in message and sizes) or aligned):
-        return ""
-    if aligned:
-        a, b = (parse_shapes(aligned.group(i))[0] for i in (1, 2))
+def matrix_product(match, call):  # 'matmul: ... (size 5 is different from 4)': B's first axis, then A's last
+    if match["sizes"]:
+        detail = say(f" (here {match[3]} and {match[2]})", f"（这里是 {match[3]} 和 {match[2]}）")
+    else:  # np.dot: 'shapes (3,4) and (5,4) not aligned'
+        a, b = parse_shapes(match[4])[0], parse_shapes(match[5])[0]
         detail = say(f": here {a} and {b}", f"：这里是 {a} 和 {b}")
-    else:
-        first, second = sizes.group(2), sizes.group(1)
-        detail = say(f" (here {first} and {second})", f"（这里是 {first} 和 {second}）")
     return say(f"In a matrix product A @ B, the last axis of A must be as long as the first axis of B{detail}. Write "
                f"down the shapes, e.g. (N, D) @ (D, M) -> (N, M), and see which side needs a .T (or has one too many).",
                f"矩阵乘积 A @ B 要求 A 的最后一个轴和 B 的第一个轴一样长{detail}。把形状写出来，比如 "
                f"(N, D) @ (D, M) -> (N, M)，看看哪一边需要 .T（或者多了一个 .T）。")
 
 
-def float_index(error, message, call):
-    if not isinstance(error, IndexError):
-        return ""
-    if "must be of integer (or boolean) type" in message or "are valid indices" in message:
+def index(match, call):
+    if match["shapes"] is None:
         return say("An array of floats was used as an index: indices must be integers (or booleans).",
                    "用了浮点数数组做下标：下标必须是整数（或布尔）数组。")
-    match = re.search(r"indexing arrays could not be broadcast together with shapes (.*)", message)
-    if match:
-        shapes = " ".join(str(shape) for shape in parse_shapes(match.group(1)))
-        return say(f"The index arrays do not have matching shapes ({shapes}): a[rows, cols] pairs rows[i] with "
-                   f"cols[i].",
-                   f"几个下标数组的形状对不上（{shapes}）：a[rows, cols] 是把 rows[i] 和 cols[i] 配成一对。")
-    return ""
+    shapes = " ".join(str(shape) for shape in parse_shapes(match["shapes"]))
+    return say(f"The index arrays do not have matching shapes ({shapes}): a[rows, cols] pairs rows[i] with cols[i].",
+               f"几个下标数组的形状对不上（{shapes}）：a[rows, cols] 是把 rows[i] 和 cols[i] 配成一对。")
 
 
-def forward_did_not_keep(error, message, call):
-    """backward reading self.name forward did not set, or a local variable of forward."""
-    attribute = re.search(r"object has no attribute '(\w+)'", message)
-    local = re.search(r"name '(\w+)' is not defined", message)
+def not_kept(match, call):  # backward reading self.name, which forward did not set, or a local variable of forward
+    name = match["attribute"] or match["local"]
     if not (call or "").endswith(".backward"):
         return ""
-    if isinstance(error, AttributeError) and attribute:
-        name = attribute.group(1)
+    if match["attribute"]:
         return say(f"backward reads self.{name}, which forward did not set: forward must keep what backward needs "
                    f"(self.{name} = ...), under the same name.",
                    f"backward 读取 self.{name}，但 forward 没有设置它：backward 要用的东西必须在 forward 里用同一个名字"
                    f"存下来（self.{name} = ...）。")
-    if isinstance(error, NameError) and local:
-        name = local.group(1)
-        return say(f"backward uses {name}, a local variable of forward: it is gone once forward returns. Keep it in "
-                   f"forward (self.{name} = {name}) and use self.{name} in backward.",
-                   f"backward 用了 {name}，但它是 forward 的局部变量，forward 返回之后就没有了。在 forward 里把它存"
-                   f"下来（self.{name} = {name}），在 backward 里用 self.{name}。")
-    return ""
+    return say(f"backward uses {name}, a local variable of forward: it is gone once forward returns. Keep it in "
+               f"forward (self.{name} = {name}) and use self.{name} in backward.",
+               f"backward 用了 {name}，但它是 forward 的局部变量，forward 返回之后就没有了。在 forward 里把它存"
+               f"下来（self.{name} = {name}），在 backward 里用 self.{name}。")
 
 
-def python_math(error, message, call):
-    if not isinstance(error, OverflowError):
-        return ""
+def python_math(match, call):
     return say("math.exp (and the math module) works on one Python number at a time, and raises OverflowError where "
                "the result is too large (exp(x) for x > 709). np.exp on the whole array needs no loop, keeps the "
                "array's dtype, and gives inf with a warning instead; the handout's form never overflows at all.",
@@ -137,13 +93,29 @@ def python_math(error, message, call):
                "的写法则根本不会溢出。")
 
 
-NUMPY_WARNINGS = {"overflow": "溢出", "divide by zero": "除以 0", "invalid value": "无效值（NaN）",
-                  "underflow": "下溢"}
+SHAPES = r"(\([0-9, ]*\))"
+DIAGNOSES = [  # (exception type, pattern of its message, explain(match, call) -> text or ''), the first match wins
+    (ValueError, r"broadcast together with (?:remapped )?shapes (.*)", broadcast),
+    (ValueError, rf"output operand with shape {SHAPES} doesn't match the broadcast shape {SHAPES}", in_place),
+    (ValueError, rf"matmul.*(?P<sizes>size (\d+) is different from (\d+))|shapes {SHAPES} and {SHAPES} not aligned",
+     matrix_product),
+    (IndexError, r"must be of integer \(or boolean\) type|are valid indices|"
+                 r"indexing arrays could not be broadcast together with shapes (?P<shapes>.*)", index),
+    ((AttributeError, NameError), r"object has no attribute '(?P<attribute>\w+)'|name '(?P<local>\w+)' is not defined",
+     not_kept),
+    (OverflowError, r"", python_math),
+]
 
 
-def numpy_warning_text(message):
-    """NumPy's 'overflow encountered in exp' in the run's language ('exp 中溢出')."""
-    match = re.match(r"(overflow|divide by zero|invalid value|underflow) encountered in (\w+)", message)
-    if not match:
-        return message
-    return say(message, f"{match.group(2)} 中{NUMPY_WARNINGS[match.group(1)]}")
+def diagnose_exception(error, call=None, arrays=(), sizes=()):
+    """Lines (one string) that explain error, raised in the student's method `call` ('Linear.forward', or None),
+    given the arrays of that call [(name, shape)]; '' when there is nothing to add to the error's own message."""
+    for kind, pattern, explain in DIAGNOSES:
+        match = re.search(pattern, str(error), re.DOTALL) if isinstance(error, kind) else None
+        text = explain(match, call) if match else ""
+        if text:
+            listed = ", ".join(f"{name} {shape_text(shape, sizes)}" for name, shape in arrays)
+            where = (say(f"The arrays {call} got here: {listed}.", f"这里 {call} 用到的数组：{listed}。") if call else
+                     say(f"The arrays of this check: {listed}.", f"这项检查的数组：{listed}。"))
+            return text + ("\n" + where if arrays else "")
+    return ""

@@ -11,12 +11,11 @@ from .gradcheck import CheckFailed, label, show, show_mask
 from .i18n import say, speaking
 from .report import PASS, attempt, run_checks, unwritten_methods
 from .report_text import chinese_typography, indent, status, title
-from .transcript import ArrayNames, Ref, keyed_arguments
+from .transcript import ArrayNames, keyed_arguments
 
 
 def find_check(checks, wanted):
-    """(the check called wanted (any case, English or Chinese) or the only one whose name contains it, []), else
-    (None, the candidates)."""
+    """(the check named wanted (any case or language), or the only one containing it, []), else (None, candidates)."""
     key = wanted.strip().lower()
     with speaking("zh"):
         names = [(check, check.name.lower(), title(check.name).lower()) for check in checks]
@@ -25,50 +24,43 @@ def find_check(checks, wanted):
     return ((exact or partial)[0], []) if exact or len(partial) == 1 else (None, partial)
 
 
-def explain_check(module, model_file, checks, tasks, check, lang=None):
+def explain_check(module, model_file, checks, tasks, check):
     """(the explanation of one check, True when it passes)."""
-    with speaking(lang):
-        [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
-        _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
-                                       run_anyway=True)
-        lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
-        if result.detail:
-            lines.append(indent(result.detail))
-        if result.blocked_by:
-            lines.append(indent(say(f"It waits for {result.blocked_by}: run below anyway.",
-                                    f"它在等 {title(result.blocked_by)}：下面还是照样运行了它。")))
-        if result.hint:
-            lines.append(indent(say("Hint: ", "提示：") + result.hint))
-        lines += ["", *values(ended)]
-        if check.replay and transcript.steps:
-            compared = isinstance(ended, CheckFailed) and ended.expected is not None and ended.tolerance is not None
-            prints = say("; it prints got, expected and the wrong entries:", "；它会打印 got、expected 和出错的位置：")
-            paste = say("Paste this into Python to run the check yourself",
-                        "把下面的代码粘贴到 Python 里，就能自己运行这项检查")
-            lines += ["", paste + (prints if compared else say(":", "：")),
-                      "", snippet(transcript, model_file, check.name, ended)]
-        elif not check.replay:
-            lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
-                              "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
-        return chinese_typography("\n".join(lines)), result.status == PASS
-
-
-def values(ended):
-    """The seed, the tolerance; expected, got and the wrong entries when the check compared values."""
-    lines = [say(f"The check's inputs are drawn with seed {gradcheck.SEED}; the allowed error is "
-                 f"{gradcheck.TOLERANCE:g} times the largest expected value (at least 1).",
-                 f"这项检查的输入由种子 {gradcheck.SEED} 生成；允许的误差是 {gradcheck.TOLERANCE:g} 乘以期望值中绝对值"
-                 f"最大的那个（至少乘以 1）。")]
-    if not isinstance(ended, CheckFailed) or ended.expected is None or ended.got is None:
-        return lines
-    expected, got = np.asarray(ended.expected, dtype=np.float64), np.asarray(ended.got, dtype=np.float64)
-    lines += [show(expected, label("expected")), show(got, label("got"))]
-    if got.shape == expected.shape and ended.tolerance is not None:
-        errors = np.abs(got - expected)
-        lines.append(show_mask(errors > ended.tolerance, label("wrong")))
-        lines.append(say(f"largest error {np.max(errors):.4g}, allowed {ended.tolerance:.3g}",
-                         f"最大误差 {np.max(errors):.4g}，允许 {ended.tolerance:.3g}"))
-    return lines
+    [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
+    _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
+                                   run_anyway=True)
+    lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
+    if result.detail:
+        lines.append(indent(result.detail))
+    if result.blocked_by:
+        lines.append(indent(say(f"It waits for {result.blocked_by}: run below anyway.",
+                                f"它在等 {title(result.blocked_by)}：下面还是照样运行了它。")))
+    if result.hint:
+        lines.append(indent(say("Hint: ", "提示：") + result.hint))
+    lines += ["", say(f"The check's inputs are drawn with seed {gradcheck.SEED}; the allowed error is "
+                      f"{gradcheck.TOLERANCE:g} times the largest expected value (at least 1).",
+                      f"这项检查的输入由种子 {gradcheck.SEED} 生成；允许的误差是 {gradcheck.TOLERANCE:g} 乘以期望值"
+                      f"中绝对值最大的那个（至少乘以 1）。")]
+    failure = ended if isinstance(ended, CheckFailed) and ended.expected is not None else None
+    if failure is not None and failure.got is not None:
+        expected, got = np.asarray(failure.expected, dtype=np.float64), np.asarray(failure.got, dtype=np.float64)
+        lines += [show(expected, label("expected")), show(got, label("got"))]
+        if got.shape == expected.shape and failure.tolerance is not None:
+            errors = np.abs(got - expected)
+            lines += [show_mask(errors > failure.tolerance, label("wrong")),
+                      say(f"largest error {np.max(errors):.4g}, allowed {failure.tolerance:.3g}",
+                          f"最大误差 {np.max(errors):.4g}，允许 {failure.tolerance:.3g}")]
+    if check.replay and transcript.steps:
+        compared = failure is not None and failure.tolerance is not None
+        prints = say("; it prints got, expected and the wrong entries:", "；它会打印 got、expected 和出错的位置：")
+        paste = say("Paste this into Python to run the check yourself",
+                    "把下面的代码粘贴到 Python 里，就能自己运行这项检查")
+        lines += ["", paste + (prints if compared else say(":", "：")),
+                  "", snippet(transcript, model_file, check.name, ended)]
+    elif not check.replay:
+        lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
+                          "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]
+    return chinese_typography("\n".join(lines)), result.status == PASS
 
 
 def literal(value):
@@ -81,8 +73,6 @@ def literal(value):
         return f"np.array({value.tolist()!r}{dtype})"
     if isinstance(value, np.generic):
         return f"np.{value.dtype.name}({value.item()!r})"
-    if isinstance(value, Ref):
-        return value.var
     if type(value) in (list, tuple):
         items = ", ".join(literal(item) for item in value)
         return f"[{items}]" if type(value) is list else f"({items}{',' if len(value) == 1 else ''})"
@@ -105,6 +95,7 @@ def snippet(transcript, model_file, title, ended=None):
     steps = transcript.steps
     got_at, expected_at = find_step(steps, got), find_step(steps, expected)
     names, inputs, body = ArrayNames(), [], []
+    assigned = {expected_at: "expected = ", got_at: "got = "}  # got first when both are one step
 
     def value_text(value, wanted):
         if isinstance(value, np.ndarray):
@@ -126,10 +117,10 @@ def snippet(transcript, model_file, title, ended=None):
             args = [value_text(value, key) for key, value in keyed_arguments(step)]
             args += [f"{key}={value_text(value, key)}" for key, value in step.kwargs]
             method = "" if step.name == "__call__" else f".{step.name}"
-            body.append(assigned(i, got_at, expected_at) + f"{step.target}{method}({', '.join(args)})")
+            body.append(assigned.get(i, "") + f"{step.target}{method}({', '.join(args)})")
         elif step.kind == "get" and i in (got_at, expected_at):
             copy = ".copy()" if i == expected_at and isinstance(step.value, np.ndarray) else ""
-            body.append(assigned(i, got_at, expected_at) + f"{step.target}.{step.name}{copy}")
+            body.append(assigned[i] + f"{step.target}.{step.name}{copy}")
     if ended is not None and not isinstance(ended, CheckFailed) and body:
         body[-1] += f"  # {say('raises', '这里抛出')} {type(ended).__name__}"
     classes = ", ".join(dict.fromkeys(step.name for step in steps if step.kind == "new"))
@@ -151,6 +142,3 @@ def snippet(transcript, model_file, title, ended=None):
                  'print("got:", got, "expected:", expected, "wrong entries (True):", wrong, sep="\\n")']
     return "\n".join([*head, *inputs, *body, *tail])
 
-
-def assigned(i, got_at, expected_at):
-    return "got = " if i == got_at else "expected = " if i == expected_at else ""

@@ -13,6 +13,7 @@ STEP = 1e-5  # finite difference step, in float64
 TOLERANCE = 1e-6  # allowed error, relative to the largest expected value (at least 1)
 SMALL_ARRAY = 15  # arrays up to this many values are printed whole in the report
 WORST_SHOWN = 3  # entries named in the summary of a large wrong array
+NOTES = []  # what the check running now saw worth telling, passing or not (the runner empties it before each)
 
 
 def use_seed(seed):
@@ -38,19 +39,15 @@ class Size:
 
 
 class CheckFailed(Exception):
-    """Raised by a check: detail (what was expected, what came), a hint; got, expected, tolerance for --explain."""
+    """detail: what was expected, what came; got, expected, tolerance: for --explain."""
 
     def __init__(self, detail, hint="", got=None, expected=None, tolerance=None):
         super().__init__(detail)
         self.detail, self.hint, self.got, self.expected, self.tolerance = detail, hint, got, expected, tolerance
 
 
-class Note(Exception):
-    """Raised by a check that passes but saw something worth telling (e.g. a harmless write into an input)."""
-
-
 class WaitsFor(Exception):
-    """Raised by a check whose method is right for the wrong state another method left: it waits for `check`."""
+    """The method is right for the wrong state another method left: the check waits for `check`."""
 
     def __init__(self, check, detail):
         super().__init__(detail)
@@ -65,9 +62,8 @@ def numeric_gradient(f, array):
         array[index] = saved + STEP
         plus = f()
         array[index] = saved - STEP
-        minus = f()
+        grad[index] = (plus - f()) / (2 * STEP)
         array[index] = saved
-        grad[index] = (plus - minus) / (2 * STEP)
     return grad
 
 
@@ -91,7 +87,7 @@ LABELS_ZH = {"expected": "期望", "got": "实际", "wrong": "出错", "before":
 
 
 def label(name):
-    """'expected ', 'got      ' (期望, 实际 in Chinese): the prefixes of the arrays shown, aligned."""
+    """'expected ', 'got      ' (期望, 实际): the prefixes of the arrays shown, aligned."""
     text = say(name, LABELS_ZH[name])
     return text + " " * (say(9, 7) - width(text))
 
@@ -170,34 +166,6 @@ def shape_hint(got, expected):
                    f"是不是对另一个轴求和了？对 axis={expected.index(1)} 求和才得到 {expected}。")
     return say("Every gradient has the shape of what it is the gradient of: check the docstrings.",
                "每个梯度的形状都和它对应的那个数组相同：对照 model.py 里各个函数说明写的形状。")
-
-
-def require_number(got, what, meaning="", hint="", noted=False):
-    """got must be one real number. A NumPy scalar or 0-d array works in training (noted=True: a note names
-    float()); an array with axes, even of shape (1,), does not (math.isfinite(loss), f"{loss:.4f}")."""
-    if got is None:
-        raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
-    if np.ndim(got) != 0 or not np.isrealobj(got) or isinstance(got, (str, bytes, bool)):
-        kind = (say(f"an array of shape {np.shape(got)}", f"一个形状为 {np.shape(got)} 的数组")
-                if isinstance(got, np.ndarray) else say(f"a {type(got).__name__}", f"一个 {type(got).__name__}"))
-        raise CheckFailed(say(f"{what} should be one number{', ' + meaning if meaning else ''}, got {kind}.",
-                              f"{what} 应该是一个数{'（' + meaning + '）' if meaning else ''}，实际得到{kind}。"), hint)
-    if noted and type(got) not in (float, int):
-        note(say(f"{what} returned a {type(got).__name__} (NumPy's), not a Python float. Training works with it, "
-                 f"as it has no axes; return float(...), as the docstring says. (An array with axes, even of shape "
-                 f"(1,), would fail.)",
-                 f"{what} 返回的是 NumPy 的 {type(got).__name__}，不是 Python 的 float。它没有轴，训练照样能用；按"
-                 f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
-    return float(got)
-
-
-NOTES = []  # what the check running now noted without failing (the runner empties it before each check)
-
-
-def note(text):
-    """Said with the check's result, even though it passes (a harmless deviation worth knowing)."""
-    if text not in NOTES:
-        NOTES.append(text)
 
 
 def scale_factor(got, expected):

@@ -4,9 +4,9 @@ dtypes) and state_checks (backward twice gives the same; parameters and inputs l
 import numpy as np
 
 from .gradcheck import (
+    NOTES,
     TOLERANCE,
     CheckFailed,
-    Note,
     Size,
     WaitsFor,
     gradient_of,
@@ -63,8 +63,12 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forwa
         what = gradient_of(cls, "dx")
         got = require_array(layer.backward(dout.copy()), shape, what, sizes=sizes)
         expected = numeric_gradient(lambda: np.sum(reference(x) * dout), x)
-        if from_output and not np.allclose(got, expected, rtol=0, atol=1e-6):
-            require_right_state(got, y, lambda y: from_output(y, dout), what, values_check)
+        if (from_output and not np.allclose(got, expected, rtol=0, atol=1e-6) and np.shape(y) == shape
+                and np.all(np.isfinite(y))  # right for the wrong y forward kept: wait for forward's values
+                and np.allclose(got, from_output(np.asarray(y, dtype=np.float64), dout), rtol=1e-5, atol=TOLERANCE)):
+            raise WaitsFor(values_check, say(
+                f"{what} is right for the values {cls}.forward gave, but those are wrong: fix {values_check} first.",
+                f"对 {cls}.forward 给出的值来说，{what} 是对的，但那些值本身不对：先修好 {cls}.forward 的值。"))
         known = list(mistakes(x, reference(x), dout)) if mistakes else []
         known += [(dout, say(f"{cls}.backward returned grad_output unchanged: it must be multiplied by dy/dx.",
                              f"{cls}.backward 把 grad_output 原样返回了：还要乘上 dy/dx。"), ""),
@@ -88,18 +92,6 @@ def elementwise_inputs(low=-2.0, high=2.0, shape=(N, D)):
         rng = inputs_rng()
         return (random_inputs(rng, shape, low, high),), random_inputs(rng, shape)
     return inputs
-
-
-def require_right_state(got, state, reference, what, check):
-    """Raise WaitsFor(check) when got, wrong, is reference(state): right for the wrong state (e.g. the y forward
-    kept) another method left."""
-    if state is None or np.shape(got) != np.shape(state) or not np.all(np.isfinite(state)):
-        return
-    if np.allclose(got, reference(np.asarray(state, dtype=np.float64)), rtol=1e-5, atol=TOLERANCE):
-        method = check.split(" ")[0]
-        raise WaitsFor(check, say(f"{what} is right for the values {method} gave, but those are wrong: fix {check} "
-                                  f"first.", f"对 {method} 给出的值来说，{what} 是对的，但那些值本身不对：先修好"
-                                             f" {method} 的值。"))
 
 
 def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES,
@@ -133,38 +125,36 @@ def forward_backward(layer, make_inputs):
     return layer.backward(dout.copy()) if dout is not None else layer.backward()
 
 
-def one_pass(cls, layer, make_inputs, parameters):
-    """{what: a float64 copy} of each gradient of one forward and backward."""
-    grads = {gradient_of(cls): forward_backward(layer, make_inputs)}
-    grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
-    return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}
-
-
 def twice(cls, layer, make_inputs, parameters):
-    first, second = one_pass(cls, layer, make_inputs, parameters), one_pass(cls, layer, make_inputs, parameters)
+    def one_pass():  # {what: a float64 copy} of each gradient
+        grads = {gradient_of(cls): forward_backward(layer, make_inputs)}
+        grads.update({f"{name}.grad": getattr(layer, name).grad for name in parameters})
+        return {what: np.array(grad, dtype=np.float64) for what, grad in grads.items() if isinstance(grad, np.ndarray)}
+
+    first, second = one_pass(), one_pass()
     for what, value in second.items():
         before = first.get(what)
         if before is None or value.shape != before.shape or np.allclose(value, before, rtol=1e-6, atol=1e-9):
             continue
-        tolerance = 1e-6 * max(1.0, float(np.max(np.abs(before))))
         shown = "\n" + show(before, label("first")) + "\n" + show(value, label("second"))
+        detail, hint = (
+            say(f"{what} changed between two forward-and-backward passes on the same inputs: something kept from "
+                f"one call changes the next.",
+                f"用同样的输入做两次 forward 和 backward，{what} 却不一样：上一次调用留下的东西影响了下一次。"),
+            say("backward should depend only on grad_output and on what forward kept from its input.",
+                "backward 的结果应该只取决于 grad_output 和 forward 从输入存下来的东西。"))
         if np.any(before) and np.allclose(value, 2 * before, rtol=1e-6, atol=1e-9):
-            raise CheckFailed(
+            detail, hint = (
                 say(f"{what} doubled on the second forward and backward with the same inputs: backward adds to it "
                     f"(+=) where it should assign it (=).",
                     f"用同样的输入第二次做 forward 和 backward 后，{what} 变成了两倍：backward 把梯度累加（+=）了，"
-                    f"应该赋值（=）。") + shown,
+                    f"应该赋值（=）。"),
                 say("Each backward replaces the gradients: there is no zero_grad() here, the optimizer uses each "
                     "gradient once. Write self.W.grad = ..., not +=.",
                     "每次 backward 都直接覆盖梯度：这里没有 zero_grad()，优化器每个梯度只用一次。写 "
-                    "self.W.grad = ...，不要写 +=。"), got=value, expected=before, tolerance=tolerance)
-        raise CheckFailed(
-            say(f"{what} changed between two forward-and-backward passes on the same inputs: something kept from "
-                f"one call changes the next.",
-                f"用同样的输入做两次 forward 和 backward，{what} 却不一样：上一次调用留下的东西影响了下一次。") + shown,
-            say("backward should depend only on grad_output and on what forward kept from its input.",
-                "backward 的结果应该只取决于 grad_output 和 forward 从输入存下来的东西。"),
-            got=value, expected=before, tolerance=tolerance)
+                    "self.W.grad = ...，不要写 +=。"))
+        raise CheckFailed(detail + shown, hint, got=value, expected=before,
+                          tolerance=1e-6 * max(1.0, float(np.max(np.abs(before)))))
 
 
 def parameters_kept(cls, layer, make_inputs, parameters):
@@ -211,8 +201,8 @@ def inputs_kept(cls, layer, make_inputs, input_names, kept_by):
     if written:
         names = ", ".join(name for name, _, _ in written)
         method = "backward" if names == "grad_output" else "forward"
-        raise Note(say(f"{cls}.{method} wrote into its input {names} (an in-place operation such as -=, *=, [...] = "
-                       f"or out=). Harmless in this network, where nothing else uses that array afterwards; but it is "
-                       f"the caller's array: a new array is safer.",
-                       f"{cls}.{method} 改写了它的输入 {names}（-=、*=、[...] = 或 out= 这样的原地运算）。在这个网络"
-                       f"里没有别的地方再用这个数组，所以没有影响；但它是调用者的数组，写到新数组里更安全。"))
+        NOTES.append(say(f"{cls}.{method} wrote into its input {names} (an in-place operation such as -=, *=, "
+                         f"[...] = or out=). Harmless in this network, where nothing else uses that array afterwards; "
+                         f"but it is the caller's array: a new array is safer.",
+                         f"{cls}.{method} 改写了它的输入 {names}（-=、*=、[...] = 或 out= 这样的原地运算）。在这个网络"
+                         f"里没有别的地方再用这个数组，所以没有影响；但它是调用者的数组，写到新数组里更安全。"))

@@ -1,13 +1,9 @@
-"""Running a chapter's checks on a student's module: run_checks(module, model_file, checks, tasks) never raises
-because of the student's code; format_report(results, tasks) (report_text.py) is the report. Statuses:
-  pass     passed (`hint`: a note, when NumPy warned on the way or something harmless was seen);
-  FAIL     a wrong value, or an exception of the method the check tests (where, and what it likely means);
-  TODO     the method the check tests is still a stub (NotImplementedError): an unwritten method is never blamed;
-  not run  (`blocked_by`) a method only used on the way raises or is a stub, a check of `after` did not pass, or the
-           method is right for the wrong state another method left (WaitsFor). It earns nothing.
-"""
+"""Running a chapter's checks on a student's module (never raising because of the student's code). Statuses: pass,
+FAIL, TODO (the tested method is a stub: never blamed), not run (a method used on the way fails, a check of `after`
+did not pass, or WaitsFor). The report's text: report_text.py."""
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +11,11 @@ from typing import Callable
 
 import numpy as np
 
-from .diagnoses import diagnose_exception, numpy_warning_text
-from .gradcheck import NOTES, CheckFailed, Note, WaitsFor
+from .diagnoses import diagnose_exception
+from .gradcheck import NOTES, CheckFailed, WaitsFor
 from .i18n import say, sentences, speaking
-from .report_text import MARKS, format_report, reread, todo_detail  # noqa: F401 (format_report: callers use it here)
-from .student_code import explain_exception, is_stub, student_frames
+from .report_text import format_report, reread, todo_detail  # noqa: F401 (format_report: the callers import it here)
+from .student_code import explain_exception, student_frames
 from .transcript import Transcript
 
 PASS, FAIL, TODO, NOT_RUN = "pass", "FAIL", "TODO", "not run"
@@ -52,7 +48,7 @@ class Check:
     def tested(self):
         if self.methods is not None:
             return tuple(self.methods)
-        if self.part in ("forward", "backward") and self.part in self.task.methods:
+        if self.part in self.task.methods:  # "forward" or "backward"
             return (self.part,)
         return tuple(self.task.methods)
 
@@ -84,37 +80,19 @@ def run_checks(module, model_file, checks, tasks, only=None, lang=None, earlier=
         chosen = selected(checks, only)
         done = dict(earlier) if isinstance(earlier, dict) else {r.name: r for r in earlier or ()}
         stubs = unwritten_methods(model_file)
-        for check in with_prerequisites(chosen):
+        ordered = {c.name: c for check in chosen for c in (*check.after, check)}  # an `after` holds its own `after`
+        for check in ordered.values():
             if check.name not in done or check in chosen:
                 done[check.name] = attempt(module, model_file, check, tasks, done, stubs)[0]
-        return settle([done[check.name] for check in chosen], done, tasks)
-
-
-def with_prerequisites(checks):
-    """checks, each preceded by the checks of its `after` (recursively), each once."""
-    ordered = {}
-
-    def add(check):
-        for before in check.after:
-            add(before)
-        ordered.setdefault(check.name, check)
-
-    for check in checks:
-        add(check)
-    return list(ordered.values())
-
-
-def settle(results, done, tasks):
-    """A check blocked by a method no FAIL or TODO of another check explains is a FAIL: only its detail says why."""
-    methods = {f"{task.cls}.{method}" for task in tasks for method in (*task.methods, "__init__")}
-    for result in results:
-        if result.status != NOT_RUN or result.blocked_by not in methods:
-            continue
-        explained = any(other.status in (FAIL, TODO) and f"{other.cls}.{other.method}" == result.blocked_by
-                        for other in done.values())
-        if not explained:
-            result.status = FAIL
-    return results
+        results = [done[check.name] for check in chosen]
+        # A check blocked by a method no FAIL or TODO of another check explains is a FAIL: only its detail says why.
+        methods = {f"{task.cls}.{method}" for task in tasks for method in (*task.methods, "__init__")}
+        for result in results:
+            if result.status == NOT_RUN and result.blocked_by in methods and not any(
+                    other.status in (FAIL, TODO) and f"{other.cls}.{other.method}" == result.blocked_by
+                    for other in done.values()):
+                result.status = FAIL
+        return results
 
 
 def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
@@ -140,16 +118,13 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
     if blockers:
         return (todo or result(NOT_RUN, blocked_by=", ".join(blockers))), transcript, None
     reread_text = reread(check.task, tasks)
-    # Warn (not raise, not stay silent) on overflow, division by zero and NaN, whatever the caller set before;
-    # underflow to 0 is harmless and stays silent.
+    # Warn (not raise, not stay silent) on overflow, division by zero and NaN; underflow to 0 is harmless.
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", divide="warn", invalid="warn",
                                                                      under="ignore"):
         warnings.simplefilter("always")
         NOTES.clear()
         try:
             check.function(transcript.wrap(module))
-        except Note as note:  # passed, with something worth saying
-            return result(PASS, hint=sentences(str(note), reread_text)), transcript, None
         except WaitsFor as wait:  # right for the wrong state another method left
             return result(NOT_RUN, wait.detail, blocked_by=wait.check), transcript, wait
         except CheckFailed as failure:
@@ -171,7 +146,7 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
     call = transcript.raised_in  # None: raised by the check's own code on what the student's code gave it
     cls, _, method = (call or "").partition(".")
     tested = call is None or cls != check.cls or method in check.tested or method == "__init__"
-    if is_stub(error):
+    if isinstance(error, NotImplementedError):  # a stub
         if tested:
             frames = student_frames(error, model_file)
             return result(TODO, todo_detail(check.task, method or check.tested[0], str(error), model_file,
@@ -187,6 +162,15 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
     return todo or result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
 
 
+NUMPY_WARNINGS = {"overflow": "溢出", "divide by zero": "除以 0", "invalid value": "无效值（NaN）", "underflow": "下溢"}
+
+
+def numpy_warning_text(message):
+    """NumPy's 'overflow encountered in exp' in the run's language ('exp 中溢出')."""
+    match = re.match(r"(overflow|divide by zero|invalid value|underflow) encountered in (\w+)", message)
+    return say(message, f"{match[2]} 中{NUMPY_WARNINGS[match[1]]}") if match else message
+
+
 def numpy_warnings(caught, model_file):
     """The RuntimeWarnings NumPy gave during a check (overflow, division by zero...), in one line, or ''."""
     model_file = Path(model_file).resolve()
@@ -199,11 +183,7 @@ def numpy_warnings(caught, model_file):
 def unwritten_methods(model_file):
     """{(class, method): (line, message)} of the methods whose first statement (after the docstring) raises
     NotImplementedError, read from the file's text (the same in the grader's sandbox)."""
-    try:
-        tree = ast.parse(Path(model_file).read_bytes())
-    except (OSError, SyntaxError, ValueError):  # no file to read (a module built in memory): nothing known
-        return {}
-    stubs = {}
+    tree, stubs = ast.parse(Path(model_file).read_bytes()), {}
     for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
         for function in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
             body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]

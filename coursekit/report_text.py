@@ -1,6 +1,5 @@
-"""The report a student reads, from the results of coursekit/report.py, in English or Chinese: one line per check
-grouped by class; every failure explained, grouped by class (a detail said once); the notes; "Next:" (the earliest
-unwritten or failing method, in task order); last "N/M checks passed"."""
+"""The report a student reads: one line per check, by class; every failure explained (a detail said once); the notes;
+"Next:" (the earliest unwritten or failing method, in task order); last "N/M checks passed"."""
 
 import re
 
@@ -74,9 +73,8 @@ def todo_detail(task, method, message, model_file, line):
 
 
 def format_report(results, tasks, encoding=None, lang=None, explain_command=None):
-    """The report. encoding: the console's (default: sys.stdout's); Chinese on a console that cannot show it is
-    English with a note. explain_command: e.g. 'python chapter03/startup/main.py --explain "{name}"', shown under
-    each failure (main.py gives it; the grader does not)."""
+    """The report. encoding: the console's (Chinese where it cannot show it: English, with a note). explain_command:
+    e.g. 'python chapter03/startup/main.py --explain "{name}"', shown under each failure (the grader gives none)."""
     encoding = encoding or console_encoding()
     with speaking(lang):
         lang, note = language(), []
@@ -87,8 +85,7 @@ def format_report(results, tasks, encoding=None, lang=None, explain_command=None
         lines = note + check_list(results, tasks, marks)
         rows = {task.cls: task for task in tasks}
         for cls in dict.fromkeys(r.cls for r in results):
-            block = failures_of([r for r in results if r.cls == cls], reread(rows[cls], tasks) if cls in rows else "",
-                                explain_command)
+            block = failures_of([r for r in results if r.cls == cls], reread(rows[cls], tasks), explain_command)
             lines += [""] + block if block else []
         for result in results:
             if result.status == "pass" and result.hint:
@@ -107,36 +104,27 @@ def check_list(results, tasks, marks):
         for r in (r for r in results if r.cls == cls):
             shown = status(r.status)
             line = f"  {marks[r.status]} {shown}{' ' * (7 - width(shown))}  {title(r.name)}"
-            if r.status == "not run" and r.blocked_by:
-                line += say(f"  (waits for {blockers(r.blocked_by)})", f"（等待 {blockers(r.blocked_by)}）")
-            lines.append(line)
+            names = r.blocked_by.split(", ") if r.status == "not run" and r.blocked_by else []
+            classes = ", ".join(dict.fromkeys(name.split(".")[0].split(" ")[0] for name in names))
+            waited = (say(r.blocked_by, "、".join(title(name) for name in names)) if len(names) <= BLOCKERS_SHOWN
+                      else say(f"checks of {classes}", f"{classes.replace(', ', '、')} 的检查"))
+            lines.append(line + (say(f"  (waits for {waited})", f"（等待 {waited}）") if names else ""))
     return lines
-
-
-def blockers(blocked_by):
-    names = blocked_by.split(", ")
-    if len(names) <= BLOCKERS_SHOWN:
-        return say(blocked_by, "、".join(title(name) for name in names))
-    classes = ", ".join(dict.fromkeys(name.split(".")[0].split(" ")[0] for name in names))
-    return say(f"checks of {classes}", f"{classes.replace(', ', '、')} 的检查")
 
 
 def failures_of(results, reread_text, explain_command):
     """The explanations of the failing checks of one class: each detail once, reread_text only with the first."""
-    lines, said, first = [], {}, True
+    lines, said = [], {}
     for r in (r for r in results if r.status == "FAIL"):
         if r.detail in said:
             lines.append(say(f"{r.name}: FAIL, for the same reason as {said[r.detail]}.",
                              f"{title(r.name)}：失败，原因同 {title(said[r.detail])}。"))
             continue
-        said[r.detail] = r.name
         lines += [say(f"{r.name}: FAIL", f"{title(r.name)}：失败"), indent(r.detail)]
-        hint = r.hint
-        if not first and reread_text and hint.endswith(reread_text):
-            hint = hint[:-len(reread_text)].strip()
+        hint = r.hint[:-len(reread_text)].strip() if said and reread_text and r.hint.endswith(reread_text) else r.hint
+        said[r.detail] = r.name
         if hint:
             lines.append(indent(say("Hint: ", "提示：") + hint))
-        first = False
         if explain_command:
             lines.append(indent(say("Inputs and wrong entries: ", "输入和出错的位置：")
                                 + explain_command.format(name=r.name)))
@@ -155,31 +143,23 @@ def summary(results, tasks):
     if todo:
         lines.append(say(f"{todo} checks wait for code you have not written yet:",
                          f"{todo} 项检查在等你还没写的代码："))
-    return lines + to_write(results, tasks) + [next_step(results), last]
-
-
-def to_write(results, tasks):
-    """One line per task with methods not written yet: '  Task 1: Linear.forward, Linear.backward (section 1)'."""
-    lines = []
-    for task in tasks:
-        methods = [m for m in task.methods if any(r.cls == task.cls and r.status == "TODO" and r.method == m
-                                                  for r in results)]
-        if not methods:
-            continue
-        names = ", ".join(f"{task.cls}.{m}" for m in methods)
-        where = say(f" ({task.handout} section {task.section})", f"（讲义 {task.handout} 第 {task.section} 节）")
-        task_names = say(f"  Task {task.number}: {names}", f"  任务 {task.number}：{names.replace(', ', '、')}")
-        lines.append(f"  {names}" if task.number is None else task_names + where)
-    return lines
-
-
-def next_step(results):
-    """'Next: ...': the earliest check that fails or waits for code not written yet."""
-    first = next((r for r in results if r.status in ("FAIL", "TODO")), None)
+    for task in tasks:  # '  Task 1: Linear.forward, Linear.backward (section 1)'
+        names = ", ".join(f"{task.cls}.{m}" for m in task.methods
+                          if any(r.cls == task.cls and r.status == "TODO" and r.method == m for r in results))
+        if names and task.number is None:
+            lines.append(f"  {names}")
+        elif names:
+            lines.append(say(f"  Task {task.number}: {names} ({task.handout} section {task.section})",
+                             f"  任务 {task.number}：{names.replace(', ', '、')}"
+                             f"（讲义 {task.handout} 第 {task.section} 节）"))
+    first = next((r for r in results if r.status in ("FAIL", "TODO")), None)  # Next: the earliest to fix or write
     if first is None:
         first = next(r for r in results if r.status != "pass")
-        return say(f"Next: {first.name} did not run; see what it waits for above.",
-                   f"下一步：{title(first.name)} 没有运行，看上面它在等什么。")
-    if first.status == "TODO":
-        return say("Next: ", "下一步：") + first.detail
-    return say(f"Next: fix {first.name} (explained above).", f"下一步：修好 {title(first.name)}（见上面的解释）。")
+        upcoming = say(f"Next: {first.name} did not run; see what it waits for above.",
+                       f"下一步：{title(first.name)} 没有运行，看上面它在等什么。")
+    elif first.status == "TODO":
+        upcoming = say("Next: ", "下一步：") + first.detail
+    else:
+        upcoming = say(f"Next: fix {first.name} (explained above).",
+                       f"下一步：修好 {title(first.name)}（见上面的解释）。")
+    return lines + [upcoming, last]

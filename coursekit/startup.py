@@ -1,11 +1,6 @@
-"""Generate a chapter's startup/model.py (the students' file) from its solution/model.py and its task table.
-
-In solution/model.py each piece a student writes sits between `# BEGIN SOLUTION Task N` and `# END SOLUTION`, its
-hint right after the first one: a comment `# Hint: ...`, going on over the comment lines that follow it and start
-with '#' and two spaces or more. In startup/model.py the region becomes its hint and a stub naming the task and the
-handout section: `raise NotImplementedError("Task 3: Softmax.backward, see chapter03/README.md section 3")`.
-Everything else is copied unchanged, so `diff -u solution/model.py startup/model.py` shows exactly the TODOs.
-"""
+"""startup/model.py from solution/model.py and the task table: each region `# BEGIN SOLUTION Task N` ... `# END
+SOLUTION` becomes its hint (`# Hint: ...`, continued by comment lines indented '#  ') and a stub naming the task and
+the handout section: `raise NotImplementedError("Task 3: Softmax.backward, see chapter03/README.md section 3")`."""
 
 import re
 
@@ -22,7 +17,7 @@ DEF = re.compile(r"^(?P<indent>[ \t]*)def (?P<name>\w+)")
 
 
 class MarkerError(ValueError):
-    """The solution file's markers are malformed, or do not match the task table."""
+    """The solution's markers are malformed, or do not match the task table."""
 
 
 def make_startup(solution_text, tasks):
@@ -51,7 +46,12 @@ def make_startup(solution_text, tasks):
             output.append(line)
     if region:
         raise MarkerError(f"line {region['line']}: BEGIN SOLUTION is never closed by an END SOLUTION")
-    return checked_startup(output, stubbed, tasks)
+    if not stubbed:
+        raise MarkerError("no solution regions: mark each one with '# BEGIN SOLUTION Task N' ... '# END SOLUTION'")
+    missing = [f"no region for {task.where(method)}" for task, method in stubs(tasks) if (task, method) not in stubbed]
+    if missing:  # that method's reference code would be handed out
+        raise MarkerError("the regions do not match the task table: " + "; ".join(missing))
+    return "\n".join(output) + "\n"
 
 
 def marker(number, line, region, numbered, function_name, method_name, output, stubbed):
@@ -72,25 +72,7 @@ def marker(number, line, region, numbered, function_name, method_name, output, s
                           f"'# END SOLUTION', not {line.strip()!r}")
     if not region:
         raise MarkerError(f"line {number}: END SOLUTION without a BEGIN SOLUTION before it")
-    if region["hint_open"]:
-        raise MarkerError(f"line {number}: the region opened at line {region['line']} has no code")
     output.append(f'{region["indent"]}raise NotImplementedError("{region["task"].where(region["method"])}")')
     stubbed.append((region["task"], region["method"]))
     return None
 
-
-def checked_startup(output, stubbed, tasks):
-    """The startup file's text, once its regions match the task table (one per method) and it compiles."""
-    if not stubbed:
-        raise MarkerError("no solution regions: mark each one with '# BEGIN SOLUTION Task N' ... '# END SOLUTION'")
-    missing = [f"no region for {task.where(method)}" for task, method in stubs(tasks) if (task, method) not in stubbed]
-    twice = sorted({f"two regions for {task.where(method)}" for task, method in stubbed
-                    if stubbed.count((task, method)) > 1})
-    if missing or twice:
-        raise MarkerError("the regions do not match the task table: " + "; ".join(missing + twice))
-    startup_text = "\n".join(output) + "\n"
-    try:
-        compile(startup_text, "startup/model.py", "exec")
-    except SyntaxError as exc:
-        raise MarkerError(f"the generated startup file would not run: {exc.msg}, line {exc.lineno}") from None
-    return startup_text

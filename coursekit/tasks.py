@@ -1,5 +1,4 @@
-"""A chapter's task table: which classes students write (or get complete), where the handout explains them, and
-what they are worth. Stubs, checks, the report's "reread section N" and grading points derive from it."""
+"""A chapter's task table: the classes students write (or get complete), their handout sections and points."""
 
 from dataclasses import dataclass
 
@@ -10,9 +9,8 @@ TASK, EXAMPLE, INTEGRATION = "task", "example", "integration"  # the kinds of ro
 
 @dataclass(frozen=True)
 class Task:
-    """One row: a class of the student's model.py. number: the task number (None for a class given complete);
-    methods: those students write (a stub each); section, handout: where it is explained; points: when graded;
-    kind: TASK, EXAMPLE (given complete) or INTEGRATION (given complete; runs the student's layers together)."""
+    """A class of the student's model.py. number: None for a class given complete; methods: a stub each; kind: TASK,
+    EXAMPLE (given complete) or INTEGRATION (given complete; runs the student's layers together)."""
 
     number: object
     cls: str
@@ -37,13 +35,11 @@ def stubs(tasks):
 
 def table_problems(tasks, checks):
     """What makes the table and the checks disagree ([] when they agree)."""
-    classes, checked = [task.cls for task in tasks], {check.task.cls for check in checks}
+    classes, checked = {task.cls for task in tasks}, {check.task.cls for check in checks}
     numbers, total = [task.number for task in student_tasks(tasks)], sum(task.points for task in tasks)
-    problems = ["a class appears in two rows of the task table"] if len(set(classes)) != len(classes) else []
-    if numbers != list(range(1, len(numbers) + 1)):
-        problems.append(f"the tasks are numbered {numbers}, not 1 to {len(numbers)}")
-    problems += [f"{task.cls} is in the task table but has no checks" for task in tasks if task.cls not in checked]
-    problems += [f"the checks of {cls} have no row in the task table" for cls in sorted(checked - set(classes))]
+    in_order = numbers == list(range(1, len(numbers) + 1))
+    problems = [] if in_order else [f"the tasks are numbered {numbers}, not 1 to {len(numbers)}"]
+    problems += [f"the checks of {cls} have no row in the task table" for cls in sorted(checked - classes)]
     problems += [f"{task.cls} is worth {task.points} points but none of its checks carries any weight"
                  for task in tasks if task.points and not any(c.weight for c in checks if c.task.cls == task.cls)]
     return problems + ([f"the points of the task table add up to {total}, not 100"] if total != 100 else [])

@@ -1,8 +1,6 @@
-"""What a check does with the student's code, recorded as it happens: which call of the student's raised (so that
-report.py tells a failure of the tested method from one of a method used on the way), and the calls --explain
-replays. The wrapper only forwards (to the student's object, or its proxy in the grader's sandbox); arrays passed in
-are recorded as copies taken before the call. Use: check.function(Transcript(classes).wrap(module)).
-"""
+"""What a check does with the student's code, recorded as it happens: which call of the student's raised (the
+tested method, or one used on the way?) and the calls --explain replays. The wrapper only forwards (to the student's
+object, or its proxy in the grader's sandbox); arrays passed in are recorded as copies taken before the call."""
 
 import inspect
 import re
@@ -15,8 +13,7 @@ DATA = (np.ndarray, np.generic, int, float, complex, bool, str, bytes, type(None
 
 @dataclass
 class Step:
-    """kind 'new' (target = name(*args)), 'set' (target.name = args[0]), 'call' (target.name(*args) returned value)
-    or 'get' (target.name read: value). function: the method called."""
+    """'new' (target = name(*args)), 'set' (target.name = args[0]), 'call' (value = target.name(*args)), 'get'."""
 
     kind: str
     target: str
@@ -25,11 +22,6 @@ class Step:
     kwargs: tuple = ()  # (name, value) pairs
     value: object = None
     function: object = None
-
-
-@dataclass
-class Ref:
-    var: str  # the variable of a student's object passed as an argument
 
 
 @dataclass
@@ -66,21 +58,11 @@ class Transcript:
 
 
 def record(value):
-    """What to keep of an argument: a copy of arrays (the call may change them), a Ref for the student's objects."""
-    if isinstance(value, _Object):
-        return Ref(*_parts(value, "_var"))
+    """What to keep of an argument: a copy of arrays (the call may change them)."""
     if isinstance(value, np.ndarray):
         return value.copy()
     if type(value) in (list, tuple):
         return type(value)(record(item) for item in value)
-    return value
-
-
-def unwrap(value):
-    if isinstance(value, _Object):
-        return next(_parts(value, "_obj"))
-    if type(value) in (list, tuple):
-        return type(value)(unwrap(item) for item in value)
     return value
 
 
@@ -101,42 +83,35 @@ class _Module:
 
 
 def _run(transcript, call, function, args, kwargs):
-    """function(*args, **kwargs) with the student's objects unwrapped; remembers `call` if it raises."""
+    """function(*args, **kwargs); remembers `call` if it raises."""
     try:
-        return function(*unwrap(args), **{key: unwrap(value) for key, value in kwargs.items()})
+        return function(*args, **kwargs)
     except BaseException:
         transcript.raised_in = call
         raise
-
-
-def _parts(wrapped, *keys):
-    return (object.__getattribute__(wrapped, key) for key in keys)
 
 
 class _Object:
     """A student's object (or a proxy of one) seen through the transcript."""
 
     def __init__(self, obj, cls, var, transcript):
-        for key, value in (("_obj", obj), ("_cls", cls), ("_var", var), ("_transcript", transcript)):
-            object.__setattr__(self, key, value)
+        self.__dict__.update(_obj=obj, _cls=cls, _var=var, _transcript=transcript)  # not through __setattr__
 
-    def __getattr__(self, name):
-        obj, var, transcript = _parts(self, "_obj", "_var", "_transcript")
-        value = getattr(obj, name)
+    def __getattr__(self, name):  # only for names the wrapper itself lacks: the object's
+        value = getattr(self._obj, name)
         if inspect.ismethod(value) or type(value).__name__ == "RemoteMethod":  # (RemoteMethod: the sandbox's)
             return _Method(self, name, value)
         if isinstance(value, DATA):
-            transcript.steps.append(Step("get", var, name, value=value))
+            self._transcript.steps.append(Step("get", self._var, name, value=value))
             return value
-        return _Object(value, None, f"{var}.{name}", transcript)
+        return _Object(value, None, f"{self._var}.{name}", self._transcript)
 
     def __setattr__(self, name, value):
-        obj, var, transcript = _parts(self, "_obj", "_var", "_transcript")
-        transcript.steps.append(Step("set", var, name, (record(value),)))
-        setattr(obj, name, unwrap(value))
+        self._transcript.steps.append(Step("set", self._var, name, (record(value),)))
+        setattr(self._obj, name, value)
 
     def __call__(self, *args, **kwargs):  # layer(x): Module.__call__ calls forward
-        return _Method(self, "__call__", *_parts(self, "_obj"))(*args, **kwargs)
+        return _Method(self, "__call__", self._obj)(*args, **kwargs)
 
 
 class _Method:
@@ -144,11 +119,12 @@ class _Method:
         self._owner, self._name, self._function = owner, name, function
 
     def __call__(self, *args, **kwargs):
-        cls, var, transcript = _parts(self._owner, "_cls", "_var", "_transcript")
-        step = Step("call", var, self._name, record(args), record(tuple(kwargs.items())), function=self._function)
-        transcript.steps.append(step)
+        owner = self._owner
+        step = Step("call", owner._var, self._name, record(args), record(tuple(kwargs.items())),
+                    function=self._function)
+        owner._transcript.steps.append(step)
         method = "forward" if self._name == "__call__" else self._name
-        step.value = _run(transcript, f"{cls or var}.{method}", self._function, args, kwargs)
+        step.value = _run(owner._transcript, f"{owner._cls or owner._var}.{method}", self._function, args, kwargs)
         return step.value
 
 

@@ -14,7 +14,7 @@ from chapter03.common import cli
 from chapter03.common.checks import CHECKS
 from chapter03.common.tasks import TASKS
 from conftest import REPO, SOLUTION_MODEL, STARTUP_MODEL
-from coursekit import i18n, report
+from coursekit import i18n, report, report_text
 from coursekit.explain import explain_check, find_check
 from coursekit.report import CheckResult
 from coursekit.student_code import load_model_module
@@ -441,7 +441,7 @@ def test_explain_replays_an_exception_and_a_passing_check(tmp_path):
 def test_a_console_without_check_marks_gets_ascii(startup, encoding):
     text = format_report(run_checks(startup, STARTUP_MODEL), encoding=encoding)
     text.encode(encoding)  # prints without UnicodeEncodeError
-    marks = report.MARKS if encoding == "utf-8" else {"pass": "+", "TODO": "-", "not run": "."}
+    marks = report_text.MARKS if encoding == "utf-8" else {"pass": "+", "TODO": "-", "not run": "."}
     assert f"{marks['pass']} pass     ReLU.forward values" in text
     assert f"{marks['TODO']} TODO     Linear.forward values" in text and f"{marks['not run']} not run  MLP" in text
 

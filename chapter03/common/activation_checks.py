@@ -3,13 +3,7 @@ students make with them, named when a result matches one, and the inputs that br
 
 import numpy as np
 
-from coursekit.gradcheck import (
-    CheckFailed,
-    Size,
-    gradient_of,
-    require_array,
-    require_close,
-)
+from coursekit.gradcheck import CheckFailed, Size, gradient_of, require_array, require_close
 from coursekit.i18n import say
 from coursekit.layer_checks import elementwise_checks, elementwise_inputs, state_checks
 from coursekit.report import Check

@@ -5,6 +5,7 @@ across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem."""
 import numpy as np
 
 from coursekit.gradcheck import (
+    NOTES,
     CheckFailed,
     Size,
     gradient_of,
@@ -14,7 +15,6 @@ from coursekit.gradcheck import (
     random_inputs,
     require_array,
     require_close,
-    require_number,
 )
 from coursekit.i18n import say
 from coursekit.layer_checks import elementwise_checks, state_checks
@@ -46,12 +46,13 @@ def linear_inputs():
 
 
 def linear_forward_shape(module):
-    layer, x = new_linear(module, np.float32), random_inputs(inputs_rng(), (N, D))
-    require_array(layer.forward(x.astype(np.float32)), (N, M), "Linear.forward(x)", np.float32, SIZES)
+    (x,), _ = linear_inputs()
+    require_array(new_linear(module, np.float32).forward(x.astype(np.float32)), (N, M), "Linear.forward(x)",
+                  np.float32, SIZES)
 
 
 def linear_forward_values(module):
-    (W, b), x = linear_parameters(np.float64), random_inputs(inputs_rng(), (N, D))
+    (W, b), ((x,), _) = linear_parameters(np.float64), linear_inputs()
     got = require_array(new_linear(module, np.float64).forward(x.copy()), (N, M), "Linear.forward(x)", sizes=SIZES)
     require_close(got, x @ W + b, "y = Linear.forward(x)", SIZES,
                   [(x @ W, say("Linear.forward forgot the bias: it returned x @ W, not x @ W + b.",
@@ -59,27 +60,21 @@ def linear_forward_values(module):
 
 
 def linear_backward_shapes(module):
-    layer, rng = new_linear(module, np.float32), inputs_rng()
-    layer.forward(random_inputs(rng, (N, D)).astype(np.float32))
-    grad_x = layer.backward(random_inputs(rng, (N, M)).astype(np.float32))
-    require_array(grad_x, (N, D), gradient_of("Linear"), np.float32, SIZES)
+    layer, ((x,), dout) = new_linear(module, np.float32), linear_inputs()
+    layer.forward(x.astype(np.float32))
+    require_array(layer.backward(dout.astype(np.float32)), (N, D), gradient_of("Linear"), np.float32, SIZES)
     require_array(layer.W.grad, (D, M), "W.grad", np.float32, SIZES)
     require_array(layer.b.grad, (1, M), "b.grad", np.float32, SIZES)
 
 
 def linear_backward(which):
-    """The check of one gradient (dx, dW or db) against d sum((x @ W + b) * grad_output): one wrong shape fails one
-    check."""
+    """The check of one gradient (dx, dW or db) of sum((x @ W + b) * grad_output): a wrong shape fails only its own."""
 
     def check(module):
-        (W, b), rng = linear_parameters(np.float64), inputs_rng()
-        x, dout = random_inputs(rng, (N, D)), random_inputs(rng, (N, M))
+        (W, b), ((x,), dout) = linear_parameters(np.float64), linear_inputs()
         layer = new_linear(module, np.float64)
         layer.forward(x.copy())
         grad_x = layer.backward(dout.copy())
-
-        def f():
-            return np.sum((x @ W + b) * dout)
         if which == "dx":
             what = gradient_of("Linear", "dx")
             got = require_array(grad_x, (N, D), what, sizes=SIZES)
@@ -89,11 +84,11 @@ def linear_backward(which):
                 "'Linear.backward leaves W.data and b.data unchanged'.",
                 "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"),
                 "")]
-            require_close(got, numeric_gradient(f, x), what, SIZES, changed)
+            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), x), what, SIZES, changed)
         else:
             name, ours = ("W", W) if which == "dW" else ("b", b)
             got = require_array(getattr(layer, name).grad, ours.shape, f"{name}.grad", sizes=SIZES)
-            require_close(got, numeric_gradient(f, ours), f"{name}.grad", SIZES)
+            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), ours), f"{name}.grad", SIZES)
 
     return check
 
@@ -124,11 +119,27 @@ def loss_inputs():
 
 
 def loss_number(got, what, noted=False):
-    return require_number(got, what, say("the mean over the batch", "这一批的平均值"),
+    """got must be one real number: a NumPy scalar or 0-d array works in training (noted=True: a note names
+    float()), an array with axes, even of shape (1,), does not (math.isfinite(loss), f"{loss:.4f}")."""
+    if got is None:
+        raise CheckFailed(say(f"{what} is None: is a `return` missing?", f"{what} 是 None：是不是少了 `return`？"))
+    if np.ndim(got) != 0 or not np.isrealobj(got) or isinstance(got, (str, bytes, bool)):
+        kind = (say(f"an array of shape {np.shape(got)}", f"一个形状为 {np.shape(got)} 的数组")
+                if isinstance(got, np.ndarray) else say(f"a {type(got).__name__}", f"一个 {type(got).__name__}"))
+        raise CheckFailed(say(f"{what} should be one number, the mean over the batch, got {kind}.",
+                              f"{what} 应该是一个数（这一批的平均值），实际得到{kind}。"),
                           say("Sum over the classes and average over the N examples: the loss is a single float "
                               "(float(...)); an array of shape (1,) is still an array.",
                               "对类别求和、对 N 个样本求平均：损失是一个 float（float(...)）；形状为 (1,) 的数组仍然是"
-                              "数组。"), noted)
+                              "数组。"))
+    if noted and type(got) not in (float, int):
+        kind = type(got).__name__
+        NOTES.append(say(f"{what} returned a {kind} (NumPy's), not a Python float. Training works with it, as it has "
+                         f"no axes; return float(...), as the docstring says. (An array with axes, even of shape "
+                         f"(1,), would fail.)",
+                         f"{what} 返回的是 NumPy 的 {kind}，不是 Python 的 float。它没有轴，训练照样能用；按"
+                         f"文档字符串写 return float(...)。（带轴的数组，哪怕形状是 (1,)，都不行。）"))
+    return float(got)
 
 
 def averaged_over_all(value):
@@ -253,8 +264,7 @@ def mlp_training(module):
     """Plain SGD on three blobs of 10 points in 4-D: the loss must fall well below where it started."""
     rng = inputs_rng()
     labels = np.arange(30) % 3
-    # Three well-separated centres (a random rotation of 3 * the unit vectors), so that every seed gives a problem
-    # the reference solves: random centres sometimes fall close together.
+    # Well-separated centres (3 * the unit vectors, rotated): every seed gives a problem the reference solves.
     rotation, _ = np.linalg.qr(rng.normal(size=(4, 4)))
     centres = 3.0 * np.eye(3, 4) @ rotation
     x = (centres[labels] + rng.normal(0.0, 0.5, (30, 4))).astype(np.float32)
