@@ -1,12 +1,6 @@
-"""Turn a drawing into a 28 x 28 input that looks like MNIST's digits, by MNIST's own recipe.
-
-MNIST's digits were cropped, scaled so that their longer side is 20 pixels (anti-aliased: grey edges), and pasted
-into 28 x 28 with their center of mass on the center. The network only ever saw digits made that way; shrinking the
-whole canvas instead gives a small, off-center digit it has never seen the like of (benchmarks/bench_canvas.py).
-
-    gray = read_image("seven.png")     # (H, W) floats, dark strokes on a light background
-    pixels = to_mnist(gray)            # (28, 28) float32 in [0, 1], light strokes on black; None when empty
-"""
+"""A drawing made into a 28 x 28 input by MNIST's own recipe: cropped, scaled to 20 pixels on its longer side
+(anti-aliased), pasted with its center of mass on the center. Shrinking the whole canvas instead gives a small,
+off-center digit the network has never seen the like of (benchmarks/bench_canvas.py)."""
 
 from pathlib import Path
 
@@ -30,14 +24,11 @@ def to_mnist(gray):
     """gray (H, W), dark strokes on a light background, floats in [0, 1] or uint8 -> (28, 28) float32 in [0, 1],
     light strokes on black like MNIST's; None when there is no drawing."""
     ink = ink_of(gray)
-    if ink is None:
-        return None
-    return place_by_center_of_mass(scale_to_box(crop_to_ink(ink)))
+    return None if ink is None else place_by_center_of_mass(scale_to_box(crop_to_ink(ink)))
 
 
 def ink_of(gray):
     """gray (H, W) -> ink (H, W) float32 in [0, 1], 0 for paper, 1 for the darkest stroke; None if blank.
-
     ink = (1 - gray - paper) / (darkest - paper), clipped, where paper is the median inverted level of the border
     (strokes touching it do not count): a grey photo of paper or a grey pen are stretched to MNIST's range."""
     gray = np.asarray(gray)
@@ -121,8 +112,7 @@ def grayscale(image):
 
 
 class Sketch:
-    """What the mouse draws, as an image: black strokes of a round brush (diameter `brush` pixels) on white. The
-    window draws every stroke on the screen and here; here is what the network reads."""
+    """What the mouse draws, as the network reads it: black strokes of a round brush (`brush` pixels) on white."""
 
     def __init__(self, size, brush):
         self.size, self.brush = size, brush
@@ -142,6 +132,5 @@ class Sketch:
         self.pen.line((x0, y0, x1, y1), fill=0, width=self.brush)
         self.dot(x1, y1)
 
-    def gray(self):
-        """The drawing as gray (size, size) float32 in [0, 1], 1 = white paper."""
+    def gray(self):  # (size, size) float32 in [0, 1], 1 = white paper
         return np.asarray(self.image, dtype=np.float32) / 255

@@ -72,13 +72,11 @@ def decompressed(blob):
 
 
 def mirror_list(cli_mirrors):
-    """Every mirror to try, in order: --mirror, then $MNIST_MIRROR (separated by spaces), then BUILTIN_MIRRORS.
-    Raises KitError naming one that is neither an http(s):// or file:// URL nor a folder."""
-    cli_mirrors = list(cli_mirrors or [])
+    """Every mirror to try, in order: --mirror (cli.py checked them), then $MNIST_MIRROR (separated by spaces, checked
+    here: KitError naming one the kit cannot download from), then BUILTIN_MIRRORS."""
     variable = os.environ.get(MIRROR_VARIABLE, "").split()
-    check_mirror_urls(cli_mirrors, "--mirror")
     check_mirror_urls(variable, MIRROR_VARIABLE)
-    return list(dict.fromkeys(cli_mirrors + variable + BUILTIN_MIRRORS))  # without repeats, order kept
+    return list(dict.fromkeys([*(cli_mirrors or []), *variable, *BUILTIN_MIRRORS]))  # without repeats, order kept
 
 
 def check_mirror_urls(urls, where):
@@ -213,7 +211,24 @@ def download(session, url, tmp, timeout, label):
         if response.status_code != 200:
             raise FetchFailed(f"HTTP {response.status_code} {response.reason or ''}".strip(),
                               retry=response.status_code >= 500)
-        stream_to_file(response, tmp, int(response.headers.get("Content-Length", 0)) or None, timeout[1], label)
+        expected_size, received, broken = int(response.headers.get("Content-Length", 0)) or None, 0, False
+        bar = tqdm(total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                   disable=not sys.stderr.isatty())  # no bar in a log file or a test: one line was printed instead
+        try:
+            with bar, open(tmp, "wb") as out:
+                for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        except urllib3.exceptions.ReadTimeoutError:
+            raise FetchFailed(say(f"the server stopped sending (nothing for {timeout[1]:g} s)",
+                                  f"服务器停止了发送（{timeout[1]:g} 秒没有数据）"), retry=True) from None
+        except urllib3.exceptions.HTTPError:  # IncompleteRead (urllib3 2), a connection reset
+            broken = True
+    if broken or (expected_size and received < expected_size):  # urllib3 1 ends a cut body quietly
+        size = f"{expected_size:,}" if expected_size else "?"
+        raise FetchFailed(say(f"download cut short (got {received:,} of {size} bytes)",
+                              f"下载被截断（收到 {received:,} / {size} 字节）"), retry=True)
 
 
 def request_failed(exc, timeout):
@@ -230,42 +245,16 @@ def request_failed(exc, timeout):
         return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True,
                            hint=tls_hint())
     if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
-        proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in str(exc) else ""
-        return FetchFailed(proxy + connection_problem(exc), unreachable=True)
+        text = str(exc)
+        proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in text else ""
+        if "NameResolution" in text or "getaddrinfo" in text:
+            return FetchFailed(proxy + say("host name not found (DNS)", "找不到主机名（DNS）"), unreachable=True)
+        found = re.search(r"\[(?:Errno|WinError) -?\d+\] ([^'\"()]+)", text)
+        why = say("cannot connect", "无法连接") + (f" ({found.group(1).strip()})" if found else "")
+        return FetchFailed(proxy + why, unreachable=True)
     # e.g. InvalidSchema: "Missing dependencies for SOCKS support." (PySocks, for ALL_PROXY=socks5://...)
     why = f"{type(exc).__name__}: {exc}"
     return FetchFailed(say(f"request failed ({why})", f"请求失败（{why}）"), unreachable=True)
-
-
-def stream_to_file(response, tmp, expected_size, read_timeout, label):
-    """Write the body of response into tmp as it arrives; FetchFailed when it stops or breaks off."""
-    received, broken = 0, False
-    bar = tqdm(total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-               disable=not sys.stderr.isatty())  # no bar in a log file or a test: one line was printed instead
-    try:
-        with bar, open(tmp, "wb") as out:
-            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
-                out.write(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-    except urllib3.exceptions.ReadTimeoutError:
-        raise FetchFailed(say(f"the server stopped sending (nothing for {read_timeout:g} s)",
-                              f"服务器停止了发送（{read_timeout:g} 秒没有数据）"), retry=True) from None
-    except urllib3.exceptions.HTTPError:  # IncompleteRead (urllib3 2), a connection reset
-        broken = True
-    if broken or (expected_size and received < expected_size):  # urllib3 1 ends a cut body quietly
-        size = f"{expected_size:,}" if expected_size else "?"
-        raise FetchFailed(say(f"download cut short (got {received:,} of {size} bytes)",
-                              f"下载被截断（收到 {received:,} / {size} 字节）"), retry=True)
-
-
-def connection_problem(exc):
-    """A few words on why a connection could not be made, from the text of the error requests raised."""
-    text = str(exc)
-    if "NameResolution" in text or "getaddrinfo" in text:
-        return say("host name not found (DNS)", "找不到主机名（DNS）")
-    found = re.search(r"\[(?:Errno|WinError) -?\d+\] ([^'\"()]+)", text)
-    return say("cannot connect", "无法连接") + (f" ({found.group(1).strip()})" if found else "")
 
 
 def nothing_worked_message(data_dir, missing, failures, hints):
