@@ -1,8 +1,6 @@
 """The student edition, for a course that grades: python tools/release.py OUT [--mirror URL] [--keep-solution]
-
 The files git tracks minus LEFT_OUT (and REFERENCE), the tests naming the reference, the files importing one left out,
-the modules nothing kept imports; pages rewritten (REWRITES); a line of the solution regions refuses the edition.
-"""
+the modules nothing kept imports; pages rewritten (REWRITES); a line of the solution regions refuses the edition."""
 
 import argparse
 import ast
@@ -82,14 +80,6 @@ def parse_args(argv):
     return args
 
 
-def tracked_files():  # those that exist on disk, as posix paths
-    try:
-        listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as error:
-        raise KitError(f"release: cannot list the files git tracks in {REPO} ({error}): run it in a clone") from None
-    return {name for name in listed.decode("utf-8").split("\0") if name and (REPO / name).is_file()}
-
-
 def matches(name, patterns):  # fnmatch: * matches / too
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
@@ -110,7 +100,11 @@ def imported_files(name, files, top_level_only):
 
 
 def edition_files(keep_solution):
-    every = tracked_files()
+    try:
+        listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise KitError(f"release: cannot list the files git tracks in {REPO} ({error}): run it in a clone") from None
+    every = {name for name in listed.decode("utf-8").split("\0") if name and (REPO / name).is_file()}  # on disk
     kept = {name for name in every if not matches(name, LEFT_OUT + ([] if keep_solution else REFERENCE))}
     # Tests naming the reference, or a file left out by a part of its path no file kept has ('REPO / ".ci" / "run"')
     parts = {part for name in every - kept for part in name.split("/")} - {p for name in kept for p in name.split("/")}

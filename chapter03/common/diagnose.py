@@ -162,17 +162,13 @@ def find_the_fault(trials, model_module, reference_file, checks_passed):
         return say("Your layers pass every check: the settings are at fault. ",
                    "你的层通过了所有检查：问题出在设置上。") + suggest_learning_rate(trials, yours)
     whose = say("the reference layers", "参考答案的层")
-    if trials.run(whose, reference).learns:
-        return blame_a_class(trials, yours, reference)
-    return say(f"Even the reference layers do not learn at lr {lr:g}: the learning rate is at fault. ",
-               f"在 lr {lr:g} 下连参考答案的层也学不会：问题出在学习率上。") + \
-        suggest_learning_rate(trials, reference, whose)
-
-
-def blame_a_class(trials, yours, reference):
+    if not trials.run(whose, reference).learns:
+        return say(f"Even the reference layers do not learn at lr {lr:g}: the learning rate is at fault. ",
+                   f"在 lr {lr:g} 下连参考答案的层也学不会：问题出在学习率上。") + \
+            suggest_learning_rate(trials, reference, whose)
     helped = [name for name in LAYER_CLASSES if trials.run(say(f"yours, with the reference {name}",
                                                                f"你的层，{name} 换成参考答案的"),
-                                                           dict(yours, **{name: reference[name]})).learns]
+                                                           {**yours, name: reference[name]}).learns]
     if not helped or len(helped) == len(LAYER_CLASSES):
         return say("No single class of yours is at fault alone: compare each with the handout's derivation, one at "
                    "a time, and look at the arrays they pass each other (dtype, shape).",

@@ -147,8 +147,7 @@ def download_missing(names, data_dir, mirrors, timeout, checksums):
         raise KitError(nothing_worked_message(data_dir, missing, failures, hints))
 
 
-def fetch_with_retries(session, source, data_dir, name, checksums, timeout):
-    """fetch_verified, tried again after RETRY_DELAYS when the failure may be temporary."""
+def fetch_with_retries(session, source, data_dir, name, checksums, timeout):  # after RETRY_DELAYS, if temporary
     for delay in (*RETRY_DELAYS, None):
         try:
             return fetch_verified(session, source, data_dir, name, checksums, timeout)
@@ -190,8 +189,7 @@ def fetch_verified(session, source, data_dir, name, checksums, timeout):
             )) from None
 
 
-def copy_local_file(source, tmp):
-    """A folder mirror: on this computer or a shared drive."""
+def copy_local_file(source, tmp):  # a folder mirror: on this computer or a shared drive
     if not source.parent.is_dir():
         raise FetchFailed(say(f"no folder {source.parent}", f"没有文件夹 {source.parent}"), unreachable=True)
     try:
@@ -231,8 +229,7 @@ def download(session, url, tmp, timeout, label):
                               f"下载被截断（收到 {received:,} / {size} 字节）"), retry=True)
 
 
-def request_failed(exc, timeout):
-    """The FetchFailed for an exception requests raised before the body started."""
+def request_failed(exc, timeout):  # the FetchFailed for an exception requests raised before the body started
     errors = requests.exceptions
     if isinstance(exc, errors.ConnectTimeout):
         return FetchFailed(say(f"could not connect within {timeout[0]:g} s", f"{timeout[0]:g} 秒内没能连上"),
@@ -243,7 +240,7 @@ def request_failed(exc, timeout):
         reason = re.search(r"certificate verify failed[^'\"()]*|\] ([^'\"()]+)", str(exc))
         reason = reason.group(0).lstrip("] ").strip() if reason else type(exc).__name__
         return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True,
-                           hint=tls_hint())
+                           hint=say(*TLS_HINT))
     if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
         text = str(exc)
         proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in text else ""
@@ -257,8 +254,7 @@ def request_failed(exc, timeout):
     return FetchFailed(say(f"request failed ({why})", f"请求失败（{why}）"), unreachable=True)
 
 
-def nothing_worked_message(data_dir, missing, failures, hints):
-    """What was tried, and how to go on: the files by hand, another mirror, and the hints of the failures."""
+def nothing_worked_message(data_dir, missing, failures, hints):  # what was tried, how to go on
     tried = "\n".join(f"  {line}" for line in failures) or say("  (no mirror was tried)", "  （没有试过任何镜像）")
     names = "\n".join(f"  {name}.gz" for name in FILES)
     what = "MNIST" if len(missing) == len(FILES) else ", ".join(missing)
@@ -279,17 +275,16 @@ def nothing_worked_message(data_dir, missing, failures, hints):
     )
 
 
-def tls_hint():
-    return say(
-        "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with "
-        "a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   (ask the "
-        "network's administrators for the file)\nor use your system's certificates, which usually include it (Python "
-        "3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   (with uv: uv pip install "
-        "truststore)",
-        "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n"
-        "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n"
-        "或者使用操作系统的证书，它们通常已包含这个证书（需要 Python 3.10 或更新版本；"
-        "装了 truststore 时程序会用它）：\n"
-        "  pip install truststore   （用 uv 时：uv pip install truststore）",
-    )
+TLS_HINT = (
+    "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with "
+    "a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   (ask the "
+    "network's administrators for the file)\nor use your system's certificates, which usually include it (Python "
+    "3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   (with uv: uv pip install "
+    "truststore)",
+    "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n"
+    "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n"
+    "或者使用操作系统的证书，它们通常已包含这个证书（需要 Python 3.10 或更新版本；"
+    "装了 truststore 时程序会用它）：\n"
+    "  pip install truststore   （用 uv 时：uv pip install truststore）",
+)
 
