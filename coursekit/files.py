@@ -76,8 +76,7 @@ def refuse_folder(path):
                            f"无法写入 {path}：这是一个文件夹，不是文件。请给出一个文件的路径。"))
 
 
-def temporary_name(path, suffix=".tmp"):
-    """A fresh name beside path, '<name>.<random>.tmp', to open with mode "xb" (never another program's file)."""
+def temporary_name(path, suffix=".tmp"):  # to open with mode "xb": never another program's file
     return path.with_name(f"{path.name}.{secrets.token_hex(4)}{suffix}")
 
 

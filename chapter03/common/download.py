@@ -162,13 +162,8 @@ def fetch_with_retries(session, source, data_dir, name, checksums, timeout):  # 
 def fetch_verified(session, source, data_dir, name, checksums, timeout):
     """Copy or download source (a Path or a URL) to a temporary file in data_dir, verify it, and rename it to `name.gz`
     (or `name` if its bytes are not gzip-compressed). Raises FetchFailed; the temporary file is always removed."""
-    print(say(f"Copying {source}", f"正在复制 {source}") if isinstance(source, Path)
-          else say(f"Downloading {source}", f"正在下载 {source}"), file=sys.stderr, flush=True)
     with temporary_file(data_dir / (name + ".gz"), ".part") as tmp:  # a unique name: two runs never share it
-        if isinstance(source, Path):
-            copy_local_file(source, tmp)
-        else:
-            download(session, source, tmp, timeout, label=name + ".gz")
+        fetch(session, source, tmp, timeout, label=name + ".gz")
         blob = tmp.read_bytes()
         problem = problem_with(blob, name, checksums)
         if problem:
@@ -189,20 +184,21 @@ def fetch_verified(session, source, data_dir, name, checksums, timeout):
             )) from None
 
 
-def copy_local_file(source, tmp):  # a folder mirror: on this computer or a shared drive
-    if not source.parent.is_dir():
-        raise FetchFailed(say(f"no folder {source.parent}", f"没有文件夹 {source.parent}"), unreachable=True)
+def fetch(session, source, tmp, timeout, label):
+    """Copy source (a Path: a folder mirror) or stream it (a URL, with a progress bar) into the file tmp; FetchFailed
+    with a short reason. The bytes are written as the server sent them (decode_content=False): a .gz labelled
+    `Content-Encoding: gzip` stays compressed."""
+    if isinstance(source, Path):  # on this computer or a shared drive
+        print(say(f"Copying {source}", f"正在复制 {source}"), file=sys.stderr, flush=True)
+        if not source.parent.is_dir():
+            raise FetchFailed(say(f"no folder {source.parent}", f"没有文件夹 {source.parent}"), unreachable=True)
+        try:
+            return shutil.copyfile(source, tmp)
+        except OSError as exc:
+            raise FetchFailed(say(f"cannot read it ({exc.strerror})", f"无法读取（{exc.strerror}）")) from None
+    print(say(f"Downloading {source}", f"正在下载 {source}"), file=sys.stderr, flush=True)
     try:
-        shutil.copyfile(source, tmp)
-    except OSError as exc:
-        raise FetchFailed(say(f"cannot read it ({exc.strerror})", f"无法读取（{exc.strerror}）")) from None
-
-
-def download(session, url, tmp, timeout, label):
-    """Stream url into the file tmp, with a progress bar; raises FetchFailed with a short reason. The bytes are written
-    as the server sent them (decode_content=False): a .gz labelled `Content-Encoding: gzip` stays compressed."""
-    try:
-        response = session.get(url, stream=True, timeout=timeout)
+        response = session.get(source, stream=True, timeout=timeout)
     except requests.exceptions.RequestException as exc:
         raise request_failed(exc, timeout) from None
     with response:
