@@ -82,7 +82,8 @@ def is_light_on_dark(gray):
 
 def read_image(path):
     """The image file at path (anything Pillow reads) -> gray (H, W) float32 in [0, 1], 1 = white, transparent parts
-    as white paper, at most MAX_SIDE on its longer side. KitError when it is missing or not an image."""
+    as white paper, at most MAX_SIDE on its longer side. KitError when it is missing or not an image. Gray bytes
+    first, then shrunk, then floats: the full-size image is never held as floats."""
     path = Path(path)
     if not path.is_file():
         raise KitError(say(f"No image file at {path}.", f"{path} 处没有图片文件。"))
@@ -90,22 +91,16 @@ def read_image(path):
         with Image.open(path) as image:
             image.draft("L", (MAX_SIDE, MAX_SIDE))  # a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size
             image.load()  # Pillow reads lazily: a truncated file fails here, inside the try
-            return grayscale(image)
+            transparent = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+            if max(image.size) >= 2 * MAX_SIDE and image.mode in ("L", "RGB") and not transparent:
+                image = image.reduce(max(image.size) // MAX_SIDE)  # averages boxes of k x k pixels: cheap, no copy
+            image = image.convert("RGBA").convert("LA") if transparent else image.convert("L")
+            if max(image.size) > MAX_SIDE:
+                image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+            pixels = np.asarray(image, dtype=np.float32) / 255
     except (OSError, ValueError, MemoryError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError too
         raise KitError(say(f"Cannot read {path} as an image ({exc}). Give a PNG or JPEG file.",
                            f"无法把 {path} 当作图片读取（{exc}）。请给一个 PNG 或 JPEG 文件。")) from None
-
-
-def grayscale(image):
-    """A Pillow image of any mode -> gray (H, W) float32 in [0, 1], transparent parts over white, its longer side at
-    most MAX_SIDE: gray bytes first, then shrunk, then floats, so the full-size image is never held as floats."""
-    transparent = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
-    if max(image.size) >= 2 * MAX_SIDE and image.mode in ("L", "RGB") and not transparent:
-        image = image.reduce(max(image.size) // MAX_SIDE)  # averages boxes of k x k pixels: cheap, before any copy
-    image = image.convert("RGBA").convert("LA") if transparent else image.convert("L")
-    if max(image.size) > MAX_SIDE:
-        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    pixels = np.asarray(image, dtype=np.float32) / 255
     if transparent:
         return pixels[..., 0] * pixels[..., 1] + (1 - pixels[..., 1])  # gray * alpha, laid over white paper
     return pixels
