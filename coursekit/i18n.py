@@ -23,10 +23,8 @@ def language():
     return _current
 
 
-def set_language(lang):  # main.py, once per run
+def set_language(lang):  # 'en' or 'zh' (cli.py's --lang choices): main.py, once per run
     global _current
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
     _current = lang
 
 

@@ -18,7 +18,7 @@ import urllib3
 from tqdm import tqdm
 
 from coursekit.errors import KitError
-from coursekit.files import replace_file, temporary_file
+from coursekit.files import clean_up, replace_file, temporary_name
 from coursekit.i18n import say
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -162,7 +162,8 @@ def fetch_with_retries(session, source, data_dir, name, checksums, timeout):  # 
 def fetch_verified(session, source, data_dir, name, checksums, timeout):
     """Copy or download source (a Path or a URL) to a temporary file in data_dir, verify it, and rename it to `name.gz`
     (or `name` if its bytes are not gzip-compressed). Raises FetchFailed; the temporary file is always removed."""
-    with temporary_file(data_dir / (name + ".gz"), ".part") as tmp:  # a unique name: two runs never share it
+    tmp = temporary_name(data_dir / (name + ".gz"), ".part")  # a unique name: two runs never share it
+    try:
         fetch(session, source, tmp, timeout, label=name + ".gz")
         blob = tmp.read_bytes()
         problem = problem_with(blob, name, checksums)
@@ -182,6 +183,8 @@ def fetch_verified(session, source, data_dir, name, checksums, timeout):
                 f"无法把 {final} 放到位（{exc.strerror}）：另一个程序正打开着它，常见的是杀毒软件的扫描或 OneDrive "
                 "的同步。稍等一会儿再运行（已经完成的文件会保留）。",
             )) from None
+    finally:
+        clean_up(tmp, warn=True)  # gone once renamed
 
 
 def fetch(session, source, tmp, timeout, label):
@@ -209,7 +212,7 @@ def fetch(session, source, tmp, timeout, label):
         bar = tqdm(total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
                    disable=not sys.stderr.isatty())  # no bar in a log file or a test: one line was printed instead
         try:
-            with bar, open(tmp, "wb") as out:
+            with bar, open(tmp, "xb") as out:  # a new file: never another program's
                 for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
                     out.write(chunk)
                     received += len(chunk)
