@@ -65,7 +65,7 @@ MIRROR_NOTE = "\n\n下载 MNIST 时先试课程的镜像 / MNIST downloads try t
 REFERENCE_NOTE = "\n\n参考答案 / The reference: `chapter03/solution/`."
 
 
-def parse_args(argv):
+def main(argv=None):
     parser = argparse.ArgumentParser(prog="python tools/release.py", description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="the folder to write; it must not exist, or be empty")
     parser.add_argument("--mirror", action="append", default=[], help="the course's MNIST mirror, tried first")
@@ -77,7 +77,21 @@ def parse_args(argv):
         check_mirror_urls(args.mirror, "--mirror")
     except KitError as error:
         parser.error(str(error))
-    return args
+    out = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_edition(folder, args)
+        found = [] if args.keep_solution else leaks(folder)
+        if found:
+            raise KitError("release: the edition would hold lines of the reference:\n  " + "\n  ".join(found))
+        if out.exists():
+            out.rmdir()  # empty: checked above
+        os.replace(folder, out)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"The student edition is in {out}" + (" (with the reference)" if args.keep_solution else ""))
+    return 0
 
 
 def matches(name, patterns):  # fnmatch: * matches / too
@@ -168,25 +182,6 @@ def write_edition(folder, args):
     download.write_bytes(text.replace(MIRROR_LINE, MIRROR_LINE + mirrors).encode("utf-8"))
     notes = (MIRROR_NOTE.format(", ".join(args.mirror)) if args.mirror else "") + REFERENCE_NOTE * args.keep_solution
     (folder / "README.md").write_bytes(STUDENT_README.format(notes=notes).encode("utf-8"))
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    out = args.out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write_edition(folder, args)
-        found = [] if args.keep_solution else leaks(folder)
-        if found:
-            raise KitError("release: the edition would hold lines of the reference:\n  " + "\n  ".join(found))
-        if out.exists():
-            out.rmdir()  # empty: parse_args checked
-        os.replace(folder, out)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    print(f"The student edition is in {out}" + (" (with the reference)" if args.keep_solution else ""))
-    return 0
 
 
 if __name__ == "__main__":

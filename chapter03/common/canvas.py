@@ -188,20 +188,7 @@ class Window:
         self.error = None  # a KitError or Ctrl-C while the window was open, raised again once it is closed
         root.title(TITLE)
         root.resizable(False, False)
-        self.build_widgets()
-        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
-        self.canvas.bind("<B1-Motion>", self.continue_stroke)
-        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
-        for key in ("c", "C"):
-            root.bind(f"<Key-{key}>", lambda event: self.clear())
-        for key in ("q", "Q", "Escape"):
-            root.bind(f"<Key-{key}>", lambda event: root.destroy())
-        root.report_callback_exception = self.report_error
-        self.clear()
-        keep_ctrl_c_working(root)
-
-    def build_widgets(self):
-        root, pad = self.root, round(10 * self.scale)
+        pad = round(10 * scale)
         self.canvas = tk.Canvas(root, width=self.size, height=self.size, bg=PAPER, cursor="crosshair",
                                 highlightthickness=1, highlightbackground="grey")
         self.canvas.grid(row=0, column=0, rowspan=2, padx=pad, pady=pad)
@@ -223,6 +210,16 @@ class Window:
         tk.Button(buttons, text=say("Quit (q)", "退出 (q)"), command=root.destroy).pack(side="left", padx=5)
         tk.Label(root, text=self.network.description(), anchor="w", fg="grey25").grid(
             row=2, column=0, columnspan=2, sticky="we", padx=pad, pady=(0, pad))
+        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
+        self.canvas.bind("<B1-Motion>", self.continue_stroke)
+        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
+        for key in ("c", "C"):
+            root.bind(f"<Key-{key}>", lambda event: self.clear())
+        for key in ("q", "Q", "Escape"):
+            root.bind(f"<Key-{key}>", lambda event: root.destroy())
+        root.report_callback_exception = self.report_error
+        self.clear()
+        keep_ctrl_c_working(root)
 
     def start_stroke(self, event):
         self.canvas.delete("hint")
