@@ -21,7 +21,7 @@ MAX_SIDE = 2048
 
 
 def to_mnist(gray):
-    """gray (H, W), dark strokes on a light background, floats in [0, 1] or uint8 -> (28, 28) float32 in [0, 1],
+    """gray (H, W), dark strokes on a light background, floats in [0, 1] -> (28, 28) float32 in [0, 1],
     light strokes on black like MNIST's; None when there is no drawing."""
     ink = ink_of(gray)
     return None if ink is None else place_by_center_of_mass(scale_to_box(crop_to_ink(ink)))
@@ -31,10 +31,7 @@ def ink_of(gray):
     """gray (H, W) -> ink (H, W) float32 in [0, 1], 0 for paper, 1 for the darkest stroke; None if blank.
     ink = (1 - gray - paper) / (darkest - paper), clipped, where paper is the median inverted level of the border
     (strokes touching it do not count): a grey photo of paper or a grey pen are stretched to MNIST's range."""
-    gray = np.asarray(gray)
-    if gray.dtype == np.uint8:
-        gray = gray / np.float32(255)
-    ink = 1 - gray.astype(np.float32)
+    ink = 1 - np.asarray(gray, dtype=np.float32)
     paper = np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]]))
     contrast = ink.max() - paper
     if contrast < MIN_CONTRAST:
@@ -75,9 +72,7 @@ def place_by_center_of_mass(digit):
 def is_light_on_dark(gray):
     """True when the border of gray (H, W) is mostly dark: light strokes on a dark background, like a saved MNIST
     digit, rather than the dark strokes on light paper that to_mnist expects."""
-    gray = np.asarray(gray, dtype=np.float32)
-    paper = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
-    return bool(paper < (127.5 if gray.max() > 1 else 0.5))  # bytes or [0, 1]
+    return bool(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5)
 
 
 def read_image(path):
