@@ -55,7 +55,12 @@ def run_command(main, *args):
                         else say("\nInterrupted.", "\n已中断。"))
             return INTERRUPTED
         except BrokenPipeError:  # output piped into a program that stopped reading, e.g. `| head`
-            silence_stdout()
+            try:  # stdout on the null device: Python's final flush of what is still buffered stays quiet
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):  # stdout has no file descriptor (a test's capture): nothing buffered to lose
+                sys.stdout = open(os.devnull, "w")  # open until the program ends
         except MemoryError as error:
             print_error(say(f"\nOut of memory ({str(error) or 'MemoryError'}): try smaller sizes (for training: "
                             "--hidden_dims, --batch_size).", "\n内存不够了：试试小一些的大小（训练时：--hidden_dims、"
@@ -81,16 +86,6 @@ def print_error(text):
         print(text, file=sys.stderr, flush=True)
     except OSError:
         pass  # nowhere to write: the exit status still tells
-
-
-def silence_stdout():
-    """Point stdout at the null device, so that Python's final flush of what is still buffered stays quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # stdout has no file descriptor (a test's capture): nothing buffered to lose
-        sys.stdout = open(os.devnull, "w")  # open until the program ends
 
 
 class _StopState:

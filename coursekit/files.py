@@ -1,7 +1,6 @@
 """Files that are never half-written (a crash, Ctrl-C, a full disk, two programs writing the same file): written to
 a unique temporary name beside the final one, `<name>.<8 random hex digits>.tmp`, then renamed (atomic in a folder)."""
 
-import contextlib
 import errno
 import os
 import secrets
@@ -76,8 +75,7 @@ def refuse_folder(path):
                            f"无法写入 {path}：这是一个文件夹，不是文件。请给出一个文件的路径。"))
 
 
-def temporary_name(path, suffix=".tmp"):
-    """A fresh name beside path, '<name>.<random>.tmp', to open with mode "xb" (never another program's file)."""
+def temporary_name(path, suffix=".tmp"):  # to open with mode "xb": never another program's file
     return path.with_name(f"{path.name}.{secrets.token_hex(4)}{suffix}")
 
 
@@ -98,17 +96,6 @@ def clean_up(tmp, warn=False):
     if left and warn:
         print_error(left.strip())
     return left
-
-
-@contextlib.contextmanager
-def temporary_file(path, suffix=".tmp"):
-    """Yield the path of a new, empty, uniquely named file beside `path`, removed at the end unless renamed."""
-    tmp = temporary_name(Path(path), suffix)
-    open(tmp, "xb").close()
-    try:
-        yield tmp
-    finally:
-        clean_up(tmp, warn=True)
 
 
 def shown_path(path):

@@ -1,6 +1,5 @@
-"""The language students read, chosen once per run (main.py: `choose_language`, then `speaking(lang)`); every text
-is written in both, side by side: print(say(f"Saved in {path}.", f"已保存到 {path}。")). Outside a run (a library
-call, a test) it is English, so that nothing depends on the machine's locale by accident."""
+"""The language students read, chosen once per run; every text is written in both, side by side:
+print(say(f"Saved in {path}.", f"已保存到 {path}。")). Outside a run (a library call, a test) it is English."""
 
 import contextlib
 import os
@@ -24,11 +23,8 @@ def language():
     return _current
 
 
-def set_language(lang):
-    """Speak lang ('en' or 'zh') from now on (main.py, once per run)."""
+def set_language(lang):  # 'en' or 'zh' (cli.py's --lang choices): main.py, once per run
     global _current
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
     _current = lang
 
 
@@ -43,7 +39,6 @@ def speaking(lang):
         set_language(before)
 
 
-LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX: the first one set decides
 KIT_VARIABLE = "COURSEKIT_LANG"  # zh or en: the kit's language whatever the locale (the tests set en)
 WINDOWS_CHINESE = 0x04  # the primary language id of Chinese in a Windows LANGID (zh-CN 0x0804, zh-TW 0x0404, ...)
 
@@ -54,12 +49,11 @@ def locale_language(environ=None, windows_ui_language=None):
     environ = os.environ if environ is None else environ
     if environ.get(KIT_VARIABLE) in LANGUAGES:
         return environ[KIT_VARIABLE]
-    posix = next((environ[name] for name in LOCALE_VARIABLES if environ.get(name)), "")
+    posix = next((environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(name)), "")  # POSIX order
     preferred = environ.get("LANGUAGE", "").split(":")[0]
-    if preferred and posix.split(".")[0] not in ("C", "POSIX"):
-        return _language_of(preferred)
-    if posix:
-        return _language_of(posix)
+    locale_name = preferred if preferred and posix.split(".")[0] not in ("C", "POSIX") else posix
+    if locale_name:  # zh, zh_CN.UTF-8, zh_TW, zh-Hans...
+        return "zh" if locale_name.lower().replace("-", "_").split("_")[0].split(".")[0] == "zh" else "en"
     if windows_ui_language is None and sys.platform == "win32":
         import ctypes  # (no windll: a test that only says it is Windows)
 
@@ -67,11 +61,6 @@ def locale_language(environ=None, windows_ui_language=None):
     if windows_ui_language is not None and windows_ui_language & 0x3FF == WINDOWS_CHINESE:
         return "zh"
     return "en"
-
-
-def _language_of(locale_name):
-    """'zh' for zh, zh_CN.UTF-8, zh_TW, zh-Hans...; else 'en'."""
-    return "zh" if locale_name.lower().replace("-", "_").split("_")[0].split(".")[0] == "zh" else "en"
 
 
 def can_show(encoding, text="检查通过：中文。"):
@@ -83,15 +72,15 @@ def can_show(encoding, text="检查通过：中文。"):
     return True
 
 
-def choose_language(requested=None, encoding=None, environ=None, windows_ui_language=None):
+def choose_language(requested, encoding):
     """(language, note) for a run: requested ('zh', 'en' or None: the locale's), unless Chinese is asked for and
     the console's encoding cannot show it: then English, and note says so in one line (else note is '')."""
-    lang = requested or locale_language(environ, windows_ui_language)
-    if lang == "zh" and encoding is not None and not can_show(encoding):
+    lang = requested or locale_language()
+    if lang == "zh" and not can_show(encoding):
         return "en", (f"(This console ({encoding}) cannot show Chinese: the report is in English. A UTF-8 console, "
                       f"e.g. Windows Terminal, shows it in Chinese.)")
     return lang, ""
 
 
-def console_encoding(stream=None):
-    return getattr(sys.stdout if stream is None else stream, "encoding", None) or "utf-8"
+def console_encoding():
+    return getattr(sys.stdout, "encoding", None) or "utf-8"

@@ -441,7 +441,7 @@ def test_mirror_order_command_line_then_variable_then_builtin(monkeypatch):
 @pytest.mark.parametrize("bad", ["ftp://example.org/mnist/", "example.org/mnist", "http:///mnist/", "http://[::1"])
 def test_a_bad_mirror_url_is_named(monkeypatch, bad):
     with pytest.raises(KitError, match=re.escape(f"{bad!r} (from --mirror)")):
-        download.mirror_list([bad])
+        download.check_mirror_urls([bad], "--mirror")  # by cli.py, as the flags are read
     monkeypatch.setenv(download.MIRROR_VARIABLE, bad)
     with pytest.raises(KitError, match=re.escape(f"{bad!r} (from {download.MIRROR_VARIABLE})")):
         download.mirror_list([])

@@ -338,7 +338,7 @@ def test_a_signal_during_a_download(tmp_path, monkeypatch, small_idx, signum):
     mirror.mkdir()
     for name, blob in small_idx["gz"].items():
         (mirror / name).write_bytes(blob)
-    hook(monkeypatch, download, "copy_local_file", send(signum), call=2, when="after")  # the second file, copied
+    hook(monkeypatch, download.shutil, "copyfile", send(signum), call=2, when="after")  # the second file, copied
     status = run_command(data.ensure_mnist, tmp_path / "data", [mirror.as_uri()], (5, 5), small_idx["sha"])
     assert status == 130
     assert_clean(tmp_path / "data")

@@ -1,13 +1,7 @@
 """Generate a chapter's startup/model.py (the students' file) from its solution/model.py and task table (markup:
-coursekit/startup.py). For maintainers: students never need to run it.
-
-    python tools/make_startup.py           # write chapter03/startup/model.py
-    python tools/make_startup.py --check   # write nothing; exit 1 when the startup file is not what would be written
-    python tools/make_startup.py --force   # write it even over changes made since it was generated (kept in a backup)
-
-The SHA-256 of what it wrote is kept beside it (startup/.model.py.sha256, as `sha256sum` writes it): a startup file
-without that hash was changed since (a student's work) and is never overwritten without --force.
-"""
+coursekit/startup.py); --check, --force: see --help. The SHA-256 of what it wrote is kept beside it
+(startup/.model.py.sha256, as `sha256sum` writes it): a startup file without that hash was changed since (a student's
+work) and is never overwritten without --force."""
 
 import argparse
 import contextlib

@@ -1,8 +1,6 @@
 """The student edition, for a course that grades: python tools/release.py OUT [--mirror URL] [--keep-solution]
-
 The files git tracks minus LEFT_OUT (and REFERENCE), the tests naming the reference, the files importing one left out,
-the modules nothing kept imports; pages rewritten (REWRITES); a line of the solution regions refuses the edition.
-"""
+the modules nothing kept imports; pages rewritten (REWRITES); a line of the solution regions refuses the edition."""
 
 import argparse
 import ast
@@ -67,7 +65,7 @@ MIRROR_NOTE = "\n\n下载 MNIST 时先试课程的镜像 / MNIST downloads try t
 REFERENCE_NOTE = "\n\n参考答案 / The reference: `chapter03/solution/`."
 
 
-def parse_args(argv):
+def main(argv=None):
     parser = argparse.ArgumentParser(prog="python tools/release.py", description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="the folder to write; it must not exist, or be empty")
     parser.add_argument("--mirror", action="append", default=[], help="the course's MNIST mirror, tried first")
@@ -79,15 +77,21 @@ def parse_args(argv):
         check_mirror_urls(args.mirror, "--mirror")
     except KitError as error:
         parser.error(str(error))
-    return args
-
-
-def tracked_files():  # those that exist on disk, as posix paths
+    out = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as error:
-        raise KitError(f"release: cannot list the files git tracks in {REPO} ({error}): run it in a clone") from None
-    return {name for name in listed.decode("utf-8").split("\0") if name and (REPO / name).is_file()}
+        write_edition(folder, args)
+        found = [] if args.keep_solution else leaks(folder)
+        if found:
+            raise KitError("release: the edition would hold lines of the reference:\n  " + "\n  ".join(found))
+        if out.exists():
+            out.rmdir()  # empty: checked above
+        os.replace(folder, out)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"The student edition is in {out}" + (" (with the reference)" if args.keep_solution else ""))
+    return 0
 
 
 def matches(name, patterns):  # fnmatch: * matches / too
@@ -110,7 +114,11 @@ def imported_files(name, files, top_level_only):
 
 
 def edition_files(keep_solution):
-    every = tracked_files()
+    try:
+        listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise KitError(f"release: cannot list the files git tracks in {REPO} ({error}): run it in a clone") from None
+    every = {name for name in listed.decode("utf-8").split("\0") if name and (REPO / name).is_file()}  # on disk
     kept = {name for name in every if not matches(name, LEFT_OUT + ([] if keep_solution else REFERENCE))}
     # Tests naming the reference, or a file left out by a part of its path no file kept has ('REPO / ".ci" / "run"')
     parts = {part for name in every - kept for part in name.split("/")} - {p for name in kept for p in name.split("/")}
@@ -174,25 +182,6 @@ def write_edition(folder, args):
     download.write_bytes(text.replace(MIRROR_LINE, MIRROR_LINE + mirrors).encode("utf-8"))
     notes = (MIRROR_NOTE.format(", ".join(args.mirror)) if args.mirror else "") + REFERENCE_NOTE * args.keep_solution
     (folder / "README.md").write_bytes(STUDENT_README.format(notes=notes).encode("utf-8"))
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    out = args.out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write_edition(folder, args)
-        found = [] if args.keep_solution else leaks(folder)
-        if found:
-            raise KitError("release: the edition would hold lines of the reference:\n  " + "\n  ".join(found))
-        if out.exists():
-            out.rmdir()  # empty: parse_args checked
-        os.replace(folder, out)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    print(f"The student edition is in {out}" + (" (with the reference)" if args.keep_solution else ""))
-    return 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ PREVIEW_ZOOM = 4  # the 28 x 28 preview is shown 112 x 112
 BAR_LENGTH, BAR_ROW = 180, 22  # pixels of a probability bar at 100%, and of its row
 TITLE = "Handwriting canvas"
 INK, PAPER, BAR_COLOR, WINNER_COLOR = "black", "white", "#9db4d8", "#d0542c"
+NOTHING_DRAWN, NO_PROBABILITIES = np.zeros((digit_image.SIZE, digit_image.SIZE)), np.zeros(10)
 
 
 def main(tree_dir, argv=None):
@@ -62,9 +63,10 @@ class Network:
     """The MLP of a tree's model.py with the weights and the input normalization saved in model.npz."""
 
     def __init__(self, model_path, tree_dir):
-        self.path, self.model_file, self.tree = Path(model_path), tree_dir / "model.py", tree_dir.name
+        self.path, self.model_file = Path(model_path), tree_dir / "model.py"
+        self.command = f"python chapter03/{tree_dir.name}/main.py"  # the run that trains this tree's model.npz
         if not self.path.is_file():
-            command = f"python chapter03/{self.tree}/main.py"
+            command = self.command
             if self.path.resolve() != default_model_path(tree_dir).resolve():
                 command += f" --model_dir {self.path.parent}"
             raise KitError(say(f"No trained model at {self.path}. Train one first:\n    {command}",
@@ -78,7 +80,7 @@ class Network:
         probs = self.run_student_code(self.model, checkpoint.prepare_inputs(pixels.reshape(1, -1), self.saved))
         probs = np.asarray(probs, dtype=np.float64).reshape(-1)  # a forward that returns None gives [nan]
         if probs.shape != (10,) or not np.isfinite(probs).all():  # else a NaN would be read as the digit 0
-            shown, command = np.array2string(probs, precision=3), f"python chapter03/{self.tree}/main.py --checks_only"
+            shown, command = np.array2string(probs, precision=3), f"{self.command} --checks_only"
             raise KitError(say(f"The network of {shown_path(self.model_file)} gave {shown} for a digit, not ten "
                                f"probabilities: check its forward methods ({command}).",
                                f"{shown_path(self.model_file)} 的网络对一个数字给出了 {shown}，而不是十个概率："
@@ -90,11 +92,10 @@ class Network:
         try:
             return function(*args)
         except NotImplementedError as exc:
-            command = f"python chapter03/{self.tree}/main.py"
             raise KitError(say(f"{shown_path(self.model_file)} is not finished yet ({exc}).\nTo use the canvas, "
-                               f"finish the TODOs in model.py first, then train the network:\n    {command}",
+                               f"finish the TODOs in model.py first, then train the network:\n    {self.command}",
                                f"{shown_path(self.model_file)} 还没有写完（{exc}）。\n要使用画板，先完成 model.py "
-                               f"里的 TODO，再训练网络：\n    {command}")) from None
+                               f"里的 TODO，再训练网络：\n    {self.command}")) from None
         except (Exception, SystemExit) as exc:  # SystemExit: an exit() left in model.py
             if not raised_in(exc, self.model_file):
                 raise  # a bug in the kit itself: keep the traceback
@@ -102,8 +103,7 @@ class Network:
             raise KitError(say(f"{self.model_file.name} failed while reading a digit: {why}",
                                f"{self.model_file.name} 在识别数字时出错：{why}")) from None
 
-    def description(self):
-        """For the status line, e.g. 'model/solution/model.npz   784-256-128-10, epoch 20'."""
+    def description(self):  # the status line, e.g. 'model/solution/model.npz   784-256-128-10, epoch 20'
         sizes = [int(self.saved["input_dim"]), *map(int, self.saved["hidden_dims"]), int(self.saved["output_dim"])]
         return f"{shown_path(self.path)}   {'-'.join(map(str, sizes))}, epoch {int(self.saved['epoch'])}"
 
@@ -185,23 +185,10 @@ class Window:
         self.brush = round(BRUSH_FRACTION * self.size)
         self.sketch = digit_image.Sketch(self.size, self.brush)
         self.last_point = None  # where the mouse was at the previous event of the stroke being drawn
-        self.error = None  # a KitError raised while the window was open, raised again once it is closed
+        self.error = None  # a KitError or Ctrl-C while the window was open, raised again once it is closed
         root.title(TITLE)
         root.resizable(False, False)
-        self.build_widgets()
-        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
-        self.canvas.bind("<B1-Motion>", self.continue_stroke)
-        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
-        for key in ("c", "C"):
-            root.bind(f"<Key-{key}>", lambda event: self.clear())
-        for key in ("q", "Q", "Escape"):
-            root.bind(f"<Key-{key}>", lambda event: root.destroy())
-        root.report_callback_exception = self.report_error
-        self.clear()
-        keep_ctrl_c_working(root)
-
-    def build_widgets(self):
-        root, pad = self.root, round(10 * self.scale)
+        pad = round(10 * scale)
         self.canvas = tk.Canvas(root, width=self.size, height=self.size, bg=PAPER, cursor="crosshair",
                                 highlightthickness=1, highlightbackground="grey")
         self.canvas.grid(row=0, column=0, rowspan=2, padx=pad, pady=pad)
@@ -223,6 +210,16 @@ class Window:
         tk.Button(buttons, text=say("Quit (q)", "退出 (q)"), command=root.destroy).pack(side="left", padx=5)
         tk.Label(root, text=self.network.description(), anchor="w", fg="grey25").grid(
             row=2, column=0, columnspan=2, sticky="we", padx=pad, pady=(0, pad))
+        self.canvas.bind("<ButtonPress-1>", self.start_stroke)
+        self.canvas.bind("<B1-Motion>", self.continue_stroke)
+        self.canvas.bind("<ButtonRelease-1>", self.end_stroke)
+        for key in ("c", "C"):
+            root.bind(f"<Key-{key}>", lambda event: self.clear())
+        for key in ("q", "Q", "Escape"):
+            root.bind(f"<Key-{key}>", lambda event: root.destroy())
+        root.report_callback_exception = self.report_error
+        self.clear()
+        keep_ctrl_c_working(root)
 
     def start_stroke(self, event):
         self.canvas.delete("hint")
@@ -245,7 +242,7 @@ class Window:
         self.last_point = None
         pixels = digit_image.to_mnist(self.sketch.gray())
         if pixels is None:  # nothing drawn: no guess
-            return self.show(np.zeros((digit_image.SIZE, digit_image.SIZE)), np.zeros(10))
+            return self.show()
         probs = self.network.probabilities(pixels)
         self.show(pixels, probs)
         print(f"prediction: {probs.argmax()}", flush=True)
@@ -254,12 +251,12 @@ class Window:
         """An empty canvas with grey words on it (on the screen only: the Sketch the network reads stays blank)."""
         self.canvas.delete("all")
         self.sketch.clear()
-        self.show(np.zeros((digit_image.SIZE, digit_image.SIZE)), np.zeros(10))
+        self.show()
         self.canvas.create_text(self.size / 2, self.size / 2, text=say("Draw a digit here", "在这里写一个数字"),
                                 fill="grey60", font=("Helvetica", 16), tags="hint")
 
-    def show(self, pixels, probs):
-        """The digit read (none when probs are all 0), pixels (28, 28) in [0, 1] as the preview, one bar per digit."""
+    def show(self, pixels=NOTHING_DRAWN, probs=NO_PROBABILITIES):
+        """The digit read (none: all probs 0, as nothing drawn), pixels (28, 28) in [0, 1] as the preview, the bars."""
         winner = probs.argmax() if probs.any() else None
         self.digit_label.configure(text="" if winner is None else str(winner))
         levels = np.round(pixels * 255).astype(int).repeat(self.zoom, axis=0).repeat(self.zoom, axis=1)
@@ -276,8 +273,7 @@ class Window:
         self.bars.scale("all", 0, 0, self.scale, self.scale)
 
     def report_error(self, exc_type, exc, traceback):
-        """Tk calls this when an event handler raised. Ctrl-C and a KitError (model.py failing) close the window and
-        end the program as they would without a window; anything else is a bug: show the traceback."""
+        """An event handler raised: Ctrl-C or a KitError (model.py failing) ends the program as without a window."""
         if isinstance(exc, (KitError, KeyboardInterrupt)):
             self.error = exc
             self.root.destroy()

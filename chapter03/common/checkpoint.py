@@ -94,27 +94,23 @@ def shape_problem(saved, shapes):
         if not_finite else None
 
 
-def build_model(saved, model_module):
-    """An MLP of `model_module` (the model.py of a tree) with the saved architecture and weights."""
+def build_model(saved, model_module):  # an MLP of a tree's model.py with the saved architecture and weights
     model = model_module.MLP(int(saved["input_dim"]), [int(n) for n in saved["hidden_dims"]], int(saved["output_dim"]))
     load_weights(model, saved)
     return model
 
 
-def load_weights(model, saved):
-    """Copy the saved W0, b0, W1, b1, ... into the Parameters of `model`, in that order."""
+def load_weights(model, saved):  # W0, b0, W1, b1, ... into model's Parameters, in that order
     names = [f"{w}{i}" for i in range(len(saved["hidden_dims"]) + 1) for w in "Wb"]
     for param, name in zip(model.parameters(), names):
         param.data = saved[name].astype(np.float32)
 
 
-def prepare_inputs(pixels, saved):
-    """pixels (N, 784) in [0, 1] -> the float32 network input the model was trained with."""
+def prepare_inputs(pixels, saved):  # pixels (N, 784) in [0, 1] -> the float32 input the model was trained with
     return ((pixels - saved["input_mean"]) / saved["input_std"]).astype(np.float32)
 
 
-def shown(value):
-    """A setting as a flag takes it: 0.01, 64, 256 128."""
+def shown(value):  # a setting as a flag takes it: 0.01, 64, 256 128
     return " ".join(map(str, value)) if isinstance(value, (tuple, list)) else f"{value:g}" if isinstance(value, float) \
         else str(value)
 

@@ -62,7 +62,7 @@ class Parser(argparse.ArgumentParser):
     """argparse's, with the Chinese its `_` misses: a section title's colon, "argument --x:" (before Python 3.11)."""
 
     def format_help(self):
-        return say(super().format_help(), super().format_help().replace("选项:\n", "选项：\n"))
+        return super().format_help().replace("选项:\n", "选项：\n")  # English has no 选项
 
     def error(self, message):
         super().error(say(message, re.sub(r"^argument (\S+): ", r"参数 \1：", message)))

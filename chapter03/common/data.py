@@ -1,7 +1,5 @@
 """MNIST: ensure_mnist() verifies every copy (the SHA-256 of its decompressed bytes, 0.2 s for all four) and downloads
-what is missing or wrong (download.py); load_mnist() hashes the bytes again as it parses them. The four files:
-train-images-idx3-ubyte (60,000 images of 28 x 28 bytes, 0 = white, 255 = black), train-labels-idx1-ubyte (60,000
-labels, 0 to 9), t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (10,000 of each, for the test)."""
+what is missing or wrong (download.py); load_mnist() hashes the bytes again as it parses them."""
 
 import collections
 import hashlib
@@ -23,9 +21,8 @@ Mnist = collections.namedtuple("Mnist", "train_images train_labels val_images va
 
 
 def ensure_mnist(data_dir, mirrors, timeout=(10, 30), checksums=PUBLISHED_SHA256):
-    """Make sure the four files are in data_dir (created if needed) and verified, downloading what is missing from
-    the mirrors, in order. timeout: (connect, read) in seconds; checksums: the SHA-256 of each decompressed file (the
-    tests pass their own). KitError when a file could not be obtained, saying what was tried and how to go on."""
+    """The four files verified in data_dir (created if needed), what is missing downloaded from the mirrors, in order.
+    timeout: (connect, read) in seconds; checksums: of each decompressed file (the tests pass their own)."""
     try:
         data_dir = Path(data_dir).resolve()  # Python < 3.13 raises RuntimeError for a symbolic link loop
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,8 +54,8 @@ def load_mnist(data_dir, checksums=PUBLISHED_SHA256):
     val_images    (5000, 784) uint8   val_labels    (5000,) int64   its last 5,000
     test_images  (10000, 784) uint8   test_labels  (10000,) int64   the test file
 
-    Pixels stay bytes (0 to 255; float32 would take 220 MB): divide a batch by 255 when you use it. The image arrays
-    are read-only. KitError naming the file when one is missing or has changed since it was verified.
+    Pixels stay bytes (0 = white to 255 = black; float32 would take 220 MB): divide a batch by 255 when you use it.
+    The image arrays are read-only. KitError naming the file when one is missing or has changed since it was verified.
     """
     train_images, train_labels, test_images, test_labels = (read_idx(Path(data_dir), name, checksums) for name in FILES)
     split = len(train_images) - VALIDATION_SIZE

@@ -1,6 +1,5 @@
 """Why is a run not learning? Short trainings of the run's network: the student's layers, then each class swapped
-for the reference's (the swap that learns names the class); when the layers are not at fault, other learning rates.
-"""
+for the reference's (the swap that learns names the class); when the layers are not at fault, other learning rates."""
 
 import math
 import textwrap
@@ -153,32 +152,23 @@ def find_the_fault(trials, model_module, reference_file, checks_passed):
     if reference_file.is_file() and reference_file.resolve() == Path(trials.model_file).resolve():
         return say("These are the reference layers: the settings are at fault. ",
                    "这就是参考答案的层：问题出在设置上。") + suggest_learning_rate(trials, yours)
-    reference = load_reference(reference_file)
+    try:  # the reference classes; None when missing (a student edition) or broken
+        reference = classes_of(load_model_module(reference_file)) if reference_file.is_file() else None
+    except (KitError, AttributeError):
+        reference = None
     if reference is None and not checks_passed:  # a student edition leaves the reference out: the checks tell
         return say("There are no reference layers here to compare with.", "这里没有参考答案的层可以对照。")
     if reference is None:
         return say("Your layers pass every check: the settings are at fault. ",
                    "你的层通过了所有检查：问题出在设置上。") + suggest_learning_rate(trials, yours)
     whose = say("the reference layers", "参考答案的层")
-    if trials.run(whose, reference).learns:
-        return blame_a_class(trials, yours, reference)
-    return say(f"Even the reference layers do not learn at lr {lr:g}: the learning rate is at fault. ",
-               f"在 lr {lr:g} 下连参考答案的层也学不会：问题出在学习率上。") + \
-        suggest_learning_rate(trials, reference, whose)
-
-
-def load_reference(reference_file):
-    """The reference classes; None when missing or broken."""
-    try:
-        return classes_of(load_model_module(reference_file)) if reference_file.is_file() else None
-    except (KitError, AttributeError):
-        return None
-
-
-def blame_a_class(trials, yours, reference):
+    if not trials.run(whose, reference).learns:
+        return say(f"Even the reference layers do not learn at lr {lr:g}: the learning rate is at fault. ",
+                   f"在 lr {lr:g} 下连参考答案的层也学不会：问题出在学习率上。") + \
+            suggest_learning_rate(trials, reference, whose)
     helped = [name for name in LAYER_CLASSES if trials.run(say(f"yours, with the reference {name}",
                                                                f"你的层，{name} 换成参考答案的"),
-                                                           dict(yours, **{name: reference[name]})).learns]
+                                                           {**yours, name: reference[name]}).learns]
     if not helped or len(helped) == len(LAYER_CLASSES):
         return say("No single class of yours is at fault alone: compare each with the handout's derivation, one at "
                    "a time, and look at the arrays they pass each other (dtype, shape).",
@@ -187,17 +177,7 @@ def blame_a_class(trials, yours, reference):
 
 
 def blame(name, your_class, reference_class):
-    if same_forward(name, your_class, reference_class):
-        return say(f"With the reference {name} the network learns: look at {name}.backward (its forward is right: "
-                   "often a gradient added to (+=) rather than set (=), kept from one batch to the next).",
-                   f"换上参考答案的 {name} 网络就能学会：看看 {name}.backward（它的 forward 是对的：常见的是梯度用了 "
-                   "+= 而不是 =，从上一个批次留了下来）。")
-    return say(f"With the reference {name} the network learns: look at {name}.forward (its outputs differ from the "
-               "reference's).", f"换上参考答案的 {name} 网络就能学会：看看 {name}.forward（它的输出和参考答案的"
-               "不同）。")
-
-
-def same_forward(name, your_class, reference_class):
+    """Which method of `name` to look at: forward when its outputs differ from the reference's on one input."""
     rng = np.random.default_rng(0)
     x, w, b = (rng.normal(0.0, 3.0, shape).astype(np.float32) for shape in ((5, 10), (10, 7), (1, 7)))
     args = (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True), np.eye(10, dtype=np.float32)[rng.integers(0, 10, 5)]) \
@@ -208,9 +188,17 @@ def same_forward(name, your_class, reference_class):
             if name == "Linear":
                 layer.W.data, layer.b.data = w.copy(), b.copy()
             outputs.append(np.asarray(layer.forward(*(a.copy() for a in args)), dtype=np.float64))
-        return bool(np.allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-6))
+        same_forward = np.allclose(outputs[0], outputs[1], rtol=1e-4, atol=1e-6)
     except Exception:  # the student's forward failed on this input: it is not the reference's
-        return False
+        same_forward = False
+    if same_forward:
+        return say(f"With the reference {name} the network learns: look at {name}.backward (its forward is right: "
+                   "often a gradient added to (+=) rather than set (=), kept from one batch to the next).",
+                   f"换上参考答案的 {name} 网络就能学会：看看 {name}.backward（它的 forward 是对的：常见的是梯度用了 "
+                   "+= 而不是 =，从上一个批次留了下来）。")
+    return say(f"With the reference {name} the network learns: look at {name}.forward (its outputs differ from the "
+               "reference's).", f"换上参考答案的 {name} 网络就能学会：看看 {name}.forward（它的输出和参考答案的"
+               "不同）。")
 
 
 def learning_rates_to_try(lr):

@@ -1,12 +1,6 @@
-"""Turn a drawing into a 28 x 28 input that looks like MNIST's digits, by MNIST's own recipe.
-
-MNIST's digits were cropped, scaled so that their longer side is 20 pixels (anti-aliased: grey edges), and pasted
-into 28 x 28 with their center of mass on the center. The network only ever saw digits made that way; shrinking the
-whole canvas instead gives a small, off-center digit it has never seen the like of (benchmarks/bench_canvas.py).
-
-    gray = read_image("seven.png")     # (H, W) floats, dark strokes on a light background
-    pixels = to_mnist(gray)            # (28, 28) float32 in [0, 1], light strokes on black; None when empty
-"""
+"""A drawing made into a 28 x 28 input by MNIST's own recipe: cropped, scaled to 20 pixels on its longer side
+(anti-aliased), pasted with its center of mass on the center. Shrinking the whole canvas instead gives a small,
+off-center digit the network has never seen the like of (benchmarks/bench_canvas.py)."""
 
 from pathlib import Path
 
@@ -27,23 +21,17 @@ MAX_SIDE = 2048
 
 
 def to_mnist(gray):
-    """gray (H, W), dark strokes on a light background, floats in [0, 1] or uint8 -> (28, 28) float32 in [0, 1],
+    """gray (H, W), dark strokes on a light background, floats in [0, 1] -> (28, 28) float32 in [0, 1],
     light strokes on black like MNIST's; None when there is no drawing."""
     ink = ink_of(gray)
-    if ink is None:
-        return None
-    return place_by_center_of_mass(scale_to_box(crop_to_ink(ink)))
+    return None if ink is None else place_by_center_of_mass(scale_to_box(crop_to_ink(ink)))
 
 
 def ink_of(gray):
     """gray (H, W) -> ink (H, W) float32 in [0, 1], 0 for paper, 1 for the darkest stroke; None if blank.
-
     ink = (1 - gray - paper) / (darkest - paper), clipped, where paper is the median inverted level of the border
     (strokes touching it do not count): a grey photo of paper or a grey pen are stretched to MNIST's range."""
-    gray = np.asarray(gray)
-    if gray.dtype == np.uint8:
-        gray = gray / np.float32(255)
-    ink = 1 - gray.astype(np.float32)
+    ink = 1 - np.asarray(gray, dtype=np.float32)
     paper = np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]]))
     contrast = ink.max() - paper
     if contrast < MIN_CONTRAST:
@@ -84,14 +72,13 @@ def place_by_center_of_mass(digit):
 def is_light_on_dark(gray):
     """True when the border of gray (H, W) is mostly dark: light strokes on a dark background, like a saved MNIST
     digit, rather than the dark strokes on light paper that to_mnist expects."""
-    gray = np.asarray(gray, dtype=np.float32)
-    paper = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
-    return bool(paper < (127.5 if gray.max() > 1 else 0.5))  # bytes or [0, 1]
+    return bool(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5)
 
 
 def read_image(path):
     """The image file at path (anything Pillow reads) -> gray (H, W) float32 in [0, 1], 1 = white, transparent parts
-    as white paper, at most MAX_SIDE on its longer side. KitError when it is missing or not an image."""
+    as white paper, at most MAX_SIDE on its longer side. KitError when it is missing or not an image. Gray bytes
+    first, then shrunk, then floats: the full-size image is never held as floats."""
     path = Path(path)
     if not path.is_file():
         raise KitError(say(f"No image file at {path}.", f"{path} 处没有图片文件。"))
@@ -99,30 +86,23 @@ def read_image(path):
         with Image.open(path) as image:
             image.draft("L", (MAX_SIDE, MAX_SIDE))  # a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size
             image.load()  # Pillow reads lazily: a truncated file fails here, inside the try
-            return grayscale(image)
+            transparent = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+            if max(image.size) >= 2 * MAX_SIDE and image.mode in ("L", "RGB") and not transparent:
+                image = image.reduce(max(image.size) // MAX_SIDE)  # averages boxes of k x k pixels: cheap, no copy
+            image = image.convert("RGBA").convert("LA") if transparent else image.convert("L")
+            if max(image.size) > MAX_SIDE:
+                image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+            pixels = np.asarray(image, dtype=np.float32) / 255
     except (OSError, ValueError, MemoryError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError too
         raise KitError(say(f"Cannot read {path} as an image ({exc}). Give a PNG or JPEG file.",
                            f"无法把 {path} 当作图片读取（{exc}）。请给一个 PNG 或 JPEG 文件。")) from None
-
-
-def grayscale(image):
-    """A Pillow image of any mode -> gray (H, W) float32 in [0, 1], transparent parts over white, its longer side at
-    most MAX_SIDE: gray bytes first, then shrunk, then floats, so the full-size image is never held as floats."""
-    transparent = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
-    if max(image.size) >= 2 * MAX_SIDE and image.mode in ("L", "RGB") and not transparent:
-        image = image.reduce(max(image.size) // MAX_SIDE)  # averages boxes of k x k pixels: cheap, before any copy
-    image = image.convert("RGBA").convert("LA") if transparent else image.convert("L")
-    if max(image.size) > MAX_SIDE:
-        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    pixels = np.asarray(image, dtype=np.float32) / 255
     if transparent:
         return pixels[..., 0] * pixels[..., 1] + (1 - pixels[..., 1])  # gray * alpha, laid over white paper
     return pixels
 
 
 class Sketch:
-    """What the mouse draws, as an image: black strokes of a round brush (diameter `brush` pixels) on white. The
-    window draws every stroke on the screen and here; here is what the network reads."""
+    """What the mouse draws, as the network reads it: black strokes of a round brush (`brush` pixels) on white."""
 
     def __init__(self, size, brush):
         self.size, self.brush = size, brush
@@ -142,6 +122,5 @@ class Sketch:
         self.pen.line((x0, y0, x1, y1), fill=0, width=self.brush)
         self.dot(x1, y1)
 
-    def gray(self):
-        """The drawing as gray (size, size) float32 in [0, 1], 1 = white paper."""
+    def gray(self):  # (size, size) float32 in [0, 1], 1 = white paper
         return np.asarray(self.image, dtype=np.float32) / 255

@@ -18,7 +18,7 @@ import urllib3
 from tqdm import tqdm
 
 from coursekit.errors import KitError
-from coursekit.files import replace_file, temporary_file
+from coursekit.files import clean_up, replace_file, temporary_name
 from coursekit.i18n import say
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -72,13 +72,11 @@ def decompressed(blob):
 
 
 def mirror_list(cli_mirrors):
-    """Every mirror to try, in order: --mirror, then $MNIST_MIRROR (separated by spaces), then BUILTIN_MIRRORS.
-    Raises KitError naming one that is neither an http(s):// or file:// URL nor a folder."""
-    cli_mirrors = list(cli_mirrors or [])
+    """Every mirror to try, in order: --mirror (cli.py checked them), then $MNIST_MIRROR (separated by spaces, checked
+    here: KitError naming one the kit cannot download from), then BUILTIN_MIRRORS."""
     variable = os.environ.get(MIRROR_VARIABLE, "").split()
-    check_mirror_urls(cli_mirrors, "--mirror")
     check_mirror_urls(variable, MIRROR_VARIABLE)
-    return list(dict.fromkeys(cli_mirrors + variable + BUILTIN_MIRRORS))  # without repeats, order kept
+    return list(dict.fromkeys([*(cli_mirrors or []), *variable, *BUILTIN_MIRRORS]))  # without repeats, order kept
 
 
 def check_mirror_urls(urls, where):
@@ -149,8 +147,7 @@ def download_missing(names, data_dir, mirrors, timeout, checksums):
         raise KitError(nothing_worked_message(data_dir, missing, failures, hints))
 
 
-def fetch_with_retries(session, source, data_dir, name, checksums, timeout):
-    """fetch_verified, tried again after RETRY_DELAYS when the failure may be temporary."""
+def fetch_with_retries(session, source, data_dir, name, checksums, timeout):  # after RETRY_DELAYS, if temporary
     for delay in (*RETRY_DELAYS, None):
         try:
             return fetch_verified(session, source, data_dir, name, checksums, timeout)
@@ -165,13 +162,9 @@ def fetch_with_retries(session, source, data_dir, name, checksums, timeout):
 def fetch_verified(session, source, data_dir, name, checksums, timeout):
     """Copy or download source (a Path or a URL) to a temporary file in data_dir, verify it, and rename it to `name.gz`
     (or `name` if its bytes are not gzip-compressed). Raises FetchFailed; the temporary file is always removed."""
-    print(say(f"Copying {source}", f"正在复制 {source}") if isinstance(source, Path)
-          else say(f"Downloading {source}", f"正在下载 {source}"), file=sys.stderr, flush=True)
-    with temporary_file(data_dir / (name + ".gz"), ".part") as tmp:  # a unique name: two runs never share it
-        if isinstance(source, Path):
-            copy_local_file(source, tmp)
-        else:
-            download(session, source, tmp, timeout, label=name + ".gz")
+    tmp = temporary_name(data_dir / (name + ".gz"), ".part")  # a unique name: two runs never share it
+    try:
+        fetch(session, source, tmp, timeout, label=name + ".gz")
         blob = tmp.read_bytes()
         problem = problem_with(blob, name, checksums)
         if problem:
@@ -190,34 +183,52 @@ def fetch_verified(session, source, data_dir, name, checksums, timeout):
                 f"无法把 {final} 放到位（{exc.strerror}）：另一个程序正打开着它，常见的是杀毒软件的扫描或 OneDrive "
                 "的同步。稍等一会儿再运行（已经完成的文件会保留）。",
             )) from None
+    finally:
+        clean_up(tmp, warn=True)  # gone once renamed
 
 
-def copy_local_file(source, tmp):
-    """A folder mirror: on this computer or a shared drive."""
-    if not source.parent.is_dir():
-        raise FetchFailed(say(f"no folder {source.parent}", f"没有文件夹 {source.parent}"), unreachable=True)
+def fetch(session, source, tmp, timeout, label):
+    """Copy source (a Path: a folder mirror) or stream it (a URL, with a progress bar) into the file tmp; FetchFailed
+    with a short reason. The bytes are written as the server sent them (decode_content=False): a .gz labelled
+    `Content-Encoding: gzip` stays compressed."""
+    if isinstance(source, Path):  # on this computer or a shared drive
+        print(say(f"Copying {source}", f"正在复制 {source}"), file=sys.stderr, flush=True)
+        if not source.parent.is_dir():
+            raise FetchFailed(say(f"no folder {source.parent}", f"没有文件夹 {source.parent}"), unreachable=True)
+        try:
+            return shutil.copyfile(source, tmp)
+        except OSError as exc:
+            raise FetchFailed(say(f"cannot read it ({exc.strerror})", f"无法读取（{exc.strerror}）")) from None
+    print(say(f"Downloading {source}", f"正在下载 {source}"), file=sys.stderr, flush=True)
     try:
-        shutil.copyfile(source, tmp)
-    except OSError as exc:
-        raise FetchFailed(say(f"cannot read it ({exc.strerror})", f"无法读取（{exc.strerror}）")) from None
-
-
-def download(session, url, tmp, timeout, label):
-    """Stream url into the file tmp, with a progress bar; raises FetchFailed with a short reason. The bytes are written
-    as the server sent them (decode_content=False): a .gz labelled `Content-Encoding: gzip` stays compressed."""
-    try:
-        response = session.get(url, stream=True, timeout=timeout)
+        response = session.get(source, stream=True, timeout=timeout)
     except requests.exceptions.RequestException as exc:
         raise request_failed(exc, timeout) from None
     with response:
         if response.status_code != 200:
             raise FetchFailed(f"HTTP {response.status_code} {response.reason or ''}".strip(),
                               retry=response.status_code >= 500)
-        stream_to_file(response, tmp, int(response.headers.get("Content-Length", 0)) or None, timeout[1], label)
+        expected_size, received, broken = int(response.headers.get("Content-Length", 0)) or None, 0, False
+        bar = tqdm(total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                   disable=not sys.stderr.isatty())  # no bar in a log file or a test: one line was printed instead
+        try:
+            with bar, open(tmp, "xb") as out:  # a new file: never another program's
+                for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        except urllib3.exceptions.ReadTimeoutError:
+            raise FetchFailed(say(f"the server stopped sending (nothing for {timeout[1]:g} s)",
+                                  f"服务器停止了发送（{timeout[1]:g} 秒没有数据）"), retry=True) from None
+        except urllib3.exceptions.HTTPError:  # IncompleteRead (urllib3 2), a connection reset
+            broken = True
+    if broken or (expected_size and received < expected_size):  # urllib3 1 ends a cut body quietly
+        size = f"{expected_size:,}" if expected_size else "?"
+        raise FetchFailed(say(f"download cut short (got {received:,} of {size} bytes)",
+                              f"下载被截断（收到 {received:,} / {size} 字节）"), retry=True)
 
 
-def request_failed(exc, timeout):
-    """The FetchFailed for an exception requests raised before the body started."""
+def request_failed(exc, timeout):  # the FetchFailed for an exception requests raised before the body started
     errors = requests.exceptions
     if isinstance(exc, errors.ConnectTimeout):
         return FetchFailed(say(f"could not connect within {timeout[0]:g} s", f"{timeout[0]:g} 秒内没能连上"),
@@ -228,48 +239,21 @@ def request_failed(exc, timeout):
         reason = re.search(r"certificate verify failed[^'\"()]*|\] ([^'\"()]+)", str(exc))
         reason = reason.group(0).lstrip("] ").strip() if reason else type(exc).__name__
         return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True,
-                           hint=tls_hint())
+                           hint=say(*TLS_HINT))
     if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
-        proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in str(exc) else ""
-        return FetchFailed(proxy + connection_problem(exc), unreachable=True)
+        text = str(exc)
+        proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in text else ""
+        if "NameResolution" in text or "getaddrinfo" in text:
+            return FetchFailed(proxy + say("host name not found (DNS)", "找不到主机名（DNS）"), unreachable=True)
+        found = re.search(r"\[(?:Errno|WinError) -?\d+\] ([^'\"()]+)", text)
+        why = say("cannot connect", "无法连接") + (f" ({found.group(1).strip()})" if found else "")
+        return FetchFailed(proxy + why, unreachable=True)
     # e.g. InvalidSchema: "Missing dependencies for SOCKS support." (PySocks, for ALL_PROXY=socks5://...)
     why = f"{type(exc).__name__}: {exc}"
     return FetchFailed(say(f"request failed ({why})", f"请求失败（{why}）"), unreachable=True)
 
 
-def stream_to_file(response, tmp, expected_size, read_timeout, label):
-    """Write the body of response into tmp as it arrives; FetchFailed when it stops or breaks off."""
-    received, broken = 0, False
-    bar = tqdm(total=expected_size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-               disable=not sys.stderr.isatty())  # no bar in a log file or a test: one line was printed instead
-    try:
-        with bar, open(tmp, "wb") as out:
-            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
-                out.write(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-    except urllib3.exceptions.ReadTimeoutError:
-        raise FetchFailed(say(f"the server stopped sending (nothing for {read_timeout:g} s)",
-                              f"服务器停止了发送（{read_timeout:g} 秒没有数据）"), retry=True) from None
-    except urllib3.exceptions.HTTPError:  # IncompleteRead (urllib3 2), a connection reset
-        broken = True
-    if broken or (expected_size and received < expected_size):  # urllib3 1 ends a cut body quietly
-        size = f"{expected_size:,}" if expected_size else "?"
-        raise FetchFailed(say(f"download cut short (got {received:,} of {size} bytes)",
-                              f"下载被截断（收到 {received:,} / {size} 字节）"), retry=True)
-
-
-def connection_problem(exc):
-    """A few words on why a connection could not be made, from the text of the error requests raised."""
-    text = str(exc)
-    if "NameResolution" in text or "getaddrinfo" in text:
-        return say("host name not found (DNS)", "找不到主机名（DNS）")
-    found = re.search(r"\[(?:Errno|WinError) -?\d+\] ([^'\"()]+)", text)
-    return say("cannot connect", "无法连接") + (f" ({found.group(1).strip()})" if found else "")
-
-
-def nothing_worked_message(data_dir, missing, failures, hints):
-    """What was tried, and how to go on: the files by hand, another mirror, and the hints of the failures."""
+def nothing_worked_message(data_dir, missing, failures, hints):  # what was tried, how to go on
     tried = "\n".join(f"  {line}" for line in failures) or say("  (no mirror was tried)", "  （没有试过任何镜像）")
     names = "\n".join(f"  {name}.gz" for name in FILES)
     what = "MNIST" if len(missing) == len(FILES) else ", ".join(missing)
@@ -290,17 +274,16 @@ def nothing_worked_message(data_dir, missing, failures, hints):
     )
 
 
-def tls_hint():
-    return say(
-        "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with "
-        "a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   (ask the "
-        "network's administrators for the file)\nor use your system's certificates, which usually include it (Python "
-        "3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   (with uv: uv pip install "
-        "truststore)",
-        "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n"
-        "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n"
-        "或者使用操作系统的证书，它们通常已包含这个证书（需要 Python 3.10 或更新版本；"
-        "装了 truststore 时程序会用它）：\n"
-        "  pip install truststore   （用 uv 时：uv pip install truststore）",
-    )
+TLS_HINT = (
+    "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with "
+    "a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   (ask the "
+    "network's administrators for the file)\nor use your system's certificates, which usually include it (Python "
+    "3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   (with uv: uv pip install "
+    "truststore)",
+    "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n"
+    "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n"
+    "或者使用操作系统的证书，它们通常已包含这个证书（需要 Python 3.10 或更新版本；"
+    "装了 truststore 时程序会用它）：\n"
+    "  pip install truststore   （用 uv 时：uv pip install truststore）",
+)
 
