@@ -7,10 +7,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-DEFAULT_THREADS = 0
-HELP = ("threads for NumPy's matrix products (default: 0, chosen during the run by timing training batches at 1, 2, "
-        "... threads, and measured again from time to time, so that a machine that becomes busy is followed; N "
-        "forces N threads)")
+DEFAULT_THREADS = 0  # chosen by timing
 
 # A measurement: blocks of batches at each count by turns, ROUNDS each. A block lasts BLOCK_SECONDS, longer than the
 # turns a busy system gives programs on a core to see the waiting too; its first batch (after the switch) is not timed.
@@ -105,10 +102,9 @@ class ThreadChooser:
         fastest = min(means, key=means.get)
         # A count far slower than the fastest is not measured again; nor the fastest, when no other one is left.
         self.plan = [threads for threads in self.plan if means.get(threads, 0) <= SLOWER * means[fastest]]
-        if set(self.plan) <= {fastest}:
-            self.choose(means, fastest)
-
-    def choose(self, means, fastest):  # the end of a measurement: the fastest count until the next one
+        if not set(self.plan) <= {fastest}:
+            return
+        # The end of a measurement: the fastest count until the next one.
         self.plan, self.chosen, self.window = [], fastest, [0.0, 0]
         self.runner_up = min([mean for threads, mean in means.items() if threads != fastest], default=math.inf)
         self.use(fastest)

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from coursekit.blas import DEFAULT_THREADS
-from coursekit.blas import HELP as BLAS_THREADS_HELP
 from coursekit.errors import KitError, run_command
 from coursekit.explain import find_check
 from coursekit.i18n import LANGUAGES, choose_language, console_encoding, say, speaking
@@ -100,8 +99,11 @@ def parser(tree):
     flag("skip_checks", "train even though checks fail", "检查没通过也照样训练", action="store_true")
     flag("download_only", "fetch and verify MNIST, then exit", "下载并校验 MNIST，然后退出", action="store_true")
     flag("resume", "continue from <model_dir>/model.npz", "从 <model_dir>/model.npz 接着训练", action="store_true")
-    flag("blas_threads", BLAS_THREADS_HELP, "NumPy 矩阵乘法用的线程数（默认：1，在这些大小下最快，机器忙时快得多；"
-         "0 让 BLAS 库自己决定，通常每个核一个）", type=non_negative_int, default=DEFAULT_THREADS, metavar="N")
+    flag("blas_threads", "threads for NumPy's matrix products (default: 0, chosen during the run by timing training "
+         "batches at 1, 2, ... threads, and timed again from time to time, so that a machine that becomes busy is "
+         "followed; N forces N threads)", "NumPy 矩阵乘法用的线程数（默认：0，训练时给 1、2……个线程下的训练批次计时，"
+         "选最快的，并不时重新计时，机器变忙时跟着调整；N 表示固定用 N 个线程）", type=non_negative_int,
+         default=DEFAULT_THREADS, metavar="N")
     flag("lang", "language of the messages: zh (Chinese) or en (default: Chinese under a Chinese locale, else "
          "English)", "提示的语言：zh（中文）或 en（英文）（默认：中文系统用中文，否则用英文）", choices=LANGUAGES)
     flag("only", "run only the checks of one class (e.g. Softmax) or task number (e.g. 3), then exit",
