@@ -1,6 +1,5 @@
 """NumPy's BLAS thread count, chosen by timing training batches at 1, 2, 4, ... threads, measured again from time to
-time (on a busy 2-core machine an epoch took 1.34 s with one thread, 11.3 s with two). blas_threads(N) forces N.
-"""
+time (on a busy 2-core machine an epoch took 1.34 s with one thread, 11.3 s with two). blas_threads(N) forces N."""
 
 import math
 import sys

@@ -1,8 +1,7 @@
 """Regenerate what the handouts quote from the kit (check reports, stub messages), so that it cannot drift.
 A report sits between `<!-- report: NAME -->` and `<!-- end report -->`: NAME is `startup` (the list, abridged, and
 the last lines), `solution` (the last lines), or a mistake of tests/mutants.py or EXAMPLES, made in solution/model.py
-(the explanation of the first failure or note of its class). `--check`: write nothing, exit 1 when a handout differs.
-"""
+(the explanation of the first failure or note of its class). `--check`: write nothing, exit 1 when a handout differs."""
 
 import argparse
 import contextlib

@@ -1,8 +1,7 @@
 """Build the Gradescope autograder zip of a chapter: setup.sh, run_autograder, and the part of the kit grading needs
 (the chapter's grade.py, the modules it imports, the reference solution). Gradescope unpacks it into
 /autograder/source, runs setup.sh once, then run_autograder for each submission, as root; run_autograder reads
-AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON (default: setup.sh's venv), to try it elsewhere.
-"""
+AUTOGRADER_ROOT (default /autograder) and AUTOGRADER_PYTHON (default: setup.sh's venv), to try it elsewhere."""
 
 import argparse
 import io

@@ -1,8 +1,6 @@
-"""A student's file run in a process of its own (as a fresh unprivileged user when root, with the limits the OS
-grants), its objects used from here through proxies (`Sandbox(path).module.Linear(4, 5)`): only data crosses, and
-every reply is checked. client.py Sandbox and the proxies; wire.py the messages, what crosses, and the student's end;
-errors.py the StudentError family; process.py the process and its pipes; users.py the uids as root.
-"""
+"""A student's file run in a process of its own (a fresh unprivileged user when root, with the limits the OS
+grants), its objects used through proxies (`Sandbox(path).module.Linear(4, 5)`): only data crosses, every reply
+checked. client.py the Sandbox and proxies; wire.py the messages and the student's end; process.py its pipes."""
 
 from .client import Sandbox as Sandbox
 from .client import default_limits as default_limits

@@ -1,7 +1,6 @@
 """The student's process, from the grader's side: `python -I -B -c SERVER_SOURCE LIMITS` in a scratch folder of its
 own, as a user of its own when given one; messages over its stdin and stdout, never waited on past a deadline:
-threads read and write its pipes (select() cannot wait on a pipe on Windows).
-"""
+threads read and write its pipes (select() cannot wait on a pipe on Windows)."""
 
 import contextlib
 import io

@@ -1,8 +1,7 @@
 """The wire between the grader and the student's process, and the student's end of it. A message is FRAME, a JSON
 header that lists its buffers' lengths, then the buffers (arrays' bytes); values are numbers, text, arrays of numbers,
 lists, tuples and dicts of these, NumPy dtypes, and references to objects that stay on one side. decode checks every
-node: the grader trusts nothing the student's process sends. That process runs this file's text (process.py).
-"""
+node: the grader trusts nothing the student's process sends. That process runs this file's text (process.py)."""
 
 import itertools
 import json
