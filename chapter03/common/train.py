@@ -40,11 +40,12 @@ class SGD:
 
 def wrong_gradient(param):
     shape = getattr(param.grad, "shape", None)
-    got = say(f"shape {shape}", f"形状 {shape}") if shape is not None else type(param.grad).__name__
-    return say(f"A gradient does not fit its parameter: the parameter has shape {param.data.shape}, its .grad is "
+    got = (say(f"an array of shape {shape}", f"形状为 {shape} 的数组") if shape is not None
+           else say(f"a {type(param.grad).__name__}", f"一个 {type(param.grad).__name__}"))
+    return say(f"A gradient does not fit its parameter: the parameter has shape {param.data.shape}, but its .grad is "
                f"{got}. Each backward must set W.grad with the shape of W and b.grad with the shape of b: run the "
                f"checks (main.py --checks_only) to see which.",
-               f"有一个梯度和它的参数对不上：参数的形状是 {param.data.shape}，它的 .grad 却是 {got}。每个 backward "
+               f"有一个梯度和它的参数对不上：参数的形状是 {param.data.shape}，它的 .grad 却是{got}。每个 backward "
                f"都要把 W.grad 设成 W 的形状、b.grad 设成 b 的形状：运行检查（main.py --checks_only）看看是哪一个。")
 
 
