@@ -30,10 +30,6 @@ NUMBERS = ("format_version", "input_dim", "output_dim", "input_mean", "input_std
            "batch_size", "epochs", "seed")
 
 
-class BadModelFile(KitError):
-    """A model.npz that cannot be used: damaged, or not written by this kit."""
-
-
 def save(path, model, optimizer, config, epoch, history):
     """Write model.npz atomically: the MLP, its SGD's velocities, the Config, epochs done, {HISTORY_KEYS: lists}."""
     params = model.parameters()
@@ -49,7 +45,7 @@ def save(path, model, optimizer, config, epoch, history):
 
 
 def load(path):
-    """model.npz as a dict of arrays, checked: BadModelFile when it cannot be used."""
+    """model.npz as a dict of arrays, checked: KitError when it cannot be used (damaged, or not written by this kit)."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             saved = {key: npz[key] for key in npz.files}
@@ -58,7 +54,7 @@ def load(path):
         problem = say(f"it is not a readable model file ({type(exc).__name__})",
                       f"它不是一个能读的模型文件（{type(exc).__name__}）")
     if problem:
-        raise BadModelFile(say(f"{path} cannot be used: {problem}. Train the network again to write a new one.",
+        raise KitError(say(f"{path} cannot be used: {problem}. Train the network again to write a new one.",
                                f"{path} 不能用：{problem}。重新训练一次网络，写一个新的。"))
     return saved
 
@@ -71,8 +67,7 @@ def format_problem(saved):
                    f"它不是格式版本 {FORMAT_VERSION} 的 model.npz")
     if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu":
         return say("hidden_dims is not a list of whole numbers", "hidden_dims 不是一列整数")
-    problem = shape_problem(saved, dict.fromkeys(NUMBERS, ()))
-    if problem:
+    if problem := shape_problem(saved, dict.fromkeys(NUMBERS, ())):
         return problem
     dims, layers = [int(saved["input_dim"]), *map(int, sizes), int(saved["output_dim"])], {}
     for i in range(len(dims) - 1):

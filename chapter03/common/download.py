@@ -64,16 +64,14 @@ def problem_with(blob, name, checksums):
 
 
 def decompressed(blob):
-    """The IDX bytes inside blob: gzip layers peeled off (none if stored uncompressed; a misconfigured server may add
-    a second one). IDX files start with two zero bytes, never with the gzip magic number 1f 8b."""
+    """blob with its gzip layers peeled off: none, one, or two (a misconfigured server). IDX never starts with 1f 8b."""
     while blob[:2] == GZIP_MAGIC:
         blob = zlib.decompress(blob, wbits=31)  # 31: a gzip header and trailer around the deflated bytes
     return blob
 
 
 def mirror_list(cli_mirrors):
-    """Every mirror to try, in order: --mirror (cli.py checked them), then $MNIST_MIRROR (separated by spaces, checked
-    here: KitError naming one the kit cannot download from), then BUILTIN_MIRRORS."""
+    """Every mirror to try, in order: --mirror (checked by cli.py), $MNIST_MIRROR (split), BUILTIN_MIRRORS."""
     variable = os.environ.get(MIRROR_VARIABLE, "").split()
     check_mirror_urls(variable, MIRROR_VARIABLE)
     return list(dict.fromkeys([*(cli_mirrors or []), *variable, *BUILTIN_MIRRORS]))  # without repeats, order kept
@@ -118,8 +116,7 @@ class FetchFailed(Exception):
 
 
 def download_missing(names, data_dir, mirrors, timeout, checksums):
-    """Fetch each file of names from the first mirror that delivers it verified; KitError when one could not be
-    obtained, saying what was tried and how to go on."""
+    """Fetch each file of names from the first mirror that delivers it verified; KitError when one could not be."""
     with contextlib.suppress(ImportError):  # truststore, when installed: the system's certificates, a proxy's too
         import truststore
         truststore.inject_into_ssl()
@@ -188,9 +185,8 @@ def fetch_verified(session, source, data_dir, name, checksums, timeout):
 
 
 def fetch(session, source, tmp, timeout, label):
-    """Copy source (a Path: a folder mirror) or stream it (a URL, with a progress bar) into the file tmp; FetchFailed
-    with a short reason. The bytes are written as the server sent them (decode_content=False): a .gz labelled
-    `Content-Encoding: gzip` stays compressed."""
+    """Copy source (a folder mirror's Path) or stream it (a URL, with a progress bar) into tmp, as the server sent it
+    (decode_content=False: a .gz labelled `Content-Encoding: gzip` stays compressed). FetchFailed with a reason."""
     if isinstance(source, Path):  # on this computer or a shared drive
         print(say(f"Copying {source}", f"正在复制 {source}"), file=sys.stderr, flush=True)
         if not source.parent.is_dir():
@@ -238,8 +234,16 @@ def request_failed(exc, timeout):  # the FetchFailed for an exception requests r
     if isinstance(exc, errors.SSLError):
         reason = re.search(r"certificate verify failed[^'\"()]*|\] ([^'\"()]+)", str(exc))
         reason = reason.group(0).lstrip("] ").strip() if reason else type(exc).__name__
-        return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True,
-                           hint=say(*TLS_HINT))
+        return FetchFailed(say(f"TLS/SSL error: {reason}", f"TLS/SSL 错误：{reason}"), unreachable=True, hint=say(
+            "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic "
+            "with a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   "
+            "(ask the network's administrators for the file)\nor use your system's certificates, which usually "
+            "include it (Python 3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   "
+            "(with uv: uv pip install truststore)",
+            "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n  REQUESTS_CA_"
+            "BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n或者使用操作系统的证书，它们通常已包含"
+            "这个证书（需要 Python 3.10 或更新版本；装了 truststore 时程序会用它）：\n  pip install truststore   "
+            "（用 uv 时：uv pip install truststore）"))
     if isinstance(exc, errors.ConnectionError):  # ProxyError included: set by HTTP(S)_PROXY, ALL_PROXY or the system
         text = str(exc)
         proxy = say("proxy: ", "代理：") if isinstance(exc, errors.ProxyError) or "SOCKS" in text else ""
@@ -272,18 +276,4 @@ def nothing_worked_message(data_dir, missing, failures, hints):  # what was trie
         "或者换一个镜像：--mirror URL（提供这四个文件的网址前缀，或者存放它们的文件夹），"
         f"或者设置环境变量 {MIRROR_VARIABLE}。{advice}",
     )
-
-
-TLS_HINT = (
-    "A TLS/SSL error usually means that a proxy of the campus or company network inspects encrypted traffic with "
-    "a certificate of its own. Trust that certificate:\n  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   (ask the "
-    "network's administrators for the file)\nor use your system's certificates, which usually include it (Python "
-    "3.10 or newer; the kit uses truststore when installed):\n  pip install truststore   (with uv: uv pip install "
-    "truststore)",
-    "TLS/SSL 错误通常说明校园网或公司网络的代理在用自己的证书检查加密流量。可以信任这个证书：\n"
-    "  REQUESTS_CA_BUNDLE=path/to/company-ca.pem   （证书文件向网络管理员索取）\n"
-    "或者使用操作系统的证书，它们通常已包含这个证书（需要 Python 3.10 或更新版本；"
-    "装了 truststore 时程序会用它）：\n"
-    "  pip install truststore   （用 uv 时：uv pip install truststore）",
-)
 
