@@ -73,7 +73,7 @@ class Network:
                                f"{self.path} 处还没有训练好的模型。先训练一个：\n    {command}"))
         self.saved = checkpoint.load(self.path)
         self.model = self.run_student_code(checkpoint.build_model, self.saved, load_model_module(self.model_file))
-        self.probabilities(np.zeros((digit_image.SIZE, digit_image.SIZE), dtype=np.float32))  # fail now, not later
+        self.probabilities(NOTHING_DRAWN)  # fail now, not later
 
     def probabilities(self, pixels):
         """pixels (28, 28) in [0, 1], light on dark -> the ten probabilities (10,), one per digit."""

@@ -49,14 +49,11 @@ def has_good_copy(data_dir, name, checksums):
 
 def load_mnist(data_dir, checksums=PUBLISHED_SHA256):
     """Load the four files from data_dir (run ensure_mnist first) into an Mnist tuple:
-
     train_images (55000, 784) uint8   train_labels (55000,) int64   the first 55,000 of the training file
     val_images    (5000, 784) uint8   val_labels    (5000,) int64   its last 5,000
     test_images  (10000, 784) uint8   test_labels  (10000,) int64   the test file
-
-    Pixels stay bytes (0 = white to 255 = black; float32 would take 220 MB): divide a batch by 255 when you use it.
-    The image arrays are read-only. KitError naming the file when one is missing or has changed since it was verified.
-    """
+    Pixels stay read-only bytes (0 = white to 255 = black; float32 would take 220 MB): divide a batch by 255 to use it.
+    KitError naming the file when one is missing or has changed since it was verified."""
     train_images, train_labels, test_images, test_labels = (read_idx(Path(data_dir), name, checksums) for name in FILES)
     split = len(train_images) - VALIDATION_SIZE
     return Mnist(train_images[:split], train_labels[:split], train_images[split:], train_labels[split:],

@@ -41,9 +41,8 @@ def ink_of(gray):
 
 def crop_to_ink(ink):
     """ink (H, W) -> the smallest rectangle (h, w) holding every pixel with ink above INK_THRESHOLD."""
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    rows, cols = np.nonzero(ink > INK_THRESHOLD)
+    return ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
 
 
 def scale_to_box(digit):
@@ -70,15 +69,13 @@ def place_by_center_of_mass(digit):
 
 
 def is_light_on_dark(gray):
-    """True when the border of gray (H, W) is mostly dark: light strokes on a dark background, like a saved MNIST
-    digit, rather than the dark strokes on light paper that to_mnist expects."""
+    """True when the border of gray (H, W) is mostly dark: light strokes on dark, like a saved MNIST digit."""
     return bool(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5)
 
 
 def read_image(path):
     """The image file at path (anything Pillow reads) -> gray (H, W) float32 in [0, 1], 1 = white, transparent parts
-    as white paper, at most MAX_SIDE on its longer side. KitError when it is missing or not an image. Gray bytes
-    first, then shrunk, then floats: the full-size image is never held as floats."""
+    as white paper, at most MAX_SIDE on its longer side (shrunk as bytes: never held as floats at full size)."""
     path = Path(path)
     if not path.is_file():
         raise KitError(say(f"No image file at {path}.", f"{path} 处没有图片文件。"))
