@@ -31,7 +31,6 @@ NOTHING_DRAWN, NO_PROBABILITIES = np.zeros((digit_image.SIZE, digit_image.SIZE))
 
 def main(tree_dir, argv=None):
     """handwriting_canvas.py of the tree in tree_dir (chapter03/startup or solution); returns the exit status."""
-    tree_dir = Path(tree_dir)
     parser = argparse.ArgumentParser(prog=f"python chapter03/{tree_dir.name}/handwriting_canvas.py",
                                      description="Draw digits and watch the network trained by main.py read them.",
                                      allow_abbrev=False)
@@ -63,7 +62,7 @@ class Network:
     """The MLP of a tree's model.py with the weights and the input normalization saved in model.npz."""
 
     def __init__(self, model_path, tree_dir):
-        self.path, self.model_file = Path(model_path), tree_dir / "model.py"
+        self.path, self.model_file = model_path, tree_dir / "model.py"
         self.command = f"python chapter03/{tree_dir.name}/main.py"  # the run that trains this tree's model.npz
         if not self.path.is_file():
             command = self.command
@@ -179,7 +178,7 @@ class Window:
     """Left the canvas; right the digit read, what the network sees and the ten probabilities. A stroke goes on the Tk
     canvas (what you see) and into a Sketch (what the network reads on release); pixel sizes are times `scale`."""
 
-    def __init__(self, root, network, scale=1.0):
+    def __init__(self, root, network, scale):
         self.root, self.network, self.scale = root, network, scale
         self.size = round(CANVAS_SIZE * scale)
         self.brush = round(BRUSH_FRACTION * self.size)

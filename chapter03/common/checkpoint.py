@@ -1,13 +1,8 @@
 """model.npz: everything needed to rebuild the network, use it and resume training; and the folder it lives in.
-Plain arrays only (np.load(path, allow_pickle=False) reads them); d = [input_dim, *hidden_dims, output_dim]:
-
-    format_version 1;  input_dim, output_dim: 784 and 10 for MNIST;  hidden_dims (H,), e.g. [256, 128]
-    input_mean, input_std       the network reads (pixels - input_mean) / input_std, pixels in [0, 1]
-    W0, b0, W1, b1, ...         the Linear layers in order: W{i} (d_i, d_i+1), b{i} (1, d_i+1)
-    velocity0, velocity1, ...   the optimizer's state, one per parameter, in the same order
-    epoch (finished epochs); lr, momentum, batch_size, epochs, seed (the run's Config, run.py)
-    train_loss, train_acc, val_loss, val_acc   the history, (epoch,) each
-load() refuses in one line a file of another version, a missing key, a wrong shape or a value not finite."""
+Plain arrays: format_version 1; input_dim, hidden_dims (H,), output_dim; input_mean, input_std (the network reads
+(pixels - input_mean) / input_std); W0, b0, W1, b1, ...: W{i} (d_i, d_i+1), b{i} (1, d_i+1) for d = [input_dim,
+*hidden_dims, output_dim]; velocity0, ... (the optimizer's, same order); epoch (finished); lr, momentum, batch_size,
+epochs, seed (the run's Config); train_loss, train_acc, val_loss, val_acc (epoch,) each."""
 
 import sys
 import zipfile

@@ -157,8 +157,7 @@ def fetch_with_retries(session, source, data_dir, name, checksums, timeout):  # 
 
 
 def fetch_verified(session, source, data_dir, name, checksums, timeout):
-    """Copy or download source (a Path or a URL) to a temporary file in data_dir, verify it, and rename it to `name.gz`
-    (or `name` if its bytes are not gzip-compressed). Raises FetchFailed; the temporary file is always removed."""
+    """source (a Path or a URL) fetched to a temporary file, verified, renamed `name.gz` (`name` if not gzip)."""
     tmp = temporary_name(data_dir / (name + ".gz"), ".part")  # a unique name: two runs never share it
     try:
         fetch(session, source, tmp, timeout, label=name + ".gz")
