@@ -102,10 +102,6 @@ class Network:
             raise KitError(say(f"{self.model_file.name} failed while reading a digit: {why}",
                                f"{self.model_file.name} 在识别数字时出错：{why}")) from None
 
-    def description(self):  # the status line, e.g. 'model/solution/model.npz   784-256-128-10, epoch 20'
-        sizes = [int(self.saved["input_dim"]), *map(int, self.saved["hidden_dims"]), int(self.saved["output_dim"])]
-        return f"{shown_path(self.path)}   {'-'.join(map(str, sizes))}, epoch {int(self.saved['epoch'])}"
-
 
 def print_prediction(network, image_path):
     """Read the image file, print 'prediction: D' and then the ten probabilities, one per line ('0: 0.0012')."""
@@ -207,8 +203,10 @@ class Window:
         buttons.grid(row=1, column=1, sticky="s", pady=pad)
         tk.Button(buttons, text=say("Clear (c)", "清空 (c)"), command=self.clear).pack(side="left", padx=5)
         tk.Button(buttons, text=say("Quit (q)", "退出 (q)"), command=root.destroy).pack(side="left", padx=5)
-        tk.Label(root, text=self.network.description(), anchor="w", fg="grey25").grid(
-            row=2, column=0, columnspan=2, sticky="we", padx=pad, pady=(0, pad))
+        saved = network.saved  # the status line, e.g. 'model/solution/model.npz   784-256-128-10, epoch 20'
+        sizes = "-".join(map(str, [int(saved["input_dim"]), *map(int, saved["hidden_dims"]), int(saved["output_dim"])]))
+        tk.Label(root, text=f"{shown_path(network.path)}   {sizes}, epoch {int(saved['epoch'])}", anchor="w",
+                 fg="grey25").grid(row=2, column=0, columnspan=2, sticky="we", padx=pad, pady=(0, pad))
         self.canvas.bind("<ButtonPress-1>", self.start_stroke)
         self.canvas.bind("<B1-Motion>", self.continue_stroke)
         self.canvas.bind("<ButtonRelease-1>", self.end_stroke)

@@ -75,10 +75,9 @@ class Trials:
     """Trials on one small subset within one time budget, kept in order for the report."""
 
     def __init__(self, data, config, model_file, deadline):
-        steps = STEPS * config.batch_size  # images: a small data set is repeated
+        steps = STEPS * config.batch_size  # images: np.resize repeats a smaller data set, cuts a larger one
         self.count = min(len(data.train_images), steps)
-        self.images, self.labels = (np.resize(a, (steps, *a.shape[1:])) if len(a) < steps else a[:steps]
-                                    for a in (data.train_images, data.train_labels))
+        self.images, self.labels = (np.resize(a, (steps, *a.shape[1:])) for a in (data.train_images, data.train_labels))
         self.held_images, self.held_labels = data.val_images[:HELD_OUT], data.val_labels[:HELD_OUT]
         self.config, self.model_file, self.deadline = config, model_file, deadline
         self.sizes = [data.train_images.shape[1], *config.hidden_dims, int(data.train_labels.max()) + 1]
@@ -149,7 +148,7 @@ def find_the_fault(trials, model_module, reference_file, checks_passed):
         return say(f"Your layers learn on this part of MNIST, not over a whole epoch: the learning rate is probably "
                    f"too large for longer training, try  --lr {lr / 10:g}.", f"你的层在这一小部分 MNIST 上学得会，"
                    f"完整一轮却学不会：学习率对更长的训练可能太大了，试试  --lr {lr / 10:g}。")
-    if reference_file.is_file() and reference_file.resolve() == Path(trials.model_file).resolve():
+    if reference_file.resolve() == Path(trials.model_file).resolve():
         return say("These are the reference layers: the settings are at fault. ",
                    "这就是参考答案的层：问题出在设置上。") + suggest_learning_rate(trials, yours)
     try:  # the reference classes; None when missing (a student edition) or broken
