@@ -36,15 +36,13 @@ def ensure_mnist(data_dir, mirrors, timeout=(10, 30), checksums=PUBLISHED_SHA256
 
 def has_good_copy(data_dir, name, checksums):
     """Whether `name` or `name.gz` in data_dir holds the file; a copy that does not is removed (with a word why)."""
-    good = False
-    for path in (data_dir / name, data_dir / (name + ".gz")):
-        if path.is_file():
-            problem = problem_with(path.read_bytes(), name, checksums)
-            good = good or problem is None
-            if problem:
-                path.unlink()
-                print(say(f"Removed {path}: {problem}.", f"已删除 {path}：{problem}。"), file=sys.stderr)
-    return good
+    problems = {path: problem_with(path.read_bytes(), name, checksums)
+                for path in (data_dir / name, data_dir / (name + ".gz")) if path.is_file()}
+    for path, problem in problems.items():
+        if problem:
+            path.unlink()
+            print(say(f"Removed {path}: {problem}.", f"已删除 {path}：{problem}。"), file=sys.stderr)
+    return None in problems.values()
 
 
 def load_mnist(data_dir, checksums=PUBLISHED_SHA256):
