@@ -32,10 +32,9 @@ def save(path, model, optimizer, config, epoch, history):
               "output_dim": params[-1].data.shape[-1], "input_mean": MNIST_MEAN, "input_std": MNIST_STD,
               "epoch": epoch, **config._asdict(), **{key: np.asarray(history[key], np.float64) for key in HISTORY_KEYS}}
     arrays["hidden_dims"] = np.asarray(config.hidden_dims, dtype=np.int64)
-    for i, (weight, bias) in enumerate(zip(params[0::2], params[1::2])):
-        arrays[f"W{i}"], arrays[f"b{i}"] = weight.data.astype(np.float32), bias.data.astype(np.float32)
-    for i, velocity in enumerate(optimizer.velocities):
-        arrays[f"velocity{i}"] = np.asarray(velocity, dtype=np.float32)
+    names = [f"{w}{i}" for i in range(len(params) // 2) for w in "Wb"]  # W0, b0, W1, b1, ...
+    arrays.update({name: param.data.astype(np.float32) for name, param in zip(names, params)})
+    arrays.update({f"velocity{i}": np.asarray(v, dtype=np.float32) for i, v in enumerate(optimizer.velocities)})
     write_atomically(path, lambda file: np.savez(file, **arrays))
 
 

@@ -3,7 +3,6 @@ what is missing or wrong (download.py); load_mnist() hashes the bytes again as i
 
 import collections
 import hashlib
-import struct
 import sys
 import zlib
 from pathlib import Path
@@ -76,6 +75,5 @@ def read_idx(data_dir, name, checksums):
         raise KitError(say(f"{path} has changed since it was verified (SHA-256 mismatch). {again}",
                            f"{path} 在校验之后被改动过（SHA-256 不符）。{again}"))
     dims = contents[3]
-    count = struct.unpack(">I", contents[4:8])[0]
     values = np.frombuffer(contents, dtype=np.uint8, offset=4 + 4 * dims)
-    return values.reshape(count, 28 * 28) if dims == 3 else values.astype(np.int64)
+    return values.reshape(-1, 28 * 28) if dims == 3 else values.astype(np.int64)
