@@ -145,10 +145,11 @@ def test_unreadable_or_missing_image_raises_kit_error(tmp_path):
 
 MEASURE_PEAK = """
 import resource, sys
+from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from chapter03.common.digit_image import read_image, to_mnist
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-gray = read_image(sys.argv[2])
+gray = read_image(Path(sys.argv[2]))
 pixels = to_mnist(gray)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(gray.shape[0], gray.shape[1], pixels.shape[0], (peak - before) // 1024)

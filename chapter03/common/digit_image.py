@@ -2,8 +2,6 @@
 (anti-aliased), pasted with its center of mass on the center. Shrinking the whole canvas instead gives a small,
 off-center digit the network has never seen the like of (benchmarks/bench_canvas.py)."""
 
-from pathlib import Path
-
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -74,9 +72,8 @@ def is_light_on_dark(gray):
 
 
 def read_image(path):
-    """The image file at path (anything Pillow reads) -> gray (H, W) float32 in [0, 1], 1 = white, transparent parts
-    as white paper, at most MAX_SIDE on its longer side (shrunk as bytes: never held as floats at full size)."""
-    path = Path(path)
+    """The image file at path (a Path: any format Pillow reads) -> gray (H, W) float32 in [0, 1], 1 = white, transparent
+    parts as white paper, at most MAX_SIDE on its longer side (shrunk as bytes: never held as floats at full size)."""
     if not path.is_file():
         raise KitError(say(f"No image file at {path}.", f"{path} 处没有图片文件。"))
     try:
