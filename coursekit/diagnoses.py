@@ -16,8 +16,7 @@ def parse_shapes(text):
 
 
 def broadcast(match, call):
-    shapes = parse_shapes(match[1])[::2 if "->" in match[1] else 1]  # '(3,5)->(3,5) (3,)->(3,)': the originals
-    shapes = list(dict.fromkeys(shapes))
+    shapes = list(dict.fromkeys(parse_shapes(match[1])[::2 if "->" in match[1] else 1]))  # '(3,5)->(3,5)': originals
     if len(shapes) < 2:
         return ""
     a, b = shapes[:2]

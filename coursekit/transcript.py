@@ -82,8 +82,7 @@ class _Module:
         return new
 
 
-def _run(transcript, call, function, args, kwargs):
-    """function(*args, **kwargs); remembers `call` if it raises."""
+def _run(transcript, call, function, args, kwargs):  # remembers `call` if it raises
     try:
         return function(*args, **kwargs)
     except BaseException:
