@@ -150,11 +150,9 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
             return result(TODO, todo_detail(check.task, method or check.tested[0], str(error), model_file,
                                             frames[-1].lineno if frames else None))
         return todo or result(NOT_RUN, say(f"{call} is not written yet.", f"{call} 还没写。"), blocked_by=call)
-    text = explain_exception(error, model_file)
     own = check.explain_error(error, call) if check.explain_error else ""
     diagnosis = own or diagnose_exception(error, call, transcript.call_arrays(), check.sizes)
-    if diagnosis:
-        text += "\n" + diagnosis
+    text = explain_exception(error, model_file) + (f"\n{diagnosis}" if diagnosis else "")
     if tested and (check.blames_exceptions or call is None):
         return result(FAIL, text, reread_text)
     return todo or result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
