@@ -1,6 +1,5 @@
-"""What an exception of the student's code most likely means, in the run's language: the shapes of a broadcast or
-matrix-product error (NumPy names neither the arrays nor, for @, their shapes), an index that is not an integer
-array, a value forward did not keep, math.exp on a large number; with the arrays of the call (from the transcript)."""
+"""What an exception of the student's code most likely means (DIAGNOSES), with the arrays of the call: NumPy names
+neither the arrays of a broadcast or matrix-product error nor, for @, their shapes."""
 
 import re
 

@@ -1,6 +1,5 @@
-"""--explain CHECK: one check run again and shown whole (status, explanation, seed, tolerance, expected, got, the
-wrong entries), then replayed from its transcript (coursekit/transcript.py) as Python a student can paste: the same
-inputs, the same calls on the student's model.py, and the comparison."""
+"""--explain CHECK: one check run again and shown whole (status, explanation, seed, tolerance, expected, got, wrong
+entries), then its transcript as Python a student can paste: the same inputs and calls on model.py, the comparison."""
 
 from pathlib import Path
 

@@ -1,6 +1,5 @@
-"""The checks of chapter 3 (Sigmoid and Softmax: activation_checks.py): values against the formula, gradients
-against float64 central differences of our own references (never model.py), shapes and dtypes, stability, state
-across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem."""
+"""The checks of chapter 3 (Sigmoid, Softmax: activation_checks.py): values and gradients against our own float64
+references (never model.py), shapes and dtypes, stability, state across calls, MLP trained on a tiny problem."""
 
 import numpy as np
 
