@@ -74,20 +74,14 @@ def linear_backward(which):
         layer = new_linear(module, np.float64)
         layer.forward(x.copy())
         grad_x = layer.backward(dout.copy())
-        if which == "dx":
-            what = gradient_of("Linear", "dx")
-            got = require_array(grad_x, (N, D), what, sizes=SIZES)
-            W_now = np.asarray(layer.W.data, dtype=np.float64)
-            changed = [] if np.allclose(W_now, W) else [(dout @ W_now.T, say(
-                "dx was computed with a W that backward had already changed: see the check "
-                "'Linear.backward leaves W.data and b.data unchanged'.",
-                "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"),
-                "")]
-            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), x), what, SIZES, changed)
-        else:
-            name, ours = ("W", W) if which == "dW" else ("b", b)
-            got = require_array(getattr(layer, name).grad, ours.shape, f"{name}.grad", sizes=SIZES)
-            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), ours), f"{name}.grad", SIZES)
+        ours, what = {"dx": (x, gradient_of("Linear", "dx")), "dW": (W, "W.grad"), "db": (b, "b.grad")}[which]
+        got = require_array(grad_x if which == "dx" else getattr(layer, which[1]).grad, ours.shape, what, sizes=SIZES)
+        W_now = np.asarray(layer.W.data, dtype=np.float64) if which == "dx" else W
+        changed = [] if np.allclose(W_now, W) else [(dout @ W_now.T, say(
+            "dx was computed with a W that backward had already changed: see the check "
+            "'Linear.backward leaves W.data and b.data unchanged'.",
+            "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"), "")]
+        require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), ours), what, SIZES, changed)
 
     return check
 
