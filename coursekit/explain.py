@@ -26,8 +26,7 @@ def find_check(checks, wanted):
 def explain_check(module, model_file, checks, tasks, check):
     """(the explanation of one check, True when it passes)."""
     [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
-    _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
-                                   run_anyway=True)
+    _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file), run_anyway=True)
     lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
     if result.detail:
         lines.append(indent(result.detail))

@@ -94,10 +94,8 @@ def elementwise_inputs(low=-2.0, high=2.0, shape=(N, D)):
     return inputs
 
 
-def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES,
-                 after=()):
-    """Backward twice gives the same (gradients assigned, not accumulated); backward leaves the parameters' data
-    alone; forward and backward leave their inputs unchanged. make_layer(module): the student's layer with our
+def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES, after=()):
+    """The checks of state across calls (their names say what). make_layer(module): the student's layer with our
     parameters; make_inputs(): (forward's arguments, backward's argument or None), float64; parameters: 'W', 'b'...
     kept_by: {input name: (English, Chinese)} of inputs the caller keeps: a write into those fails, into others is a
     note. after: the checks of the gradients' values, waited for (zeros pass "twice the same" trivially)."""

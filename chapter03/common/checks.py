@@ -160,8 +160,7 @@ def loss_backward(module, dtype):
 
 
 def loss_backward_shape(module):
-    require_array(loss_backward(module, np.float32)[2], (N, M), gradient_of("CrossEntropyLoss"), np.float32,
-                  LOSS_SIZES)
+    require_array(loss_backward(module, np.float32)[2], (N, M), gradient_of("CrossEntropyLoss"), np.float32, LOSS_SIZES)
 
 
 def loss_backward_dprobs(module):
