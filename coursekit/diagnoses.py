@@ -6,12 +6,12 @@ import re
 from .gradcheck import shape_text
 from .i18n import say
 
-SHAPE = re.compile(r"\(([0-9, ]*)\)")
+SHAPES = r"(\([0-9, ]*\))"  # a shape in NumPy's messages, '(3,5)' or '(3, 5)'; a group of the patterns below
 
 
 def parse_shapes(text):
     """'(3,5) (3,)' -> [(3, 5), (3,)]."""
-    return [tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in SHAPE.findall(text)]
+    return [tuple(int(n) for n in group.strip("()").split(",") if n.strip()) for group in re.findall(SHAPES, text)]
 
 
 def broadcast(match, call):
@@ -91,7 +91,6 @@ def python_math(match, call):
                "的写法则根本不会溢出。")
 
 
-SHAPES = r"(\([0-9, ]*\))"
 DIAGNOSES = [  # (exception type, pattern of its message, explain(match, call) -> text or ''), the first match wins
     (ValueError, r"broadcast together with (?:remapped )?shapes (.*)", broadcast),
     (ValueError, rf"output operand with shape {SHAPES} doesn't match the broadcast shape {SHAPES}", in_place),

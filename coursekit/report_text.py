@@ -43,8 +43,8 @@ def chinese_typography(text):
     return STRAY_SPACE.sub("", text) if language() == "zh" else text
 
 
-def indent(text, prefix="    "):
-    return "\n".join(prefix + line for line in text.split("\n"))
+def indent(text):
+    return "\n".join("    " + line for line in text.split("\n"))
 
 
 def reread(task, tasks):
