@@ -26,11 +26,10 @@ def inputs_rng(offset=0):
 
 
 @dataclass(frozen=True)
-class Size:
-    """A dimension of a check's arrays: its letter, its value, and what it is (English, Chinese)."""
+class Size:  # a dimension of a check's arrays
     letter: str
     value: int
-    en: str
+    en: str  # what it is, in English and in Chinese
     zh: str
 
     def meaning(self):
