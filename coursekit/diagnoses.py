@@ -1,23 +1,21 @@
-"""What an exception of the student's code most likely means, in the run's language: the shapes of a broadcast or
-matrix-product error (NumPy names neither the arrays nor, for @, their shapes), an index that is not an integer
-array, a value forward did not keep, math.exp on a large number; with the arrays of the call (from the transcript)."""
+"""What an exception of the student's code most likely means (DIAGNOSES), with the arrays of the call: NumPy names
+neither the arrays of a broadcast or matrix-product error nor, for @, their shapes."""
 
 import re
 
 from .gradcheck import shape_text
 from .i18n import say
 
-SHAPE = re.compile(r"\(([0-9, ]*)\)")
+SHAPES = r"(\([0-9, ]*\))"  # a shape in NumPy's messages, '(3,5)' or '(3, 5)'; a group of the patterns below
 
 
 def parse_shapes(text):
     """'(3,5) (3,)' -> [(3, 5), (3,)]."""
-    return [tuple(int(n) for n in group.replace(" ", "").split(",") if n) for group in SHAPE.findall(text)]
+    return [tuple(int(n) for n in group.strip("()").split(",") if n.strip()) for group in re.findall(SHAPES, text)]
 
 
 def broadcast(match, call):
-    shapes = parse_shapes(match[1])[::2 if "->" in match[1] else 1]  # '(3,5)->(3,5) (3,)->(3,)': the originals
-    shapes = list(dict.fromkeys(shapes))
+    shapes = list(dict.fromkeys(parse_shapes(match[1])[::2 if "->" in match[1] else 1]))  # '(3,5)->(3,5)': originals
     if len(shapes) < 2:
         return ""
     a, b = shapes[:2]
@@ -93,7 +91,6 @@ def python_math(match, call):
                "的写法则根本不会溢出。")
 
 
-SHAPES = r"(\([0-9, ]*\))"
 DIAGNOSES = [  # (exception type, pattern of its message, explain(match, call) -> text or ''), the first match wins
     (ValueError, r"broadcast together with (?:remapped )?shapes (.*)", broadcast),
     (ValueError, rf"output operand with shape {SHAPES} doesn't match the broadcast shape {SHAPES}", in_place),

@@ -81,11 +81,10 @@ def run_command(main, *args):
 
 
 def print_error(text):
-    """Print text on stderr; if stderr is gone (its terminal closed), there is no one left to tell."""
     try:
         print(text, file=sys.stderr, flush=True)
     except OSError:
-        pass  # nowhere to write: the exit status still tells
+        pass  # stderr is gone (its terminal closed): no one left to tell, the exit status still tells
 
 
 class _StopState:

@@ -1,6 +1,5 @@
-"""--explain CHECK: one check run again and shown whole (status, explanation, seed, tolerance, expected, got, the
-wrong entries), then replayed from its transcript (coursekit/transcript.py) as Python a student can paste: the same
-inputs, the same calls on the student's model.py, and the comparison."""
+"""--explain CHECK: one check run again and shown whole (status, explanation, seed, tolerance, expected, got, wrong
+entries), then its transcript as Python a student can paste: the same inputs and calls on model.py, the comparison."""
 
 from pathlib import Path
 
@@ -27,8 +26,7 @@ def find_check(checks, wanted):
 def explain_check(module, model_file, checks, tasks, check):
     """(the explanation of one check, True when it passes)."""
     [result] = run_checks(module, model_file, [check], tasks)  # its status, as the report gives it
-    _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file),
-                                   run_anyway=True)
+    _, transcript, ended = attempt(module, model_file, check, tasks, {}, unwritten_methods(model_file), run_anyway=True)
     lines = [say(f"{check.name}: {result.status}", f"{title(check.name)}：{status(result.status)}")]
     if result.detail:
         lines.append(indent(result.detail))
@@ -51,12 +49,11 @@ def explain_check(module, model_file, checks, tasks, check):
                       say(f"largest error {np.max(errors):.4g}, allowed {failure.tolerance:.3g}",
                           f"最大误差 {np.max(errors):.4g}，允许 {failure.tolerance:.3g}")]
     if check.replay and transcript.steps:
-        compared = failure is not None and failure.tolerance is not None
-        prints = say("; it prints got, expected and the wrong entries:", "；它会打印 got、expected 和出错的位置：")
+        prints = (say("; it prints got, expected and the wrong entries:", "；它会打印 got、expected 和出错的位置：")
+                  if failure is not None and failure.tolerance is not None else say(":", "："))
         paste = say("Paste this into Python to run the check yourself",
                     "把下面的代码粘贴到 Python 里，就能自己运行这项检查")
-        lines += ["", paste + (prints if compared else say(":", "：")),
-                  "", snippet(transcript, model_file, check.name, ended)]
+        lines += ["", paste + prints, "", snippet(transcript, model_file, check.name, ended)]
     elif not check.replay:
         lines += ["", say("This check runs too many steps to replay as a snippet: its explanation above says "
                           "what happened.", "这项检查的步骤太多，没法写成一小段代码：上面的解释说明了发生了什么。")]

@@ -83,7 +83,6 @@ def remove(path):
     """Delete the file at path if there; why it could not be, or None: a failing cleanup never hides the error."""
     try:
         Path(path).unlink(missing_ok=True)
-        return None
     except OSError as error:
         return error.strerror or str(error)
 

@@ -1,6 +1,5 @@
-"""Checking a layer's values and gradients: float64 central differences, and require_* functions that raise
-CheckFailed saying what was expected, what came, where, and why when the difference has a known shape: a mistake
-the check names, a factor (1/N, N/M, -1), zeros, whole numbers. Sizes name the dimensions ("(N, M)", "by N")."""
+"""Checking values and gradients: float64 central differences; require_* raise CheckFailed saying what was expected,
+what came, where, and why (a mistake the check names, a factor such as 1/N or -1, zeros, whole numbers)."""
 
 from dataclasses import dataclass
 
@@ -27,11 +26,10 @@ def inputs_rng(offset=0):
 
 
 @dataclass(frozen=True)
-class Size:
-    """A dimension of a check's arrays: its letter, its value, and what it is (English, Chinese)."""
+class Size:  # a dimension of a check's arrays
     letter: str
     value: int
-    en: str
+    en: str  # what it is, in English and in Chinese
     zh: str
 
     def meaning(self):

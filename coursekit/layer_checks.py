@@ -45,10 +45,10 @@ def elementwise_checks(task, reference, low=-2.0, high=2.0, mistakes=None, forwa
     def forward_values(module):
         (x,), _ = inputs()
         got = require_array(getattr(module, cls)().forward(x.copy()), shape, f"{cls}.forward(x)", sizes=sizes)
+        y, what = reference(x), f"y = {cls}.forward(x)"
         if before_compare:
-            before_compare(got, reference(x), f"y = {cls}.forward(x)")
-        known = forward_mistakes(x, reference(x)) if forward_mistakes else ()
-        require_close(got, reference(x), f"y = {cls}.forward(x)", sizes, known)
+            before_compare(got, y, what)
+        require_close(got, y, what, sizes, forward_mistakes(x, y) if forward_mistakes else ())
 
     def backward_shape(module):
         (x,), _ = inputs()
@@ -94,10 +94,8 @@ def elementwise_inputs(low=-2.0, high=2.0, shape=(N, D)):
     return inputs
 
 
-def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES,
-                 after=()):
-    """Backward twice gives the same (gradients assigned, not accumulated); backward leaves the parameters' data
-    alone; forward and backward leave their inputs unchanged. make_layer(module): the student's layer with our
+def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(), kept_by=None, sizes=SIZES, after=()):
+    """The checks of state across calls (their names say what). make_layer(module): the student's layer with our
     parameters; make_inputs(): (forward's arguments, backward's argument or None), float64; parameters: 'W', 'b'...
     kept_by: {input name: (English, Chinese)} of inputs the caller keeps: a write into those fails, into others is a
     note. after: the checks of the gradients' values, waited for (zeros pass "twice the same" trivially)."""
@@ -118,8 +116,7 @@ def state_checks(task, make_layer, make_inputs, input_names=("x",), parameters=(
     return checks
 
 
-def forward_backward(layer, make_inputs):
-    """Backward's result, after forward, on fresh copies of the inputs."""
+def forward_backward(layer, make_inputs):  # on fresh copies of the inputs
     args, dout = make_inputs()
     layer.forward(*(a.copy() for a in args))
     return layer.backward(dout.copy()) if dout is not None else layer.backward()

@@ -109,10 +109,8 @@ def attempt(module, model_file, check, tasks, done, stubs, run_anyway=False):
                                 f"{Path(model_file).name} 里没有 {check.cls} 类。"),
                       say(f"Keep every class of the original model.py: {check.cls} is one of them.",
                           f"保留原来 model.py 里的每一个类：{check.cls} 是其中之一。")), transcript, None
-    todo = None  # the result when a method it tests is not written yet
-    for m in (m for m in check.tested if (check.cls, m) in stubs):
-        line, message = stubs[check.cls, m]
-        todo = todo or result(TODO, todo_detail(check.task, m, message, model_file, line))
+    todo = next((result(TODO, todo_detail(check.task, m, stubs[check.cls, m][1], model_file, stubs[check.cls, m][0]))
+                 for m in check.tested if (check.cls, m) in stubs), None)  # when a method it tests is not written yet
     blockers = [before.name for before in check.after if not run_anyway
                 and (done.get(before.name) is None or done[before.name].status != PASS)]
     if blockers:
@@ -152,11 +150,9 @@ def judge_exception(error, check, transcript, model_file, result, todo, reread_t
             return result(TODO, todo_detail(check.task, method or check.tested[0], str(error), model_file,
                                             frames[-1].lineno if frames else None))
         return todo or result(NOT_RUN, say(f"{call} is not written yet.", f"{call} 还没写。"), blocked_by=call)
-    text = explain_exception(error, model_file)
     own = check.explain_error(error, call) if check.explain_error else ""
     diagnosis = own or diagnose_exception(error, call, transcript.call_arrays(), check.sizes)
-    if diagnosis:
-        text += "\n" + diagnosis
+    text = explain_exception(error, model_file) + (f"\n{diagnosis}" if diagnosis else "")
     if tested and (check.blames_exceptions or call is None):
         return result(FAIL, text, reread_text)
     return todo or result(NOT_RUN, say(f"{call} raised: ", f"{call} 出错：") + text, reread_text, blocked_by=call)
@@ -188,9 +184,7 @@ def unwritten_methods(model_file):
         for function in (node for node in cls.body if isinstance(node, ast.FunctionDef)):
             body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
             raised = body[0].exc if body and isinstance(body[0], ast.Raise) else None
-            args = raised.args if isinstance(raised, ast.Call) else []
-            if isinstance(raised, ast.Call):
-                raised = raised.func
+            raised, args = (raised.func, raised.args) if isinstance(raised, ast.Call) else (raised, [])
             if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
                 message = args[0].value if args and isinstance(args[0], ast.Constant) else ""
                 stubs[cls.name, function.name] = (body[0].lineno, str(message))

@@ -43,8 +43,8 @@ def chinese_typography(text):
     return STRAY_SPACE.sub("", text) if language() == "zh" else text
 
 
-def indent(text, prefix="    "):
-    return "\n".join(prefix + line for line in text.split("\n"))
+def indent(text):
+    return "\n".join("    " + line for line in text.split("\n"))
 
 
 def reread(task, tasks):
@@ -76,8 +76,7 @@ def format_report(results, tasks, encoding=None, lang=None, explain_command=None
     """The report. encoding: the console's (Chinese where it cannot show it: English, with a note). explain_command:
     e.g. 'python chapter03/startup/main.py --explain "{name}"', shown under each failure (the grader gives none)."""
     encoding = encoding or console_encoding()
-    with speaking(lang):
-        lang, note = language(), []
+    lang, note = lang or language(), []
     if lang == "zh" and not can_show(encoding):
         lang, note = "en", [f"(This console ({encoding}) cannot show Chinese: the report is in English.)"]
     with speaking(lang):

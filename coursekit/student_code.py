@@ -56,10 +56,8 @@ def explain_exception(exc, model_file):
 
 def student_exit_message(exc):
     """For a SystemExit raised by exit() in a model.py imported here: the message naming its line; else None."""
-    for model_file in sorted(LOADED_FILES):
-        if raised_in(exc, model_file):
-            return f"{model_file.name} stopped the program: {explain_exception(exc, model_file)}"
-    return None
+    return next((f"{model_file.name} stopped the program: {explain_exception(exc, model_file)}"
+                 for model_file in sorted(LOADED_FILES) if raised_in(exc, model_file)), None)
 
 
 def raised_in(exc, model_file):

@@ -33,8 +33,9 @@ def stubs(tasks):
     return [(task, method) for task in student_tasks(tasks) for method in task.methods]
 
 
-def table_problems(tasks, checks):
-    """What makes the table and the checks disagree ([] when they agree)."""
+def check_points(tasks, checks):
+    """{check name: points}: each row's points shared by its checks in proportion to their weight, in whole points
+    (the first checks get the remainder). KitError when the table and the checks disagree or the total is not 100."""
     classes, checked = {task.cls for task in tasks}, {check.task.cls for check in checks}
     numbers, total = [task.number for task in student_tasks(tasks)], sum(task.points for task in tasks)
     in_order = numbers == list(range(1, len(numbers) + 1))
@@ -42,13 +43,7 @@ def table_problems(tasks, checks):
     problems += [f"the checks of {cls} have no row in the task table" for cls in sorted(checked - classes)]
     problems += [f"{task.cls} is worth {task.points} points but none of its checks carries any weight"
                  for task in tasks if task.points and not any(c.weight for c in checks if c.task.cls == task.cls)]
-    return problems + ([f"the points of the task table add up to {total}, not 100"] if total != 100 else [])
-
-
-def check_points(tasks, checks):
-    """{check name: points}: each row's points shared by its checks in proportion to their weight, in whole points
-    (the first checks get the remainder). KitError when the table and the checks disagree or the total is not 100."""
-    problems = table_problems(tasks, checks)
+    problems += [f"the points of the task table add up to {total}, not 100"] if total != 100 else []
     if problems:
         raise KitError("The task table and the checks disagree: " + "; ".join(problems) + ".")
     points = {}

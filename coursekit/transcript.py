@@ -1,6 +1,5 @@
-"""What a check does with the student's code, recorded as it happens: which call of the student's raised (the
-tested method, or one used on the way?) and the calls --explain replays. The wrapper only forwards (to the student's
-object, or its proxy in the grader's sandbox); arrays passed in are recorded as copies taken before the call."""
+"""What a check does with the student's code, as it happens: which call raised (the tested method, or one used on the
+way?), the calls --explain replays. The wrapper only forwards (to the object, or the grader's sandbox proxy of it)."""
 
 import inspect
 import re
@@ -82,8 +81,7 @@ class _Module:
         return new
 
 
-def _run(transcript, call, function, args, kwargs):
-    """function(*args, **kwargs); remembers `call` if it raises."""
+def _run(transcript, call, function, args, kwargs):  # remembers `call` if it raises
     try:
         return function(*args, **kwargs)
     except BaseException:

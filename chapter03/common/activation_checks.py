@@ -79,11 +79,11 @@ def softmax_rows(got, expected, what):
     """CheckFailed when the columns sum to 1, not the rows; when each row is proportional to the right one but was
     divided by the wrong sum; when only rows far below the batch's maximum are NaN (x - x.max())."""
     sums = got.sum(axis=-1, keepdims=True)
+    shown = np.round(sums.ravel(), 4).tolist()
     if not np.allclose(sums, 1.0) and np.allclose(got.sum(axis=0), 1.0):
-        raise CheckFailed(say(f"The columns of {what} sum to 1, not its rows (row sums: "
-                              f"{np.round(sums.ravel(), 4).tolist()}): the softmax was taken over the wrong axis.",
-                              f"{what} 是每一列的和为 1，而不是每一行（各行的和："
-                              f"{np.round(sums.ravel(), 4).tolist()}）：Softmax 沿错了轴。"),
+        raise CheckFailed(say(f"The columns of {what} sum to 1, not its rows (row sums: {shown}): the softmax was "
+                              f"taken over the wrong axis.",
+                              f"{what} 是每一列的和为 1，而不是每一行（各行的和：{shown}）：Softmax 沿错了轴。"),
                           say("Each row is one example: sum over the last axis (axis=-1, keepdims=True).",
                               "每一行是一个样本：沿最后一个轴求和（axis=-1, keepdims=True）。"), got=got)
     nan_rows = np.isnan(got).any(axis=-1)
@@ -103,9 +103,8 @@ def softmax_rows(got, expected, what):
                      "每一行除以的是整批的和（不写 axis 的 np.sum），而不是这一行自己的和") if whole else
                  say("each row was divided by something other than its own sum", "每一行除以的不是这一行自己的和"))
         raise CheckFailed(say(f"The rows of {what} have the right proportions but do not sum to 1 (row sums: "
-                              f"{np.round(sums.ravel(), 4).tolist()}): {cause}.",
-                              f"{what} 每一行的比例是对的，但各行的和不是 1（各行的和："
-                              f"{np.round(sums.ravel(), 4).tolist()}）：{cause}。"),
+                              f"{shown}): {cause}.",
+                              f"{what} 每一行的比例是对的，但各行的和不是 1（各行的和：{shown}）：{cause}。"),
                           say("Each row is one example: exps / exps.sum(axis=-1, keepdims=True).",
                               "每一行是一个样本：exps / exps.sum(axis=-1, keepdims=True)。"),
                           got=got, expected=expected, tolerance=1e-6)

@@ -1,6 +1,5 @@
-"""The checks of chapter 3 (Sigmoid and Softmax: activation_checks.py): values against the formula, gradients
-against float64 central differences of our own references (never model.py), shapes and dtypes, stability, state
-across calls (coursekit/layer_checks.py), and MLP trained on a tiny problem."""
+"""The checks of chapter 3 (Sigmoid, Softmax: activation_checks.py): values and gradients against our own float64
+references (never model.py), shapes and dtypes, stability, state across calls, MLP trained on a tiny problem."""
 
 import numpy as np
 
@@ -75,20 +74,14 @@ def linear_backward(which):
         layer = new_linear(module, np.float64)
         layer.forward(x.copy())
         grad_x = layer.backward(dout.copy())
-        if which == "dx":
-            what = gradient_of("Linear", "dx")
-            got = require_array(grad_x, (N, D), what, sizes=SIZES)
-            W_now = np.asarray(layer.W.data, dtype=np.float64)
-            changed = [] if np.allclose(W_now, W) else [(dout @ W_now.T, say(
-                "dx was computed with a W that backward had already changed: see the check "
-                "'Linear.backward leaves W.data and b.data unchanged'.",
-                "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"),
-                "")]
-            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), x), what, SIZES, changed)
-        else:
-            name, ours = ("W", W) if which == "dW" else ("b", b)
-            got = require_array(getattr(layer, name).grad, ours.shape, f"{name}.grad", sizes=SIZES)
-            require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), ours), f"{name}.grad", SIZES)
+        ours, what = {"dx": (x, gradient_of("Linear", "dx")), "dW": (W, "W.grad"), "db": (b, "b.grad")}[which]
+        got = require_array(grad_x if which == "dx" else getattr(layer, which[1]).grad, ours.shape, what, sizes=SIZES)
+        W_now = np.asarray(layer.W.data, dtype=np.float64) if which == "dx" else W
+        changed = [] if np.allclose(W_now, W) else [(dout @ W_now.T, say(
+            "dx was computed with a W that backward had already changed: see the check "
+            "'Linear.backward leaves W.data and b.data unchanged'.",
+            "dx 是用 backward 中途改过的 W 算的：见检查“Linear.backward 不改动 W.data 和 b.data”。"), "")]
+        require_close(got, numeric_gradient(lambda: np.sum((x @ W + b) * dout), ours), what, SIZES, changed)
 
     return check
 
@@ -167,8 +160,7 @@ def loss_backward(module, dtype):
 
 
 def loss_backward_shape(module):
-    require_array(loss_backward(module, np.float32)[2], (N, M), gradient_of("CrossEntropyLoss"), np.float32,
-                  LOSS_SIZES)
+    require_array(loss_backward(module, np.float32)[2], (N, M), gradient_of("CrossEntropyLoss"), np.float32, LOSS_SIZES)
 
 
 def loss_backward_dprobs(module):
