@@ -9,7 +9,8 @@ from coursekit.i18n import language, say
 # Matplotlib's own font has no Chinese characters (they would be drawn as boxes): a Chinese run's pictures are in
 # Chinese when the machine has one of these fonts (Windows, macOS, Linux), and in English otherwise.
 CHINESE_FONTS = ("Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Noto Sans CJK SC",
-                 "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
+                 "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+                 "Noto Sans CJK JP")  # Debian's fonts-noto-cjk: the first face of its .ttc, Chinese characters too
 
 
 def picture_text(en, zh):
