@@ -3,7 +3,6 @@ a unique temporary name beside the final one, `<name>.<8 random hex digits>.tmp`
 
 import errno
 import os
-import secrets
 import time
 from pathlib import Path
 
@@ -76,7 +75,7 @@ def refuse_folder(path):
 
 
 def temporary_name(path, suffix=".tmp"):  # to open with mode "xb": never another program's file
-    return path.with_name(f"{path.name}.{secrets.token_hex(4)}{suffix}")
+    return path.with_name(f"{path.name}.{os.urandom(4).hex()}{suffix}")
 
 
 def remove(path):

@@ -29,14 +29,14 @@ def main(argv=None, tree=TREE):
     """One run: the checks, the data, the training, the test. Its exit status: 0 done, 1 stopped, saying why."""
     args = cli.parse_args(tree, argv)  # the flags: a bad one is a message and exit 2
     set_language(args.lang)  # every message of the run in one language, chosen once
-    with blas_threads(args.blas_threads):  # how many threads NumPy's matrix products use
-        # 1. The checks: each layer of model.py against the formulas, values and gradients.
-        model_file = tree / "model.py"
-        model_py = load_model_module(model_file)
-        checks_passed = args.download_only or run.check_layers(model_py, model_file, args)
-        if args.checks_only or args.only or args.explain or not (checks_passed or args.skip_checks):
-            return 0 if checks_passed else 1
+    # 1. The checks: each layer of model.py against the formulas, values and gradients.
+    model_file = tree / "model.py"
+    model_py = load_model_module(model_file)
+    checks_passed = args.download_only or run.check_layers(model_py, model_file, args)
+    if args.checks_only or args.only or args.explain or not (checks_passed or args.skip_checks):
+        return 0 if checks_passed else 1
 
+    with blas_threads(args.blas_threads):  # how many threads NumPy's matrix products use
         # 2. The data: MNIST, downloaded and verified once: 55,000 digits to train on, 5,000 to check, 10,000 to test.
         mnist = run.load_data(args)
         if args.download_only:
