@@ -259,7 +259,8 @@ def show(name, times, used):
                            for count, floor in sorted(floors.items()))
     print(f"  {name}: threads chosen (share of the batches) {chosen}\n"
           f"    epoch {epoch[0]:.3f} ({epoch[1]:.3f});  matrix-multiply floor at {floor_text}\n"
-          f"    epoch / the best floor ({best}): {epoch[0] / floors[best][0]:.2f}x (the aim, quiet: at most 1.6x)")
+          f"    epoch / the best floor ({best}): {epoch[0] / floors[best][0]:.2f}x"
+          + (" (the aim: at most 1.6x)" if name == "quiet" else ""))
     return epoch
 
 
