@@ -4,6 +4,7 @@ Plain arrays: format_version 1; input_dim, hidden_dims (H,), output_dim; input_m
 *hidden_dims, output_dim]; velocity0, ... (the optimizer's, same order); epoch (finished); lr, momentum, batch_size,
 epochs, seed (the run's Config); train_loss, train_acc, val_loss, val_acc (epoch,) each."""
 
+import io
 import sys
 import zlib
 from pathlib import Path
@@ -34,7 +35,11 @@ def save(path, model, optimizer, config, epoch, history):
     names = [f"{w}{i}" for i in range(len(params) // 2) for w in "Wb"]  # W0, b0, W1, b1, ...
     arrays.update({name: param.data.astype(np.float32) for name, param in zip(names, params)})
     arrays.update({f"velocity{i}": np.asarray(v, dtype=np.float32) for i, v in enumerate(optimizer.velocities)})
-    write_atomically(path, lambda file: np.savez(file, **arrays))
+    # The archive is built in memory: a full disk then fails one plain write. NumPy's ZipFile on the file itself
+    # would, on Python 3.9, print an "Exception ignored ... seek of closed file" traceback after the message.
+    archive = io.BytesIO()
+    np.savez(archive, **arrays)
+    write_atomically(path, lambda file: file.write(archive.getbuffer()))
 
 
 def load(path):
