@@ -6,6 +6,7 @@ text the kit generates for it (`handed_out_startup`, a copy in a temporary folde
 `@pytest.mark.handed_out_startup` (as is the fixture `startup`) and skip, saying why, when the file holds work.
 """
 
+import ast
 import hashlib
 import os
 import re
@@ -94,6 +95,22 @@ def solved_startup(task_numbers):
         code = next(stubs) if stub else None
         lines += code if stub and int(stub.group(1)) in task_numbers else [line]
     return "\n".join(lines)
+
+
+# Words a Chinese run may print in Latin letters: names of things, not English.
+NAMES = {"MNIST", "MNIST_MIRROR", "MLP", "SGD", "NumPy", "BLAS", "Python", "URL", "TODO", "zh", "en", "http", "https",
+         "file", "CLASS", "TASK", "CHECK", "NaN", "inf", "OneDrive", "python", "True", "dtype", "float32", "float64",
+         "dx", "dW", "db", "dprobs"}
+
+
+def english_words(text):
+    """The words in Latin letters of text, outside code: commands, paths and file names, flags, `quoted code`, error
+    names, the solution's identifiers (class, method and array names) and NAMES."""
+    tree = ast.parse(SOLUTION_MODEL.read_text(encoding="utf-8"))
+    code = {getattr(node, key) for node in ast.walk(tree) for key in ("id", "attr", "name", "arg")
+            if isinstance(getattr(node, key, None), str)}
+    text = re.sub(r"python \S+\.py.*|`[^`]*`|\w*Error\b|\S*[/\\.<>_|]\S*|--[\w-]+", " ", text)
+    return sorted({word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in NAMES | code})
 
 
 def pytest_configure(config):

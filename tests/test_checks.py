@@ -2,7 +2,6 @@
 on the right class and named, right answers written differently pass; statuses (pass, FAIL, TODO, not run), "Next:",
 --only and --explain; the report in English and Chinese, and the language chosen from the locale."""
 
-import ast
 import os
 import re
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 from chapter03.common import cli
 from chapter03.common.checks import CHECKS
 from chapter03.common.tasks import TASKS
-from conftest import REPO, SOLUTION_MODEL, STARTUP_MODEL
+from conftest import REPO, SOLUTION_MODEL, STARTUP_MODEL, english_words
 from coursekit import i18n, report, report_text
 from coursekit.explain import explain_check, find_check
 from coursekit.report import CheckResult
@@ -157,16 +156,6 @@ def test_a_backward_right_for_a_wrong_forward_waits_for_it(tmp_path):
     assert "(waits for Softmax.forward values)" in format_report(list(results.values()))
     chinese = format_report(run_checks(module, path, lang="zh"), lang="zh")
     assert "未运行   Softmax.backward dx（等待 Softmax.forward 的值）" in chinese
-
-
-def english_words(text):
-    """The English words of text outside code: the solution's identifiers, paths, flags, commands, quoted code."""
-    tree = ast.parse(SOLUTION_MODEL.read_text(encoding="utf-8"))
-    code = {getattr(node, key) for node in ast.walk(tree) for key in ("id", "attr", "name", "arg")
-            if isinstance(getattr(node, key, None), str)}
-    code |= {"NumPy", "Python", "True", "dtype", "float32", "float64", "NaN", "inf", "dx", "dW", "db", "dprobs", "MLP"}
-    text = re.sub(r"python \S+\.py.*|\S+\.py\b|\S*/\S*|--\w+|`[^`]*`|\w*Error\b", " ", text)
-    return sorted({word for word in re.findall(r"[A-Za-z][A-Za-z_]+", text) if word not in code})
 
 
 def test_a_half_written_model_reports_in_chinese_only(tmp_path):

@@ -40,7 +40,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from chapter03.common import canvas, checkpoint, cli, data, download, plots, run, train
-from conftest import CHAPTER, REPO
+from conftest import CHAPTER, REPO, english_words
 from coursekit import errors, files
 from coursekit.errors import KitError, run_command
 from coursekit.files import write_atomically
@@ -297,8 +297,6 @@ def test_sighup_is_handled_like_ctrl_c(solution, mnist, tmp_path, monkeypatch, c
 
 @needs_posix
 def test_stopped_in_chinese_every_line_is_chinese(solution, mnist, tmp_path, monkeypatch, capsys):
-    from test_main import english_words
-
     hook(monkeypatch, train, "train_one_epoch", send(signal.SIGINT), call=2)
     assert train_run(solution, mnist, tmp_path, more=["--lang", "zh"]) == 130
     err = capsys.readouterr().err

@@ -17,7 +17,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from chapter03.common import cli, data, diagnose, run, train
-from conftest import CHAPTER, SOLUTION_MODEL
+from conftest import CHAPTER, SOLUTION_MODEL, english_words
 
 SOLUTION_MAIN = CHAPTER / "solution" / "main.py"
 STARTUP_MAIN = CHAPTER / "startup" / "main.py"
@@ -315,17 +315,6 @@ def test_training_times_each_blas_thread_count_unless_told(mnist_dir, tmp_path, 
 # In Chinese, everything the run prints; laptops (GBK consoles, Windows shells, old consoles); a fast check run
 
 # What may stay in Latin letters in Chinese text: names of code, formats and libraries.
-NAMES = {"MNIST", "MNIST_MIRROR", "MLP", "SGD", "NumPy", "BLAS", "Python", "URL", "TODO", "zh", "en", "http",
-         "https", "file", "CLASS", "TASK", "CHECK", "Softmax", "Linear", "Sigmoid", "CrossEntropyLoss", "NaN",
-         "OneDrive", "python", "dx"}
-
-
-def english_words(text):
-    """The words in Latin letters of text, outside paths and file names, flags, code and NAMES."""
-    text = re.sub(r"\S*[/\\.<>_|]\S*|--[\w-]+", " ", text)  # paths, file names, flags, dotted code, metavars
-    return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in NAMES]
-
-
 def test_a_two_epoch_run_in_chinese_prints_no_english_word(small_mnist, tmp_path, capsys, monkeypatch):
     model_dir = tmp_path / "model"
     assert main_in_process(CHAPTER / "solution", small_mnist, model_dir, "--lang", "zh", monkeypatch=monkeypatch) == 0
